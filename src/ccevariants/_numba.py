@@ -1,0 +1,32 @@
+"""The one place that configures Numba for ccevariants.
+
+Kernels import :func:`jit` from here. Defaults: nopython, nogil, cache=True. The cache directory is
+taken from ``NUMBA_CACHE_DIR`` (the workflow sets it to a directory that survives between jobs, so
+each Snakemake job does not pay the compile). Import this module lazily, from kernel modules only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+DEFAULTS = {"nopython": True, "nogil": True, "cache": True}
+
+
+def jit(*args, **kwargs):
+    """``numba.njit`` with the project's defaults (nogil, cache)."""
+    options = {**DEFAULTS, **kwargs}
+    options.pop("nopython", None)
+    if args and callable(args[0]) and len(args) == 1 and not kwargs:
+        return numba.njit(**options)(args[0])
+    return numba.njit(*args, **options)
+
+
+def set_threads(threads: int | None) -> int:
+    """Set Numba's thread count from the rule's ``threads`` (Snakemake does not set it)."""
+    if threads is None:
+        threads = int(os.environ.get("CCEV_THREADS", "1"))
+    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(threads)
+    return threads

@@ -1,0 +1,68 @@
+"""The ``ccev`` command line: one subcommand per pipeline stage.
+
+Each subcommand lives in :mod:`ccevariants.commands.<name>` and defines ``add_arguments(parser)``
+and ``run(args) -> int``. Command modules import only the standard library at module level; the
+stage library (pysam, numba, pandas) is imported inside ``run`` so ``ccev --help`` is instant.
+
+Errors that are the user's input (:class:`~ccevariants.errors.CcevariantsError`) become one line on
+stderr and exit code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import CcevariantsError
+
+#: Order in which subcommands appear in ``ccev --help``.
+COMMANDS = ("demo", "normalize", "annotate", "biomarkers", "kb", "match", "report", "cohort", "validate-sheet")
+
+
+def _module_name(command: str) -> str:
+    return "ccevariants.commands." + command.replace("-", "_")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccev",
+        description="ccevariants: variant calls to molecular tumour board reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"ccevariants {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (repeatable)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(_module_name(name))
+        p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 0 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
+    log = logging.getLogger("ccevariants")
+    log.debug("ccevariants %s: %s", __version__, " ".join(sys.argv))
+    try:
+        return int(args._module.run(args) or 0)
+    except CcevariantsError as exc:
+        print(f"ccev {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ccev {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

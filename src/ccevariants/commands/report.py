@@ -1,0 +1,11 @@
+"""Placeholder: replaced by the stage implementation."""
+
+HELP = "(not yet implemented)"
+
+
+def add_arguments(parser):
+    pass
+
+
+def run(args):
+    raise NotImplementedError("report")
