@@ -1,0 +1,23 @@
+# Biomarkers: TMB, MSI, copy number and fusions.
+
+
+rule biomarkers:
+    input:
+        unpack(get_biomarker_inputs),
+        fasta=config["reference"]["fasta"],
+        annotation=config["reference"]["annotation"],
+    output:
+        "results/biomarkers/{patient}.json",
+    params:
+        extra=get_biomarker_args,
+    log:
+        "logs/biomarkers/{patient}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/ccevariants.yaml"
+    shell:
+        "ccev biomarkers --variants {input.variants} --annotation {input.annotation} --reference {input.fasta}"
+        " {params.extra} --output {output} > {log} 2>&1"

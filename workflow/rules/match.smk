@@ -1,0 +1,24 @@
+# Match alterations and biomarkers against the knowledge-base snapshot; tier with ESCAT and AMP/ASCO/CAP.
+
+
+rule match:
+    input:
+        variants="results/annotated/{patient}.parquet",
+        biomarkers="results/biomarkers/{patient}.json",
+        kb="results/kb/snapshot.json",
+    output:
+        "results/matches/{patient}.json",
+    params:
+        tumor_type=get_tumor_type,
+        oncotree=get_oncotree_arg,
+    log:
+        "logs/match/{patient}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/ccevariants.yaml"
+    shell:
+        "ccev match --patient {wildcards.patient} --variants {input.variants} --biomarkers {input.biomarkers}"
+        " --tumor-type {params.tumor_type} --kb {input.kb} {params.oncotree} --output {output} > {log} 2>&1"
