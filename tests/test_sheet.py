@@ -100,3 +100,18 @@ def test_vcf_contig_length_mismatch_is_a_build_error(workdir):
 def test_missing_sheet(tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         load_sheet(tmp_path / "nope.tsv")
+
+
+def test_config_sheet_is_the_demo_sheet(tmp_path, repo_root):
+    """config/samples.tsv (committed) must describe exactly what `ccev demo` writes."""
+    from ccevariants.demo import write_demo
+
+    write_demo(tmp_path / "resources" / "demo", seed=7)
+    (tmp_path / "config").mkdir()
+    committed = (repo_root / "config" / "samples.tsv").read_text()
+    (tmp_path / "config" / "samples.tsv").write_text(committed)
+    config_rows = load_sheet(tmp_path / "config" / "samples.tsv")
+    demo_rows = load_sheet(tmp_path / "resources" / "demo" / "samples.tsv")
+    assert [r.as_dict() for r in config_rows] == [r.as_dict() for r in demo_rows]
+    assert len(config_rows) >= 5 and len({r.center for r in config_rows}) >= 2
+    assert len({r.tumor_type for r in config_rows}) >= 4

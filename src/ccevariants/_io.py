@@ -42,7 +42,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO[Any]]:
     """Open a file for writing that appears at ``path`` only when the block completes."""
     with atomic_path(path) as tmp:
         kwargs = {} if "b" in mode else {"encoding": encoding, "newline": ""}

@@ -19,7 +19,17 @@ from . import __version__
 from .errors import CcevariantsError
 
 #: Order in which subcommands appear in ``ccev --help``.
-COMMANDS = ("demo", "normalize", "annotate", "biomarkers", "kb", "match", "report", "cohort", "validate-sheet")
+COMMANDS = (
+    "demo",
+    "normalize",
+    "annotate",
+    "biomarkers",
+    "kb",
+    "match",
+    "report",
+    "cohort",
+    "validate-sheet",
+)
 
 
 def _module_name(command: str) -> str:
@@ -45,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 0 else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

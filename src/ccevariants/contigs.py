@@ -46,5 +46,7 @@ def read_fai(path) -> dict[str, int]:
                     )
                 lengths[fields[0]] = int(fields[1])
     except FileNotFoundError:
-        raise InputError("expected a FASTA index (.fai) next to the reference; found none", path=path) from None
+        raise InputError(
+            "expected a FASTA index (.fai) next to the reference; found none", path=path
+        ) from None
     return lengths

@@ -95,7 +95,9 @@ def read_rows(sheet: str | Path) -> list[tuple[int, dict[str, str]]]:
     with open(sheet, encoding="utf-8", newline="") as handle:
         lines = [(i, line) for i, line in enumerate(handle, 1) if line.strip() and not line.startswith("#")]
     if not lines:
-        raise ConfigError("expected a header line and at least one sample row; found an empty sheet", path=sheet)
+        raise ConfigError(
+            "expected a header line and at least one sample row; found an empty sheet", path=sheet
+        )
     header_line, header_text = lines[0]
     header = next(csv.reader([header_text.rstrip("\r\n")], delimiter="\t"))
     header = [h.strip() for h in header]
@@ -114,7 +116,9 @@ def read_rows(sheet: str | Path) -> list[tuple[int, dict[str, str]]]:
     for lineno, text in lines[1:]:
         values = next(csv.reader([text.rstrip("\r\n")], delimiter="\t"))
         if len(values) != len(header):
-            raise _err(sheet, lineno, None, f"expected {len(header)} tab-separated fields; found {len(values)}")
+            raise _err(
+                sheet, lineno, None, f"expected {len(header)} tab-separated fields; found {len(values)}"
+            )
         rows.append((lineno, {h: v.strip() for h, v in zip(header, values, strict=True)}))
     if not rows:
         raise ConfigError("expected at least one sample row; found only a header", path=sheet)
@@ -174,7 +178,9 @@ def load_sheet(
             path = Path(value)
             path = (base / path).resolve() if not path.is_absolute() else path
             if check_files and not path.is_file():
-                raise _err(sheet, lineno, column, f"expected an existing file; found no file at {value!r} ({path})")
+                raise _err(
+                    sheet, lineno, column, f"expected an existing file; found no file at {value!r} ({path})"
+                )
             paths[column] = path
         if known_tumor_types is not None and raw["tumor_type"] not in known_tumor_types:
             raise _err(
@@ -225,7 +231,9 @@ def _vcf_contigs(vcf: Path) -> tuple[dict[str, int | None], list[str]]:
                 m = contig_re.match(line.strip())
                 if m:
                     fields = dict(
-                        part.split("=", 1) for part in re.split(r",(?=[A-Za-z_]+=)", m.group(1)) if "=" in part
+                        part.split("=", 1)
+                        for part in re.split(r",(?=[A-Za-z_]+=)", m.group(1))
+                        if "=" in part
                     )
                     if "ID" in fields:
                         length = fields.get("length")
@@ -269,7 +277,6 @@ def check_vcf_contigs(vcf: Path, ref_lengths: dict[str, int], *, sheet: Path, li
 
 def tumor_type_codes(oncotree: str | Path | None = None) -> set[str]:
     """All OncoTree codes of a release JSON (nested ``TISSUE`` tree), or of the bundled tree when None."""
-    from . import oncotree as oncotree_module
+    from .oncotree import OncoTree
 
-    tree = oncotree_module.load_oncotree(oncotree)
-    return set(tree.codes())
+    return set(OncoTree.load(oncotree).nodes)

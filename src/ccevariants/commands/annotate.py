@@ -1,11 +1,42 @@
-"""Placeholder: replaced by the stage implementation."""
+"""``ccev annotate``: consequence annotation (VCF with CSQ + Parquet table)."""
 
-HELP = "(not yet implemented)"
+from __future__ import annotations
 
-
-def add_arguments(parser):
-    pass
+HELP = "annotate variants with consequences, HGVS and the reporting transcript (VCF CSQ + Parquet)"
 
 
-def run(args):
-    raise NotImplementedError("annotate")
+def add_arguments(parser) -> None:
+    parser.add_argument("--input", required=True, help="normalised VCF (bgzip or plain)")
+    parser.add_argument("--reference", required=True, help="reference FASTA (indexed or indexable)")
+    parser.add_argument("--annotation", required=True, help="GFF3 or GTF (Ensembl/GENCODE; plain or gzip)")
+    parser.add_argument("--output", required=True, help="output VCF (.vcf.gz, bgzipped and tabix-indexed)")
+    parser.add_argument(
+        "--table", required=True, help="output Parquet table (one row per variant x transcript)"
+    )
+    parser.add_argument(
+        "--pick-order",
+        default="mane,canonical,length",
+        help="reporting-transcript criteria in order (default: mane,canonical,length)",
+    )
+    parser.add_argument("--chunk-size", type=int, default=20000, help="records per batch (bounded memory)")
+    parser.add_argument("--cache-dir", default=None, help="transcript-index cache directory")
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads")
+
+
+def run(args) -> int:
+    from .. import annotate
+    from .._numba import set_threads
+
+    set_threads(args.threads)
+    order = annotate.parse_pick_order(args.pick_order)
+    annotate.annotate_vcf(
+        args.input,
+        args.reference,
+        args.annotation,
+        args.output,
+        args.table,
+        pick_order=order,
+        chunk_size=args.chunk_size,
+        cache_dir=args.cache_dir,
+    )
+    return 0

@@ -1,11 +1,62 @@
-"""Placeholder: replaced by the stage implementation."""
+"""Match a patient's variants and biomarkers against a knowledge-base snapshot and tier them (ESCAT, AMP).
 
-HELP = "(not yet implemented)"
+Writes matches.json (schema matches.schema.json). With --previous, adds a 'changes' section listing
+findings that are new, removed or re-tiered compared with an earlier matches.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "match variants and biomarkers to the knowledge base; ESCAT/AMP tiering"
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variants", required=True, help="annotated Parquet table (ccev annotate --table)")
+    parser.add_argument("--biomarkers", required=True, help="biomarkers.json (ccev biomarkers)")
+    parser.add_argument("--tumor-type", required=True, help="patient's OncoTree code, e.g. LUAD")
+    parser.add_argument("--kb", required=True, help="knowledge-base snapshot JSON (ccev kb build)")
+    parser.add_argument("--output", required=True, help="matches.json to write")
+    parser.add_argument("--patient", default="", help="patient identifier written into the output")
+    parser.add_argument("--oncotree", help="OncoTree release JSON (default: the bundled subset)")
+    parser.add_argument(
+        "--genome-build",
+        choices=["GRCh37", "GRCh38"],
+        help="build of the variant coordinates (enables genomic-key matching)",
+    )
+    parser.add_argument("--previous", help="an earlier matches.json of this patient: report what changed")
 
 
-def run(args):
-    raise NotImplementedError("match")
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from .._io import read_json, write_json
+    from ..kb.snapshot import load_snapshot
+    from ..match import compare_matches, match_patient, read_variants, validate_matches
+    from ..oncotree import OncoTree
+
+    log = logging.getLogger("ccevariants.match")
+    snapshot = load_snapshot(args.kb)
+    log.info("KB snapshot %s %s (content hash %s)", snapshot.name, snapshot.version, snapshot.content_hash)
+    tree = OncoTree.load(args.oncotree) if args.oncotree else OncoTree.load()
+    table = read_variants(args.variants)
+    biomarkers = read_json(args.biomarkers)
+    document = match_patient(
+        table,
+        biomarkers,
+        args.tumor_type,
+        snapshot,
+        args.patient,
+        oncotree=tree,
+        genome_build=args.genome_build,
+        variants_source=args.variants,
+        biomarkers_source=args.biomarkers,
+    )
+    if args.previous:
+        document["changes"] = compare_matches(read_json(args.previous), document)
+    validate_matches(document)
+    write_json(args.output, document)
+    log.info(
+        "%s: %d findings, %d unmatched", args.output, len(document["findings"]), len(document["unmatched"])
+    )
+    return 0

@@ -1,0 +1,225 @@
+"""Benchmark ``ccev annotate`` against ``bcftools csq -l`` on the same synthetic inputs.
+
+Generates (deterministically from ``--seed``) a synthetic reference (default 50 Mb over 5 contigs),
+an Ensembl-style GFF3 with ~20 k protein-coding transcripts (2 per gene, 2–10 exons, CDS with phases)
+and a sorted bgzipped VCF (default 1 M records: 90 % SNVs, 10 % indels of 1–6 bp), then runs
+
+- the Numba kernels' compile (cold: empty ``NUMBA_CACHE_DIR``; warm: cache filled),
+- ``ccev annotate`` cold and warm (transcript index cache cleared / kept),
+- ``bcftools csq -l`` (per-variant, not haplotype-aware: the same job),
+
+each as a child process under ``/usr/bin/time`` for wall time and peak RSS, and prints a table.
+Not part of the test run.
+
+    python benchmarks/annotate.py --outdir /tmp/bench [--records 1000000] [--genome-mb 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+
+
+def make_inputs(outdir: Path, genome_mb: int, n_transcripts: int, n_records: int, seed: int):
+    import pysam
+
+    rng = np.random.default_rng(seed)
+    n_contigs = 5
+    contig_len = genome_mb * 1_000_000 // n_contigs
+    fasta = outdir / "genome.fa"
+    seqs = {}
+    with open(fasta, "w") as fh:
+        for c in range(n_contigs):
+            name = f"chr{c + 1}"
+            seq = BASES[rng.integers(0, 4, contig_len)].tobytes().decode()
+            seqs[name] = seq
+            fh.write(f">{name} SYNTHETIC\n")
+            for i in range(0, contig_len, 60):
+                fh.write(seq[i : i + 60] + "\n")
+    pysam.faidx(str(fasta))
+    genes_per_contig = n_transcripts // 2 // n_contigs
+    rows = ["##gff-version 3"]
+    tid = 0
+    for c in range(n_contigs):
+        name = f"chr{c + 1}"
+        slot = contig_len // genes_per_contig
+        for g in range(genes_per_contig):
+            gstart = g * slot + int(rng.integers(100, max(101, slot // 4)))
+            n_ex = int(rng.integers(2, 11))
+            exons = []
+            pos = gstart
+            for _ in range(n_ex):
+                length = int(rng.integers(60, 250))
+                exons.append((pos, pos + length))
+                pos += length + int(rng.integers(80, 400))
+            gend = exons[-1][1]
+            if gend >= (g + 1) * slot:
+                continue
+            strand = "+" if rng.random() < 0.5 else "-"
+            gid = f"SYNG{c}{g:06d}"
+            rows.append(
+                f"{name}\tbench\tgene\t{gstart + 1}\t{gend}\t.\t{strand}\t.\tID=gene:{gid};Name=G{c}_{g};"
+                "biotype=protein_coding"
+            )
+            for k in range(2):
+                ex = exons if k == 0 else exons[1:] if len(exons) > 2 else exons
+                t = f"SYNT{tid:07d}"
+                tid += 1
+                tag = ";tag=MANE_Select,Ensembl_canonical" if k == 0 else ""
+                rows.append(
+                    f"{name}\tbench\tmRNA\t{ex[0][0] + 1}\t{ex[-1][1]}\t.\t{strand}\t.\tID=transcript:{t};"
+                    f"Parent=gene:{gid};biotype=protein_coding{tag}"
+                )
+                for s, e in ex:
+                    rows.append(f"{name}\tbench\texon\t{s + 1}\t{e}\t.\t{strand}\t.\tParent=transcript:{t}")
+                # CDS: from 20 bases into the first exon to 20 before the end of the last, whole codons
+                segs = [[s, e] for s, e in ex]
+                segs[0][0] += 20
+                segs[-1][1] -= 20
+                total = sum(e - s for s, e in segs)
+                trim = total % 3
+                if strand == "+":
+                    segs[-1][1] -= trim
+                else:
+                    segs[0][0] += trim
+                order = segs if strand == "+" else segs[::-1]
+                done = 0
+                for s, e in order:
+                    phase = (3 - done % 3) % 3
+                    rows.append(
+                        f"{name}\tbench\tCDS\t{s + 1}\t{e}\t.\t{strand}\t{phase}\tParent=transcript:{t}"
+                    )
+                    done += e - s
+    gff = outdir / "genes.gff3"
+    gff.write_text("\n".join(rows) + "\n")
+    # VCF
+    vcf = outdir / "calls.vcf"
+    per = n_records // n_contigs
+    with open(vcf, "w") as fh:
+        fh.write("##fileformat=VCFv4.2\n")
+        for name in seqs:
+            fh.write(f"##contig=<ID={name},length={contig_len}>\n")
+        fh.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        for name, seq in seqs.items():
+            pos = np.unique(rng.integers(10, contig_len - 20, per))
+            kind = rng.random(len(pos))
+            sizes = rng.integers(1, 7, len(pos))
+            alts = rng.integers(1, 4, len(pos))
+            out = []
+            for p, kd, sz, a in zip(pos.tolist(), kind.tolist(), sizes.tolist(), alts.tolist(), strict=True):
+                ref = seq[p - 1]
+                if kd < 0.9:
+                    alt = "ACGT"[("ACGT".index(ref) + a) % 4]
+                    out.append(f"{name}\t{p}\t.\t{ref}\t{alt}\t.\tPASS\t.\n")
+                elif kd < 0.95:
+                    out.append(f"{name}\t{p}\t.\t{seq[p - 1 : p + sz]}\t{ref}\t.\tPASS\t.\n")
+                else:
+                    ins = "".join("ACGT"[x] for x in rng.integers(0, 4, sz))
+                    out.append(f"{name}\t{p}\t.\t{ref}\t{ref + ins}\t.\tPASS\t.\n")
+            fh.writelines(out)
+    pysam.tabix_compress(str(vcf), str(vcf) + ".gz", force=True)
+    pysam.tabix_index(str(vcf) + ".gz", preset="vcf", force=True)
+    return fasta, gff, Path(str(vcf) + ".gz"), tid
+
+
+def timed(cmd: list[str], env=None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a child process."""
+    t0 = time.perf_counter()
+    res = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        sys.stderr.write(res.stderr[-2000:])
+        raise SystemExit(f"command failed: {' '.join(cmd)}")
+    peak_kb = int(res.stderr.strip().splitlines()[-1])
+    return wall, peak_kb / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--outdir", required=True, type=Path)
+    ap.add_argument("--genome-mb", type=int, default=50)
+    ap.add_argument("--transcripts", type=int, default=20000)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    out = args.outdir
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    fasta, gff, vcf, n_tx = make_inputs(out, args.genome_mb, args.transcripts, args.records, args.seed)
+    n_rec = sum(1 for line in open(out / "calls.vcf") if not line.startswith("#"))
+    print(
+        f"inputs: {args.genome_mb} Mb, {n_tx} transcripts, {n_rec} records ({time.perf_counter() - t0:.0f} s)"
+    )
+    numba_cache = out / "numba-cache"
+    shutil.rmtree(numba_cache, ignore_errors=True)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(numba_cache), "CCEV_CACHE_DIR": str(out / "ccev-cache")}
+    shutil.rmtree(out / "ccev-cache", ignore_errors=True)
+    compile_cmd = [
+        sys.executable,
+        "-c",
+        "from ccevariants.annotate import Annotator; from ccevariants.kernels import "
+        "load; import numpy as np; k=load('consequence'); o=load('overlap'); "
+        "z=np.zeros(1,dtype=np.int64); o.count_overlaps(z,z+1,z,z+5,5,0)",
+    ]
+    results = []
+    results.append(("numba import+compile (cold cache)", *timed(compile_cmd, env), 0))
+    ccev = [
+        sys.executable,
+        "-m",
+        "ccevariants.cli",
+        "annotate",
+        "--input",
+        str(vcf),
+        "--reference",
+        str(fasta),
+        "--annotation",
+        str(gff),
+        "--output",
+        str(out / "ccev.vcf.gz"),
+        "--table",
+        str(out / "ccev.parquet"),
+    ]
+    results.append(
+        (
+            "ccev annotate (cold: index parse + compile)",
+            *timed(ccev, {**env, "NUMBA_CACHE_DIR": str(out / "numba-cold")}),
+            n_rec,
+        )
+    )
+    shutil.rmtree(out / "numba-cold", ignore_errors=True)
+    results.append(("numba import (warm cache)", *timed(compile_cmd, env), 0))
+    results.append(("ccev annotate (warm)", *timed(ccev, env), n_rec))
+    bcf = [
+        "bcftools",
+        "csq",
+        "-l",
+        "-f",
+        str(fasta),
+        "-g",
+        str(gff),
+        str(vcf),
+        "-Oz",
+        "-o",
+        str(out / "bcftools.vcf.gz"),
+    ]
+    results.append(("bcftools csq -l", *timed(bcf), n_rec))
+    bcf_wall = results[-1][1]
+    print(f"{'step':45s} {'wall s':>8s} {'records/s':>11s} {'peak MB':>8s} {'vs bcftools':>11s}")
+    for name, wall, peak, n in results:
+        rate = f"{n / wall:,.0f}" if n else "-"
+        ratio = f"{wall / bcf_wall:.2f}x" if n else "-"
+        print(f"{name:45s} {wall:8.1f} {rate:>11s} {peak:8.0f} {ratio:>11s}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Benchmark: ``ccev normalize`` against bare ``bcftools norm`` on a synthetic tumour/normal VCF.
+
+    python benchmarks/normalize.py [--records 1000000] [--workdir DIR] [--keep]
+
+Writes a synthetic reference (one contig) and a sorted Mutect2-style VCF (SNVs, a share of
+multi-allelic sites and right-shifted deletions in homopolymer runs), then runs, each in its own
+subprocess so peak memory is per tool:
+
+* ``bcftools norm -m -any -f REF -c wx -Oz`` through pysam (the step we wrap), plus tabix;
+* ``ccev normalize`` (pre-pass checks, the same norm, read support, filters, BGZF + tabix).
+
+Prints a table: wall time, records/s, peak RSS, and the ratio to bcftools. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HEADER = """##fileformat=VCFv4.2
+##source=Mutect2
+##tumor_sample=TUMOR
+##normal_sample=NORMAL
+##FILTER=<ID=PASS,Description="All filters passed">
+##FILTER=<ID=weak_evidence,Description="weak">
+##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">
+##FORMAT=<ID=AF,Number=A,Type=Float,Description="Allele fraction">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tNORMAL\tTUMOR
+"""
+
+
+def make_inputs(workdir: Path, n_records: int, seed: int = 7) -> tuple[Path, Path]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    length = max(1_000_000, n_records * 20)
+    seq = rng.choice(np.array(list("ACGT")), size=length)
+    # homopolymer runs every 5 kb: C AAAAA G, so a deletion written at the run's end left-aligns
+    runs = np.arange(1000, length - 10, 5000)
+    seq[runs - 1] = "C"
+    for k in range(5):
+        seq[runs + k] = "A"
+    seq[runs + 5] = "G"
+    ref = workdir / "bench.fa"
+    text = "".join(seq.tolist())
+    with open(ref, "w") as fh:
+        fh.write(">chr1 synthetic benchmark contig\n")
+        for i in range(0, length, 60):
+            fh.write(text[i : i + 60] + "\n")
+    import pysam
+
+    pysam.faidx(str(ref))
+    run_set = set((runs + 4).tolist())  # 1-based position of the last A of each run is runs+5
+    positions = np.sort(rng.choice(np.arange(10, length - 10), size=n_records, replace=False))
+    vcf = workdir / "bench.vcf"
+    alt_of = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    with open(vcf, "w") as fh:
+        fh.write(HEADER.replace("##source", f"##contig=<ID=chr1,length={length}>\n##source"))
+        lines = []
+        for i, p in enumerate(positions.tolist()):
+            r = text[p - 1]
+            filt = "weak_evidence" if i % 20 == 0 else "PASS"
+            if i % 50 == 0 and r in "ACGT":  # multi-allelic
+                a1 = alt_of[r]
+                a2 = alt_of[a1]
+                lines.append(
+                    f"chr1\t{p}\t.\t{r}\t{a1},{a2}\t50\t{filt}\tDP=80\tGT:AD:DP:AF\t"
+                    f"0/0:40,0,0:40:0,0\t1/2:30,6,4:40:0.15,0.1\n"
+                )
+            elif (p - 1) in run_set:  # deletion at the right end of a run
+                lines.append(f"chr1\t{p}\t.\tAA\tA\t50\t{filt}\tDP=80\tGT:AD:DP:AF\t0/0:40,0:40:0\t0/1:30,10:40:0.25\n")
+            else:
+                lines.append(
+                    f"chr1\t{p}\t.\t{r}\t{alt_of.get(r, 'A')}\t50\t{filt}\tDP=80\tGT:AD:DP:AF\t"
+                    f"0/0:40,0:40:0\t0/1:30,10:40:0.25\n"
+                )
+            if len(lines) >= 100_000:
+                fh.writelines(lines)
+                lines = []
+        fh.writelines(lines)
+    return ref, vcf
+
+
+BCFTOOLS = """
+import sys, pysam, pysam.bcftools as b
+ref, vcf, out = sys.argv[1:4]
+b.norm("--no-version", "-m", "-any", "-f", ref, "-c", "wx", "-O", "z", "-o", out, vcf, catch_stdout=False)
+pysam.tabix_index(out, preset="vcf", force=True)
+"""
+
+CCEV = """
+import sys
+from ccevariants.normalize import normalize_vcf
+ref, vcf, out = sys.argv[1:4]
+normalize_vcf(vcf, out, reference=ref, filtered=out + ".filtered.tsv", stats=out + ".stats.json")
+"""
+
+
+def run(code: str, *args: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a Python snippet run in a fresh subprocess."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, *args], check=True)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = ap.parse_args(argv)
+    tmp = tempfile.TemporaryDirectory(prefix="ccev-bench-", dir=args.workdir)
+    work = Path(tmp.name)
+    t0 = time.perf_counter()
+    ref, vcf = make_inputs(work, args.records)
+    print(f"generated {args.records:,} records in {time.perf_counter() - t0:.1f} s ({work})")
+    rows = []
+    b_wall, b_mem = run(BCFTOOLS, str(ref), str(vcf), str(work / "bcftools.vcf.gz"))
+    rows.append(("bcftools norm (pysam) + tabix", b_wall, b_mem))
+    c_wall, c_mem = run(CCEV, str(ref), str(vcf), str(work / "ccev.vcf.gz"))
+    rows.append(("ccev normalize", c_wall, c_mem))
+    print(f"{'tool':<32}{'wall s':>10}{'records/s':>14}{'peak RSS MB':>14}{'x bcftools':>12}")
+    for name, wall, mem in rows:
+        print(f"{name:<32}{wall:>10.2f}{args.records / wall:>14,.0f}{mem:>14.0f}{wall / b_wall:>12.2f}")
+    print("(peak RSS of children is cumulative-max: the second row is max(bcftools, ccev))")
+    if args.keep:
+        print(f"kept {work}")
+        tmp._finalizer.detach()  # noqa: SLF001 - keep the directory
+    else:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,759 @@
+"""Consequence annotation (contract §3): VCF → VCF with VEP-style ``CSQ`` + Parquet table.
+
+Variants are streamed in chunks; each chunk is turned into NumPy arrays (0-based half-open trimmed
+alleles), overlapped with the transcript index by the overlap kernel, and every (variant,
+transcript) pair is classified by the consequence kernel (``ccevariants.kernels``). Python then only
+formats strings (HGVS, CSQ) per output row. Positions written out are 1-based (VCF ``POS``, HGVS,
+cDNA/CDS/protein positions).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from . import hgvs as H
+from .errors import InputError, ReferenceMismatchError
+from .transcripts import DEFAULT_PICK_ORDER, TranscriptIndex, load_annotation, pick_keys
+
+log = logging.getLogger(__name__)
+
+FLANK = 5000
+CSQ_FIELDS = (
+    "Allele",
+    "Consequence",
+    "IMPACT",
+    "SYMBOL",
+    "Gene",
+    "Feature",
+    "BIOTYPE",
+    "STRAND",
+    "EXON",
+    "INTRON",
+    "HGVSc",
+    "HGVSp",
+    "HGVSp_short",
+    "cDNA_position",
+    "CDS_position",
+    "Protein_position",
+    "Amino_acids",
+    "Codons",
+    "PICK",
+)
+TABLE_COLUMNS = (
+    "variant_id",
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "filter",
+    "t_dp",
+    "t_ad_ref",
+    "t_ad_alt",
+    "n_dp",
+    "n_ad_ref",
+    "n_ad_alt",
+    "t_af",
+    "n_af",
+    "gene",
+    "gene_id",
+    "transcript",
+    "biotype",
+    "strand",
+    "consequence",
+    "impact",
+    "exon",
+    "intron",
+    "hgvsc",
+    "hgvsp",
+    "hgvsp_short",
+    "cds_position",
+    "protein_position",
+    "amino_acids",
+    "codons",
+    "pick",
+    "mane",
+    "canonical",
+)
+NMD_BIOTYPES = ("nonsense_mediated_decay", "NMD")
+
+
+def parse_pick_order(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return DEFAULT_PICK_ORDER
+    items = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in items if x not in ("mane", "canonical", "length")]
+    if bad or not items:
+        from .errors import ConfigError
+
+        raise ConfigError(f"expected --pick-order items from mane,canonical,length; found {text!r}")
+    return items
+
+
+class _SeqCache:
+    """Spliced transcript sequences (transcript orientation, uint8), bounded LRU."""
+
+    def __init__(self, index: TranscriptIndex, fasta, max_items: int = 20000):
+        self.index = index
+        self.fasta = fasta
+        self.max_items = max_items
+        self.cache: OrderedDict[int, str] = OrderedDict()
+
+    def get(self, t: int) -> str:
+        seq = self.cache.get(t)
+        if seq is None:
+            seq = self.index.transcript_cdna_sequence(t, self.fasta)
+            self.cache[t] = seq
+            if len(self.cache) > self.max_items:
+                self.cache.popitem(last=False)
+        else:
+            self.cache.move_to_end(t)
+        return seq
+
+
+def trim_allele(pos1: int, ref: str, alt: str) -> tuple[int, int, str, str]:
+    """VCF allele → trimmed 0-based half-open ``(start, end, ref, alt)``.
+
+    The common suffix is removed first, then the common prefix (the VCF anchor base), which keeps an
+    indel at its leftmost placement within the record — the VCF normal form that ``ccev normalize``
+    produces (``AGA>A`` at POS p: deletion of ``AG`` at 0-based ``[p-1, p+1)``).
+    """
+    r, a = ref.upper(), alt.upper()
+    while r and a and r[-1] == a[-1]:
+        r, a = r[:-1], a[:-1]
+    start = pos1 - 1
+    while r and a and r[0] == a[0]:
+        r, a = r[1:], a[1:]
+        start += 1
+    return start, start + len(r), r, a
+
+
+class Annotator:
+    """Annotates batches of alleles against one transcript index and one FASTA."""
+
+    def __init__(self, index: TranscriptIndex, fasta, pick_order=DEFAULT_PICK_ORDER, use_jit: bool = True):
+        from .kernels import load
+
+        self.index = index
+        self.fasta = fasta
+        self.pick_order = pick_order
+        self.k_overlap = load("overlap", use_jit)
+        self.k_csq = load("consequence", use_jit)
+        self.seqs = _SeqCache(index, fasta)
+        self.fasta_contigs = set(fasta.references)
+        tx = index.transcripts
+        self.t_nmd = np.isin(tx.biotype, NMD_BIOTYPES)
+        self.t_strand = tx.strand.astype(np.int64)
+        self.t_frame = tx.cds_frame.astype(np.int64)
+        self.coords: OrderedDict[int, H.TranscriptCoords] = OrderedDict()
+        # per-transcript attributes as Python objects once (row formatting reads them per row)
+        gnames = index.genes.name.tolist()
+        gids = index.genes.gene_id.tolist()
+        gidx = tx.gene_index.tolist()
+        self.tx_info = list(
+            zip(
+                tx.transcript_id.tolist(),
+                tx.biotype.tolist(),
+                tx.strand.tolist(),
+                tx.n_exons.tolist(),
+                [gnames[g] for g in gidx],
+                [gids[g] for g in gidx],
+                tx.mane.tolist(),
+                tx.canonical.tolist(),
+                (tx.cds_start >= 0).tolist(),
+                strict=True,
+            )
+        )
+        # the pick order is a total order over transcripts: rank them all once
+        self.global_rank = pick_keys(index, np.arange(len(tx)), pick_order).tolist() if len(tx) else []
+        self._terms_cache: dict[tuple[int, bool], tuple[list[str], str]] = {}
+
+    def _coords(self, t: int) -> H.TranscriptCoords:
+        c = self.coords.get(t)
+        if c is None:
+            c = self.coords[t] = H.TranscriptCoords(self.index, t)
+            if len(self.coords) > 20000:
+                self.coords.popitem(last=False)
+        return c
+
+    def annotate(self, chroms, pos1, refs, alts, record_labels=None) -> list[list[dict]]:
+        """Per allele, a list of row dicts (one per overlapping transcript; one intergenic row if none).
+
+        ``pos1`` are 1-based VCF positions; ``refs``/``alts`` VCF alleles. Raises
+        ReferenceMismatchError when REF disagrees with the FASTA or the contig is not in it.
+        """
+        n = len(chroms)
+        starts = np.empty(n, dtype=np.int64)
+        ends = np.empty(n, dtype=np.int64)
+        t_alts: list[str] = []
+        t_refs: list[str] = []
+        symbolic = np.zeros(n, dtype=bool)
+        for i in range(n):
+            chrom, p, ref, alt = chroms[i], int(pos1[i]), refs[i], alts[i]
+            label = record_labels[i] if record_labels is not None else f"{chrom}:{p}"
+            if chrom not in self.fasta_contigs:
+                raise ReferenceMismatchError(
+                    f"expected contig {chrom!r} in the reference FASTA; found it absent (record {label})"
+                )
+            fa = self.fasta.fetch(chrom, p - 1, p - 1 + len(ref)).upper()
+            if fa != ref.upper():
+                raise ReferenceMismatchError(
+                    f"expected REF {fa!r} from the reference at {chrom}:{p}; found {ref!r} (record {label})"
+                )
+            if not alt or alt[0] in "<*." or "[" in alt or "]" in alt or not set(alt.upper()) <= set("ACGTN"):
+                symbolic[i] = True
+                starts[i] = p - 1
+                ends[i] = p - 1 + len(ref)
+                t_refs.append(ref)
+                t_alts.append("")
+                continue
+            s, e, r, a = trim_allele(p, ref, alt)
+            starts[i], ends[i] = s, e
+            t_refs.append(r)
+            t_alts.append(a)
+        alt_bytes = [a.encode() for a in t_alts]
+        alt_off = np.zeros(n + 1, dtype=np.int64)
+        alt_off[1:] = np.cumsum([len(b) for b in alt_bytes])
+        alt_buf = (
+            np.frombuffer(b"".join(alt_bytes), dtype=np.uint8).copy()
+            if alt_off[-1]
+            else np.zeros(0, dtype=np.uint8)
+        )
+        # overlaps per contig
+        pv, pt = [], []
+        chrom_arr = np.asarray(chroms, dtype=object)
+        tx = self.index.transcripts
+        for chrom in dict.fromkeys(chroms):
+            lo, hi = self.index.transcript_range(chrom)
+            rows = np.flatnonzero((chrom_arr == chrom) & ~symbolic)
+            if hi <= lo or len(rows) == 0:
+                continue
+            ts = tx.start[lo:hi]
+            te = tx.end[lo:hi]
+            vs = starts[rows]
+            ve = ends[rows]
+            maxlen = self.index.max_transcript_length(chrom)
+            counts = self.k_overlap.count_overlaps(vs, ve, ts, te, maxlen, FLANK)
+            off = np.zeros(len(rows) + 1, dtype=np.int64)
+            off[1:] = np.cumsum(counts)
+            out = np.empty(off[-1], dtype=np.int64)
+            self.k_overlap.fill_overlaps(vs, ve, ts, te, maxlen, FLANK, off, out)
+            pv.append(np.repeat(rows, counts))
+            pt.append(out + lo)
+        p_var = np.concatenate(pv) if pv else np.zeros(0, dtype=np.int64)
+        p_tx = np.concatenate(pt) if pt else np.zeros(0, dtype=np.int64)
+        # sequences of the coding transcripts that are hit
+        seq_off = np.full(len(tx), -1, dtype=np.int64)
+        parts = []
+        acc = 0
+        for t in np.unique(p_tx[tx.cds_start[p_tx] >= 0]) if len(p_tx) else []:
+            s = self.seqs.get(int(t))
+            seq_off[t] = acc
+            parts.append(s.encode())
+            acc += len(s)
+        seq_buf = (
+            np.frombuffer(b"".join(parts), dtype=np.uint8).copy() if acc else np.zeros(1, dtype=np.uint8)
+        )
+        k = self.k_csq
+        flags, ints, aa_off, aa_ref, aa_alt = k.consequences(
+            p_var,
+            p_tx,
+            starts,
+            ends,
+            alt_buf,
+            alt_off,
+            tx.start,
+            tx.end,
+            self.t_strand,
+            tx.cds_start,
+            tx.cds_end,
+            tx.exon_offset,
+            tx.n_exons,
+            self.t_frame,
+            self.t_nmd,
+            self.index.exons.start,
+            self.index.exons.end,
+            seq_buf,
+            seq_off,
+            FLANK,
+            k.BASE_CODE,
+            k.AA_CODE,
+        )
+        # ---- rows
+        result: list[list[dict]] = [[] for _ in range(n)]
+        ints_l = ints.tolist()
+        flags_l = flags.tolist()
+        off_l = aa_off.tolist()
+        for j, (i, t) in enumerate(zip(p_var.tolist(), p_tx.tolist(), strict=True)):
+            iv = ints_l[j]
+            nr, na = max(iv[10], 0), max(iv[11], 0)
+            row = self._row(
+                i,
+                t,
+                flags_l[j],
+                iv,
+                aa_ref[off_l[j] : off_l[j] + nr].tobytes().decode() if nr else "",
+                aa_alt[off_l[j] : off_l[j] + na].tobytes().decode() if na else "",
+                chroms[i],
+                starts[i],
+                ends[i],
+                t_refs[i],
+                t_alts[i],
+            )
+            result[i].append(row)
+        for i in range(n):
+            if not result[i]:
+                result[i].append(_empty_row("sequence_variant" if symbolic[i] else "intergenic_variant"))
+            else:
+                self._pick(result[i])
+        return result
+
+    def _shift3(self, chrom, start, end, ref, alt, coords):
+        """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
+        within the exon or intron that holds it (HGVS 3' rule as applied by VEP). 0-based half-open."""
+        anchor = start if ref else start - (0 if coords.strand >= 0 else 1)
+        lo, hi = _feature_bounds(coords, max(anchor, 0))
+        unit = ref or alt
+        step = 64
+        if coords.strand >= 0:
+            while True:
+                window = self.fasta.fetch(chrom, end, min(end + step, hi)).upper() if end < hi else ""
+                moved = 0
+                for b in window:
+                    if b != unit[0]:
+                        break
+                    unit = unit[1:] + unit[0]
+                    moved += 1
+                start += moved
+                end += moved
+                if moved < step or not window:
+                    break
+        else:
+            while True:
+                window = self.fasta.fetch(chrom, max(lo, start - step), start).upper() if start > lo else ""
+                moved = 0
+                for b in reversed(window):
+                    if b != unit[-1]:
+                        break
+                    unit = unit[-1] + unit[:-1]
+                    moved += 1
+                start -= moved
+                end -= moved
+                if moved < step or not window:
+                    break
+        return (start, end, unit, "") if ref else (start, end, "", unit)
+
+    def _pick(self, rows: list[dict]) -> None:
+        # prefer transcripts the variant actually hits over up/downstream ones, then the pick order
+        rank = self.global_rank
+        best = min(range(len(rows)), key=lambda j: (rows[j]["_flank_only"], rank[rows[j]["_t"]]))
+        rows[best]["pick"] = True
+
+    def _terms(self, f: int, coding: bool) -> tuple[list[str], str]:
+        key = (f, coding)
+        hit = self._terms_cache.get(key)
+        if hit is None:
+            k = self.k_csq
+            names = [k.SO_TERMS[b] for b in range(len(k.SO_TERMS)) if f >> b & 1]
+            if not names:
+                names = ["coding_sequence_variant"] if coding else ["non_coding_transcript_variant"]
+            impact = next((k.IMPACT[nm] for nm in names if nm in k.IMPACT), "MODIFIER")
+            hit = self._terms_cache[key] = (names, impact)
+        return hit
+
+    def _row(self, i, t, f, ints, ref_aa, alt_aa, chrom, start, end, ref, alt) -> dict:
+        k = self.k_csq
+        tid, biotype, strand, ne, gname, gid, mane, canonical, coding = self.tx_info[t]
+        names, impact = self._terms(f, coding)
+        exon = (
+            "" if ints[0] < 0 else (f"{ints[0]}/{ne}" if ints[0] == ints[1] else f"{ints[0]}-{ints[1]}/{ne}")
+        )
+        intron = (
+            ""
+            if ints[2] < 0
+            else (f"{ints[2]}/{ne - 1}" if ints[2] == ints[3] else f"{ints[2]}-{ints[3]}/{ne - 1}")
+        )
+        flank_only = bool(f & (k.UPSTREAM | k.DOWNSTREAM)) and not (f & ~(k.UPSTREAM | k.DOWNSTREAM))
+        row = {
+            "gene": gname,
+            "gene_id": gid,
+            "transcript": tid,
+            "biotype": biotype,
+            "strand": strand,
+            "consequence": "&".join(names),
+            "impact": impact,
+            "exon": exon,
+            "intron": intron,
+            "hgvsc": "",
+            "hgvsp": "",
+            "hgvsp_short": "",
+            "cds_position": ints[6] if ints[6] > 0 else -1,
+            "protein_position": ints[8] if ints[8] > 0 else -1,
+            "amino_acids": "",
+            "codons": "",
+            "pick": False,
+            "mane": mane,
+            "canonical": canonical,
+            "cdna_position": _span(ints[4], ints[5]),
+            "cds_span": _span(ints[6], ints[7]),
+            "protein_span": _span(ints[8], ints[9]),
+            "_t": t,
+            "_flank_only": flank_only,
+        }
+        if flank_only:
+            return row
+        coords = self._coords(t)
+        hs, he, href, halt = int(start), int(end), ref, alt
+        if bool(href) != bool(halt):  # pure insertion or deletion: 3' shift (HGVS)
+            hs, he, href, halt = self._shift3(chrom, hs, he, href, halt, coords)
+        prev = ""
+        if hs == he and halt:
+            n = len(halt)
+            if coords.strand >= 0:
+                prev = self.fasta.fetch(chrom, max(0, hs - n), hs).upper()
+            else:
+                prev = H.revcomp(self.fasta.fetch(chrom, hs, hs + n).upper())
+        row["hgvsc"] = H.hgvsc(coords, hs, he, href, halt, prev)
+        nameset = set(names)
+        tx = self.index.transcripts
+        if ints[8] > 0 and coding:
+            seq = self.seqs.get(t)
+            before = after = ""
+            dup = False
+            o = coords.cds_c0 + int(tx.cds_frame[t])
+            ps = int(ints[8])
+
+            def aa_at(pos1):
+                c = o + 3 * (pos1 - 1)
+                if pos1 < 1 or c + 3 > len(seq):
+                    return ""
+                return _translate(seq[c : c + 3])
+
+            if not ref_aa and not alt_aa:
+                before = aa_at(ps)
+            elif not ref_aa and "frameshift_variant" not in nameset:
+                # HGVS 3' rule on the protein: move the inserted peptide C-terminally through repeats
+                while alt_aa and aa_at(ps) == alt_aa[0] and alt_aa[0] != "*":
+                    alt_aa = alt_aa[1:] + alt_aa[0]
+                    ps += 1
+                before, after = aa_at(ps - 1), aa_at(ps)
+                n = len(alt_aa)
+                dup = ps - n >= 1 and "".join(aa_at(x) for x in range(ps - n, ps)) == alt_aa
+            elif not alt_aa and "frameshift_variant" not in nameset and "*" not in ref_aa:
+                while ref_aa and aa_at(ps + len(ref_aa)) == ref_aa[0]:
+                    ref_aa = ref_aa[1:] + ref_aa[0]
+                    ps += 1
+                row["protein_position"] = ps
+                row["protein_span"] = _span(ps, ps + len(ref_aa) - 1)
+            p = H.hgvsp(nameset, ps, ref_aa, alt_aa, int(ints[12]), int(ints[13]), before, after, dup)
+            row["hgvsp"] = p
+            row["hgvsp_short"] = H.short_p(p)
+            if "frameshift_variant" in nameset:
+                row["amino_acids"] = f"{ref_aa or '-'}/X" if ref_aa else ""
+            elif ref_aa or alt_aa:
+                row["amino_acids"] = f"{ref_aa or '-'}/{alt_aa or '-'}"
+            elif before:
+                row["amino_acids"] = before
+            if ints[14] >= 0:
+                alt_t = alt if coords.strand >= 0 else H.revcomp(alt)
+                row["codons"] = H.codons(
+                    seq, int(ints[14]), int(ints[15]), int(ints[16]), int(ints[17]), alt_t
+                )
+        return row
+
+
+def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:
+    """Genomic [start, end) of the exon or intron containing 0-based ``g`` (whole locus if outside)."""
+    starts, ends = coords.starts, coords.ends
+    for s, e in zip(starts, ends, strict=True):
+        if s <= g < e:
+            return s, e
+    for e, s in zip(ends[:-1], starts[1:], strict=True):
+        if e <= g < s:
+            return e, s
+    return -(1 << 60), 1 << 60
+
+
+def _translate(codon: str) -> str:
+    from .kernels._consequence_impl import CODE_TCAG
+
+    idx = {"T": 0, "C": 1, "A": 2, "G": 3}
+    try:
+        return CODE_TCAG[idx[codon[0]] * 16 + idx[codon[1]] * 4 + idx[codon[2]]]
+    except KeyError:
+        return "X"
+
+
+def _span(a, b) -> str:
+    if a < 0 and b < 0:
+        return ""
+    if a == b or b < 0:
+        return str(int(a))
+    return f"{int(a)}-{int(b)}"
+
+
+def _empty_row(consequence: str) -> dict:
+    return {
+        "gene": "",
+        "gene_id": "",
+        "transcript": "",
+        "biotype": "",
+        "strand": 0,
+        "consequence": consequence,
+        "impact": "MODIFIER",
+        "exon": "",
+        "intron": "",
+        "hgvsc": "",
+        "hgvsp": "",
+        "hgvsp_short": "",
+        "cds_position": -1,
+        "protein_position": -1,
+        "amino_acids": "",
+        "codons": "",
+        "pick": True,
+        "mane": False,
+        "canonical": False,
+        "cdna_position": "",
+        "cds_span": "",
+        "protein_span": "",
+        "_t": -1,
+        "_flank_only": False,
+    }
+
+
+# ====================================================================== VCF / Parquet driver
+
+
+def _info_int(rec, key, n):
+    try:
+        v = rec.INFO.get(key)
+    except KeyError:
+        v = None
+    if v is None:
+        return [-1] * n
+    if isinstance(v, tuple | list):
+        vals = [int(x) if x is not None and x == x else -1 for x in v]
+    else:
+        vals = [int(v)]
+    return (vals + [-1] * n)[:n]
+
+
+def _info_float(rec, key):
+    try:
+        v = rec.INFO.get(key)
+    except KeyError:
+        v = None
+    if v is None:
+        return float("nan")
+    if isinstance(v, tuple | list):
+        v = v[0] if v else None
+    return float("nan") if v is None else float(v)
+
+
+def _csq_entry(alt: str, row: dict) -> str:
+    vals = [
+        alt,
+        row["consequence"],
+        row["impact"],
+        row["gene"],
+        row["gene_id"],
+        row["transcript"],
+        row["biotype"],
+        "" if row["strand"] == 0 else str(row["strand"]),
+        row["exon"],
+        row["intron"],
+        row["hgvsc"],
+        row["hgvsp"],
+        row["hgvsp_short"],
+        row["cdna_position"],
+        row["cds_span"],
+        row["protein_span"],
+        row["amino_acids"],
+        row["codons"],
+        "1" if row["pick"] else "",
+    ]
+    return "|".join(v.replace("|", "%7C") if "|" in v else v for v in vals).translate(_CSQ_ESCAPE)
+
+
+# characters that cannot appear inside an INFO value / a CSQ field ('|' is escaped per field above)
+_CSQ_ESCAPE = str.maketrans({",": "%2C", ";": "%3B", "=": "%3D", " ": "_"})
+
+
+def _arrow_schema():
+    import pyarrow as pa
+
+    types = {
+        "pos": pa.int64(),
+        "strand": pa.int8(),
+        "pick": pa.bool_(),
+        "mane": pa.bool_(),
+        "canonical": pa.bool_(),
+        "t_af": pa.float64(),
+        "n_af": pa.float64(),
+    }
+    for c in (
+        "t_dp",
+        "t_ad_ref",
+        "t_ad_alt",
+        "n_dp",
+        "n_ad_ref",
+        "n_ad_alt",
+        "cds_position",
+        "protein_position",
+    ):
+        types[c] = pa.int64()
+    return pa.schema([(c, types.get(c, pa.string())) for c in TABLE_COLUMNS])
+
+
+def annotate_vcf(
+    input_vcf,
+    reference,
+    annotation,
+    output,
+    table,
+    pick_order=DEFAULT_PICK_ORDER,
+    chunk_size: int = 20000,
+    cache_dir=None,
+    use_jit: bool = True,
+) -> dict:
+    """Annotate ``input_vcf`` and write ``output`` (bgzipped + tabix-indexed VCF with CSQ) and ``table``
+    (Parquet, contract §3). Returns run statistics."""
+    import cyvcf2
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pysam
+
+    for p, what in ((input_vcf, "input VCF"), (reference, "reference FASTA"), (annotation, "annotation")):
+        if not Path(p).exists():
+            raise InputError(f"expected an existing {what}; found none", path=p)
+    index = load_annotation(annotation, cache_dir=cache_dir)
+    try:
+        fasta = pysam.FastaFile(str(reference))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"expected an indexable FASTA; found error {exc}", path=reference) from None
+    try:
+        reader = cyvcf2.VCF(str(input_vcf), gts012=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"expected a readable VCF; found error {exc}", path=input_vcf) from None
+    reader.add_info_to_header(
+        {
+            "ID": "CSQ",
+            "Number": ".",
+            "Type": "String",
+            "Description": "Consequence annotations from ccevariants. Format: " + "|".join(CSQ_FIELDS),
+        }
+    )
+    annot = Annotator(index, fasta, pick_order, use_jit)
+    schema = _arrow_schema()
+    stats = {"records": 0, "rows": 0, "transcripts": len(index.transcripts)}
+    out_path = Path(output)
+    tbi_final = Path(str(out_path) + ".tbi")
+    from ._io import atomic_path
+
+    with atomic_path(out_path, suffix=".vcf.gz") as tmp_vcf, atomic_path(table, suffix=".parquet") as tmp_pq:
+        writer = cyvcf2.Writer(str(tmp_vcf), reader, mode="wz")
+        pw = pq.ParquetWriter(str(tmp_pq), schema)
+        try:
+            chunk = []
+            line_no = 0
+            seen_contigs: set[str] = set()
+            last = (None, 0)
+            for rec in reader:
+                line_no += 1
+                chrom, pos = rec.CHROM, rec.POS
+                if chrom != last[0]:
+                    if chrom in seen_contigs:
+                        raise InputError(
+                            f"expected a coordinate-sorted VCF (contigs contiguous); found {chrom}:{pos} "
+                            f"after {last[0]}:{last[1]}",
+                            path=input_vcf,
+                        )
+                    seen_contigs.add(chrom)
+                elif pos < last[1]:
+                    raise InputError(
+                        f"expected a coordinate-sorted VCF; found {chrom}:{pos} after {chrom}:{last[1]}",
+                        path=input_vcf,
+                    )
+                last = (chrom, pos)
+                chunk.append(rec)
+                if len(chunk) >= chunk_size:
+                    _process_chunk(chunk, annot, writer, pw, schema, stats, input_vcf, pa)
+                    chunk = []
+            if chunk:
+                _process_chunk(chunk, annot, writer, pw, schema, stats, input_vcf, pa)
+        finally:
+            writer.close()
+            pw.close()
+            reader.close()
+            fasta.close()
+        pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True)
+        tmp_tbi = Path(str(tmp_vcf) + ".tbi")
+    os.replace(tmp_tbi, tbi_final)
+    log.info("annotated %d records into %d rows", stats["records"], stats["rows"])
+    return stats
+
+
+def _process_chunk(chunk, annot: Annotator, writer, pw, schema, stats, input_vcf, pa) -> None:
+    chroms, pos, refs, alts, owner, labels = [], [], [], [], [], []
+    for r, rec in enumerate(chunk):
+        for alt in rec.ALT or ["."]:
+            chroms.append(rec.CHROM)
+            pos.append(rec.POS)
+            refs.append(rec.REF)
+            alts.append(alt)
+            owner.append(r)
+            labels.append(f"{rec.CHROM}:{rec.POS}:{rec.REF}:{alt}")
+    try:
+        result = annot.annotate(chroms, pos, refs, alts, labels)
+    except ReferenceMismatchError as exc:
+        raise ReferenceMismatchError(exc.detail, path=input_vcf) from None
+    # variant-level values once per allele, then expanded to the rows (column-wise, no per-cell appends)
+    support = []
+    for i in range(len(chroms)):
+        rec = chunk[owner[i]]
+        t_ad = _info_int(rec, "T_AD", 2)
+        n_ad = _info_int(rec, "N_AD", 2)
+        support.append(
+            (
+                rec.FILTER or "PASS",
+                _info_int(rec, "T_DP", 1)[0],
+                t_ad[0],
+                t_ad[1],
+                _info_int(rec, "N_DP", 1)[0],
+                n_ad[0],
+                n_ad[1],
+                _info_float(rec, "T_AF"),
+                _info_float(rec, "N_AF"),
+            )
+        )
+    row_allele = [i for i, rows in enumerate(result) for _ in rows]
+    all_rows = [row for rows in result for row in rows]
+    csq_per_rec: list[list[str]] = [[] for _ in chunk]
+    for i, rows in enumerate(result):
+        entries = csq_per_rec[owner[i]]
+        for row in rows:
+            entries.append(_csq_entry(alts[i], row))
+    cols = {
+        "variant_id": [labels[i] for i in row_allele],
+        "chrom": [chroms[i] for i in row_allele],
+        "pos": [int(pos[i]) for i in row_allele],
+        "ref": [refs[i] for i in row_allele],
+        "alt": [alts[i] for i in row_allele],
+    }
+    for k, c in enumerate(
+        ("filter", "t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt", "t_af", "n_af")
+    ):
+        cols[c] = [support[i][k] for i in row_allele]
+    for c in TABLE_COLUMNS:
+        if c not in cols:
+            cols[c] = [row[c] for row in all_rows]
+    for r, rec in enumerate(chunk):
+        rec.INFO["CSQ"] = ",".join(csq_per_rec[r])
+        writer.write_record(rec)
+    stats["records"] += len(chunk)
+    stats["rows"] += len(cols["variant_id"])
+    pw.write_table(pa.Table.from_pydict(cols, schema=schema))

@@ -1,0 +1,45 @@
+"""Numba kernels of the annotation engine, each with a pure-Python twin.
+
+Every kernel module ``_<name>_impl.py`` is written in the subset of Python that Numba compiles. It is
+loaded twice: as ``ccevariants.kernels._<name>_impl`` (functions compiled with
+:func:`ccevariants._numba.jit`, ``cache=True``) and, on request, as
+``ccevariants.kernels._<name>_impl_py`` (the same source, not compiled: the plain-Python twin that
+tests run against the same expectations). Modules are imported lazily so ``import ccevariants``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from types import ModuleType
+
+_KERNELS = ("overlap", "consequence")
+
+
+def load(name: str, jit: bool = True) -> ModuleType:
+    """The kernel module ``name`` (``overlap`` / ``consequence``), compiled or as its Python twin."""
+    if name not in _KERNELS:
+        raise ValueError(f"unknown kernel module {name!r}")
+    modname = f"{__name__}._{name}_impl"
+    if jit:
+        return importlib.import_module(modname)
+    twin = modname + "_py"
+    if twin in sys.modules:
+        return sys.modules[twin]
+    spec = importlib.util.find_spec(modname)
+    py_spec = importlib.util.spec_from_file_location(twin, spec.origin)
+    module = importlib.util.module_from_spec(py_spec)
+    sys.modules[twin] = module
+    py_spec.loader.exec_module(module)
+    return module
+
+
+def decorator(module_name: str):
+    """``jit`` for the compiled load of a kernel module, identity for its ``_py`` twin."""
+    if module_name.endswith("_py"):
+        return lambda f: f
+    from .._numba import jit
+
+    return jit

@@ -1,0 +1,798 @@
+"""Match a patient's alterations and biomarkers against a KB snapshot, then tier (contract §6).
+
+Inputs: the annotated variant table (contract §3; the ``pick`` row of each variant carries the
+reporting-transcript protein change), ``biomarkers.json`` (contract §4: CNAs, fusions, TMB, MSI),
+the patient's OncoTree code and a compiled snapshot. Positions are **1-based** (VCF ``pos``,
+protein residue numbers).
+
+Match ladder (CLINICAL.md §3), strongest first; each statement keeps the strongest match:
+
+1. ``exact``       genomic key on the given build, or the one-letter protein change on the pick row
+2. ``codon``       same residue position (KRAS G12X), for codon statements or as a similar alteration
+3. ``exon``        exon-level class: in-frame deletion / insertion, splice-site skipping, any
+4. ``functional``  activating (missense or in-frame at a hotspot codon or a KB-listed sensitising
+                   variant), truncating (stop_gained, frameshift, splice donor/acceptor),
+                   loss_of_function (= truncating), oncogenic (activating or truncating)
+5. ``cna`` / ``fusion``  gene-level amplification / deletion; fusion with either partner (in-frame
+                   unless the caller says otherwise)
+6. ``characteristic``    TMB-high, MSI-high, HRD from biomarkers.json
+7. ``wildtype``    none of the listed alterations present (inferred from the submitted calls)
+
+Codon / functional extension of a variant- or codon-specific statement ("similar alteration") is
+applied only to sensitivity statements not marked ``allele_specific``: resistance is allele-specific
+(EGFR T790M resistance says nothing about L858R). Gene-only matches are never tiered: such variants
+are listed under ``unmatched`` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import InputError
+from .kb.model import ESCAT_RANK, Biomarker, Statement, parse_protein_change
+from .kb.snapshot import Snapshot, load_snapshot
+from .oncotree import OncoTree
+from .tiering import MATCH_RANK, tier
+
+log = logging.getLogger(__name__)
+
+TRUNCATING = frozenset(
+    {"stop_gained", "frameshift_variant", "splice_donor_variant", "splice_acceptor_variant"}
+)
+SPLICE_SITE = frozenset({"splice_donor_variant", "splice_acceptor_variant"})
+PROTEIN_ALTERING = frozenset(
+    {
+        "missense_variant",
+        "stop_gained",
+        "stop_lost",
+        "start_lost",
+        "frameshift_variant",
+        "inframe_insertion",
+        "inframe_deletion",
+        "protein_altering_variant",
+        "splice_donor_variant",
+        "splice_acceptor_variant",
+    }
+)
+REQUIRED_COLUMNS = (
+    "variant_id",
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "filter",
+    "gene",
+    "consequence",
+    "hgvsp_short",
+    "exon",
+    "intron",
+    "pick",
+)
+PASS_FILTERS = frozenset({"PASS", ".", ""})
+
+
+@lru_cache(maxsize=1)
+def hotspots() -> dict[str, frozenset[int]]:
+    """Bundled hotspot codons (1-based residues) per gene (``data/kb/hotspots.yaml``)."""
+    ref = resources.files("ccevariants") / "data" / "kb" / "hotspots.yaml"
+    with ref.open("r", encoding="utf-8") as handle:
+        doc = yaml.safe_load(handle)
+    return {gene: frozenset(int(c) for c in codons) for gene, codons in doc["hotspots"].items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# patient alterations
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Alteration:
+    kind: str  # variant | cna | fusion | characteristic
+    gene: str
+    label: str  # one-letter protein change, "amplification", "EML4-ALK fusion", "TMB-high"
+    variant_id: str | None = None
+    genomic_key: str | None = None
+    protein: str = ""
+    ref_aa: str = ""
+    residue: int = -1
+    change: str = ""
+    consequences: frozenset[str] = frozenset()
+    exon: int = -1
+    intron: int = -1
+    gene5: str = ""
+    gene3: str = ""
+    in_frame: bool | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def category(self) -> str:
+        return {"variant": "variant", "cna": "cna", "fusion": "fusion"}.get(self.kind, "biomarker")
+
+    def is_missense_like(self) -> bool:
+        return bool(
+            self.consequences
+            & {"missense_variant", "inframe_insertion", "inframe_deletion", "protein_altering_variant"}
+        )
+
+    def is_truncating(self) -> bool:
+        return bool(self.consequences & TRUNCATING)
+
+
+def _number(text: str) -> int:
+    if not isinstance(text, str) or not text:
+        return -1
+    m = re.match(r"^(\d+)", text)
+    return int(m.group(1)) if m else -1
+
+
+def _genomic_key(chrom: str, pos: int, ref: str, alt: str) -> str:
+    chrom = chrom[3:] if chrom.lower().startswith("chr") else chrom
+    return f"{chrom}:{int(pos)}:{ref}:{alt}"
+
+
+def read_variants(path) -> pd.DataFrame:
+    try:
+        table = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise InputError("expected an existing annotated Parquet table; found none", path=path) from None
+    except Exception as exc:  # pyarrow raises several types for non-Parquet input
+        raise InputError(
+            f"expected an annotated Parquet table; found unreadable file ({type(exc).__name__})", path=path
+        ) from None
+    return table
+
+
+def variant_alterations(
+    table: pd.DataFrame, source: str = "variants", genes: set[str] | None = None
+) -> tuple[list[Alteration], dict[str, int], pd.DataFrame]:
+    """One :class:`Alteration` per variant (its ``pick`` row) that could carry evidence.
+
+    Returns ``(alterations, set_aside, others)``: the alterations of PASS variants in ``genes``
+    (all genes when None), the counts of variants set aside (``filtered``, ``intergenic``) and the
+    remaining PASS pick rows (genes without knowledge-base statements) -- every variant is accounted
+    for. Building objects only for knowledge-base genes keeps whole-exome tables fast.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"expected annotated-table columns {', '.join(REQUIRED_COLUMNS)}; found {', '.join(missing)} missing",
+            path=source,
+        )
+    picks = table[table["pick"].to_numpy(dtype=bool)]
+    n_variants = table["variant_id"].nunique()
+    if len(picks) != n_variants or picks["variant_id"].duplicated().any():
+        raise InputError(
+            f"expected exactly one pick row per variant; found {len(picks)} pick rows for {n_variants} variants",
+            path=source,
+        )
+    filters = picks["filter"].astype(str).to_numpy()
+    passed = np.isin(filters, list(PASS_FILTERS))
+    gene_col = picks["gene"].fillna("").astype(str).str.upper().to_numpy()
+    has_gene = gene_col != ""
+    counts = {"filtered": int((~passed).sum()), "intergenic": int((passed & ~has_gene).sum())}
+    usable = passed & has_gene
+    in_kb = usable if genes is None else usable & np.isin(gene_col, list(genes))
+    keep = picks[in_kb]
+    others = picks[usable & ~in_kb]
+    out: list[Alteration] = []
+    for row in keep.itertuples(index=False):
+        protein = row.hgvsp_short or ""
+        protein = protein[2:] if protein.startswith("p.") else protein
+        parsed = parse_protein_change(protein)
+        consequences = frozenset(str(row.consequence).split("&")) if row.consequence else frozenset()
+        label = protein or (getattr(row, "hgvsc", "") or "") or str(row.consequence)
+        out.append(
+            Alteration(
+                kind="variant",
+                gene=str(row.gene).upper(),
+                label=label,
+                variant_id=str(row.variant_id),
+                genomic_key=_genomic_key(str(row.chrom), int(row.pos), str(row.ref), str(row.alt)),
+                protein=protein,
+                ref_aa=parsed[0] if parsed else "",
+                residue=parsed[1] if parsed else -1,
+                change=parsed[2] if parsed else "",
+                consequences=consequences,
+                exon=_number(row.exon),
+                intron=_number(row.intron),
+                details={"hgvsc": getattr(row, "hgvsc", ""), "consequence": row.consequence},
+            )
+        )
+    return out, counts, others
+
+
+def _unmatched_other_genes(others: pd.DataFrame) -> tuple[list[dict], int]:
+    """Unmatched entries for PASS variants in genes without statements (columnar), and the count of
+    non-protein-altering ones that are only summarised."""
+    if others.empty:
+        return [], 0
+    pattern = "|".join(sorted(PROTEIN_ALTERING))
+    altering = others["consequence"].fillna("").astype(str).str.contains(pattern, regex=True).to_numpy()
+    rows = others[altering]
+    protein = rows["hgvsp_short"].fillna("").astype(str).str.replace(r"^p\.", "", regex=True)
+    hgvsc = (
+        rows["hgvsc"].fillna("").astype(str) if "hgvsc" in rows.columns else pd.Series("", index=rows.index)
+    )
+    label = protein.where(protein != "", hgvsc.where(hgvsc != "", rows["consequence"].astype(str)))
+    genes = rows["gene"].astype(str).str.upper()
+    out = [
+        {
+            "variant_id": vid,
+            "gene": g,
+            "alteration": lab,
+            "category": "variant",
+            "reason": f"no knowledge-base statement for {g} (variant of unknown significance)",
+        }
+        for vid, g, lab in zip(
+            rows["variant_id"].astype(str).tolist(), genes.tolist(), label.astype(str).tolist(), strict=True
+        )
+    ]
+    return out, int((~altering).sum())
+
+
+def biomarker_alterations(biomarkers: dict, source: str = "biomarkers") -> list[Alteration]:
+    """CNAs, fusions and tumour characteristics (TMB-high, MSI-high, HRD) from biomarkers.json."""
+    if not isinstance(biomarkers, dict):
+        raise InputError(f"expected a biomarkers JSON object; found {type(biomarkers).__name__}", path=source)
+    out: list[Alteration] = []
+    for i, cna in enumerate(biomarkers.get("cna") or []):
+        alteration = cna.get("alteration") if isinstance(cna, dict) else None
+        if alteration not in ("amplification", "deletion") or not cna.get("gene"):
+            raise InputError(
+                f"expected cna[{i}] with gene and alteration amplification|deletion; found {cna!r:.80}",
+                path=source,
+            )
+        out.append(
+            Alteration(
+                "cna", str(cna["gene"]).upper(), alteration, details={"copy_number": cna.get("copy_number")}
+            )
+        )
+    for i, fusion in enumerate(biomarkers.get("fusions") or []):
+        if not isinstance(fusion, dict) or not fusion.get("gene5") or not fusion.get("gene3"):
+            raise InputError(f"expected fusions[{i}] with gene5 and gene3; found {fusion!r:.80}", path=source)
+        g5, g3 = str(fusion["gene5"]).upper(), str(fusion["gene3"]).upper()
+        out.append(
+            Alteration(
+                "fusion",
+                g3,
+                f"{g5}-{g3} fusion",
+                gene5=g5,
+                gene3=g3,
+                in_frame=fusion.get("in_frame"),
+                details={"supporting_reads": fusion.get("supporting_reads")},
+            )
+        )
+    tmb = biomarkers.get("tmb") or {}
+    if tmb.get("status") == "high":
+        out.append(Alteration("characteristic", "", "TMB-high", details={"value": tmb.get("value")}))
+    msi = biomarkers.get("msi") or {}
+    if msi.get("status") == "msi_high":
+        out.append(Alteration("characteristic", "", "MSI-high", details={"score": msi.get("score")}))
+    hrd = biomarkers.get("hrd") or {}
+    if isinstance(hrd, dict) and hrd.get("status") in ("positive", "high", "hrd"):
+        out.append(Alteration("characteristic", "", "HRD", details={"score": hrd.get("score")}))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# biomarker matching
+# ---------------------------------------------------------------------------------------------
+class Matcher:
+    def __init__(self, statements: list[Statement], genome_build: str | None):
+        self.build = genome_build
+        self.hotspots = hotspots()
+        listed: dict[str, set[str]] = {}
+        for st in statements:
+            if st.effect == "sensitivity" and st.biomarker.type == "variant":
+                listed.setdefault(st.biomarker.gene, set()).update(st.biomarker.alterations)
+        self.kb_listed = listed
+        self._position_cache: dict[int, frozenset[int]] = {}
+
+    def _positions(self, b: Biomarker) -> frozenset[int]:
+        """1-based residues of a variant biomarker's protein changes (cached per biomarker)."""
+        key = id(b)
+        cached = self._position_cache.get(key)
+        if cached is None:
+            parsed = (parse_protein_change(a) for a in b.alterations)
+            cached = self._position_cache[key] = frozenset(p[1] for p in parsed if p)
+        return cached
+
+    def is_activating(self, alt: Alteration) -> bool:
+        if alt.kind != "variant" or not alt.is_missense_like() or alt.residue < 0:
+            return False
+        return alt.residue in self.hotspots.get(alt.gene, ()) or alt.protein in self.kb_listed.get(
+            alt.gene, ()
+        )
+
+    def match(self, b: Biomarker, alt: Alteration, extend: bool) -> tuple[str, str] | None:
+        """Match type and a one-line reason, or None. ``extend`` allows similar-alteration matches."""
+        kind = b.type
+        if kind in ("amplification", "deletion"):
+            if alt.kind == "cna" and alt.gene == b.gene and alt.label == kind:
+                return "cna", f"{b.gene} {kind}"
+            return None
+        if kind == "fusion":
+            if alt.kind != "fusion" or b.gene not in (alt.gene5, alt.gene3):
+                return None
+            other = alt.gene3 if alt.gene5 == b.gene else alt.gene5
+            if b.partner and b.partner != other:
+                return None
+            if alt.in_frame is False:
+                return None
+            return "fusion", f"{alt.label} ({'partner ' + b.partner if b.partner else 'any partner'})"
+        if kind == "characteristic":
+            if alt.kind == "characteristic" and alt.label == b.characteristic:
+                return "characteristic", alt.label
+            return None
+        if alt.kind != "variant" or alt.gene != b.gene:
+            return None
+        if kind == "variant":
+            if self.build and alt.genomic_key in b.genomic.get(self.build, ()):
+                return "exact", f"genomic key {alt.genomic_key} ({self.build})"
+            if alt.protein and alt.protein in b.alterations:
+                return "exact", f"protein change {alt.protein} on the reporting transcript"
+            if extend:
+                positions = self._positions(b)
+                if alt.residue in positions and alt.is_missense_like():
+                    return "codon", f"{alt.protein}: same residue as {'/'.join(b.alterations)}"
+                if self.is_activating(alt):
+                    return (
+                        "functional",
+                        f"{alt.protein}: activating (hotspot or KB-listed) like {'/'.join(b.alterations)}",
+                    )
+            return None
+        if kind == "codon":
+            for ref, pos in b.codons:
+                if (
+                    alt.residue == pos
+                    and (not ref or ref == alt.ref_aa)
+                    and alt.is_missense_like()
+                    and alt.change != alt.ref_aa
+                ):
+                    return "codon", f"{alt.protein}: codon {ref}{pos}"
+            if extend and self.is_activating(alt):
+                return "functional", f"{alt.protein}: activating (hotspot or KB-listed), other codon"
+            return None
+        if kind == "exon":
+            return self._match_exon(b, alt)
+        if kind == "functional":
+            activating = self.is_activating(alt)
+            truncating = alt.is_truncating()
+            ok = {
+                "activating": activating,
+                "truncating": truncating,
+                "loss_of_function": truncating,
+                "oncogenic": activating or truncating,
+            }[b.function]
+            if ok:
+                why = (
+                    "truncating (" + "/".join(sorted(alt.consequences & TRUNCATING)) + ")"
+                    if truncating
+                    else "activating hotspot"
+                )
+                return "functional", f"{alt.label}: {why}"
+            return None
+        return None
+
+    def _match_exon(self, b: Biomarker, alt: Alteration) -> tuple[str, str] | None:
+        cls, exon = b.exon_class, b.exon
+        c = alt.consequences
+        if cls == "skipping":
+            # splice donor/acceptor of the exon: acceptor lies in intron exon-1, donor in intron exon
+            if c & SPLICE_SITE and (alt.intron in (exon - 1, exon) or alt.exon == exon):
+                return (
+                    "exon",
+                    f"splice-site variant at exon {exon} ({'/'.join(sorted(c & SPLICE_SITE))}): exon {exon} skipping",
+                )
+            return None
+        if alt.exon != exon:
+            return None
+        change = alt.change
+        if cls == "deletion":
+            ok = (
+                "inframe_deletion" in c
+                or (change.endswith("del") or "delins" in change)
+                and "frameshift_variant" not in c
+            )
+        elif cls == "insertion":
+            ok = (
+                "inframe_insertion" in c
+                or (change.startswith("ins") or change.endswith("dup") or "ins" in change)
+                and "frameshift_variant" not in c
+                and "inframe_deletion" not in c
+            )
+        elif cls == "missense":
+            ok = "missense_variant" in c
+        else:
+            ok = bool(c & PROTEIN_ALTERING)
+        return ("exon", f"{alt.label}: exon {exon} {cls}") if ok else None
+
+
+# ---------------------------------------------------------------------------------------------
+# the patient-level match
+# ---------------------------------------------------------------------------------------------
+def _coerce_snapshot(snapshot) -> Snapshot:
+    if isinstance(snapshot, Snapshot):
+        return snapshot
+    return load_snapshot(snapshot)
+
+
+def match_patient(
+    variants_table: pd.DataFrame,
+    biomarkers: dict,
+    tumor_type: str,
+    snapshot: Snapshot | str,
+    patient: str = "",
+    *,
+    oncotree: OncoTree | None = None,
+    genome_build: str | None = None,
+    variants_source: str = "variants",
+    biomarkers_source: str = "biomarkers",
+) -> dict:
+    """Match and tier one patient; returns the ``matches.json`` document (contract §6)."""
+    snap = _coerce_snapshot(snapshot)
+    tree = oncotree or OncoTree.load()
+    if tumor_type not in tree:
+        raise InputError(
+            f"expected an OncoTree code of release {tree.release}; found {tumor_type!r}", path=None
+        )
+    lineage = tree.lineage(tumor_type)
+    by_gene = snap.by_gene()
+    kb_genes = {g for g in by_gene if g}
+    variants, set_aside, other_rows = variant_alterations(variants_table, variants_source, genes=kb_genes)
+    others = biomarker_alterations(biomarkers, biomarkers_source)
+    alterations = variants + others
+    matcher = Matcher(snap.statements, genome_build)
+    index = _index_alterations(alterations)
+
+    candidates: dict[str, Statement] = {}
+    for alt in alterations:
+        genes = {alt.gene, alt.gene5, alt.gene3} - {""}
+        for g in genes:
+            for st in by_gene.get(g, ()):
+                candidates[st.id] = st
+    for st in by_gene.get(None, ()):  # characteristics, gene-less statements
+        candidates[st.id] = st
+    for st in snap.statements:
+        if st.biomarker.type in ("wildtype", "all_of"):
+            candidates[st.id] = st
+
+    findings: list[dict] = []
+    suppressed: list[dict] = []
+    excluded_keys: set[tuple] = set()
+    matched_alts: set[int] = set()
+    pending: list[tuple[Statement, Alteration | None, str, str, object]] = []
+
+    for st in sorted(candidates.values(), key=lambda s: s.id):
+        extend = st.effect == "sensitivity" and not st.biomarker.allele_specific
+        best = _best_match(matcher, st.biomarker, index, extend)
+        if best is None:
+            continue
+        match_type, alt, reason = best
+        disease = tree.disease_match(st.disease_codes, tumor_type, st.disease_exclude)
+        if disease == "excluded":
+            excluded_keys.add((st.gene, tuple(st.therapies())))
+            suppressed.append(
+                {
+                    "statement_id": st.id,
+                    "variant_id": alt.variant_id if alt else None,
+                    "reason": f"indication excludes the patient's tumour type ({', '.join(st.disease_exclude)} in lineage {'>'.join(lineage)})",
+                }
+            )
+            continue
+        if st.biomarker.type == "wildtype" and disease not in ("same", "ancestor"):
+            continue
+        decision = tier(st, match_type, disease)
+        if decision is None:
+            suppressed.append(
+                {
+                    "statement_id": st.id,
+                    "variant_id": alt.variant_id if alt else None,
+                    "reason": "similar alteration (codon/functional match) with evidence only in another tumour type",
+                }
+            )
+            if alt is not None:
+                matched_alts.add(id(alt))
+            continue
+        pending.append((st, alt, match_type, reason, (decision, disease)))
+
+    for st, alt, match_type, reason, (decision, disease) in pending:
+        if disease == "other" and (st.gene, tuple(st.therapies())) in excluded_keys:
+            suppressed.append(
+                {
+                    "statement_id": st.id,
+                    "variant_id": alt.variant_id if alt else None,
+                    "reason": "another statement for this therapy and biomarker explicitly excludes the patient's tumour type",
+                }
+            )
+            if alt is not None:
+                matched_alts.add(id(alt))
+            continue
+        findings.append(_finding(st, alt, match_type, reason, decision, disease, tumor_type, lineage))
+        if alt is not None:
+            matched_alts.add(id(alt))
+
+    findings = _dedupe(findings, suppressed)
+    findings.sort(
+        key=lambda f: (
+            ESCAT_RANK[f["escat"]],
+            f["gene"],
+            f["alteration"],
+            f["effect"],
+            f["therapies"],
+            f["evidence"]["statement_id"],
+        )
+    )
+
+    unmatched, summary = _unmatched(alterations, matched_alts, kb_genes)
+    other_unmatched, not_altering = _unmatched_other_genes(other_rows)
+    if not_altering:
+        summary[NOT_ALTERING] = summary.get(NOT_ALTERING, 0) + not_altering
+    unmatched = sorted(
+        unmatched + other_unmatched, key=lambda u: (u["gene"], u["alteration"], u["variant_id"] or "")
+    )
+    for reason, n in set_aside.items():
+        if n:
+            summary[reason] = summary.get(reason, 0) + n
+
+    return {
+        "patient": patient,
+        "tumor_type": {"code": tumor_type, "name": tree.name(tumor_type), "lineage": lineage},
+        "oncotree_release": tree.release,
+        "genome_build": genome_build,
+        "kb": {"name": snap.name, "version": snap.version, "content_hash": snap.content_hash},
+        "findings": findings,
+        "unmatched": unmatched,
+        "unmatched_summary": dict(sorted(summary.items())),
+        "suppressed": sorted(suppressed, key=lambda s: (s["statement_id"], s["variant_id"] or "")),
+    }
+
+
+CHARACTERISTICS_KEY = "#characteristic"
+
+
+def _index_alterations(alterations: list[Alteration]) -> dict[str, list[Alteration]]:
+    """Alterations by gene (both partners for fusions; characteristics under one key)."""
+    index: dict[str, list[Alteration]] = {}
+    for alt in alterations:
+        if alt.kind == "characteristic":
+            keys = {CHARACTERISTICS_KEY}
+        else:
+            keys = {alt.gene, alt.gene5, alt.gene3} - {""}
+        for key in keys:
+            index.setdefault(key, []).append(alt)
+    return index
+
+
+def _best_match(matcher: Matcher, b: Biomarker, index: dict[str, list[Alteration]], extend: bool):
+    """Strongest ``(match_type, alteration, reason)`` for one biomarker over the indexed alterations."""
+    if b.type == "wildtype":
+        for absent in b.absent:
+            if _best_match(matcher, absent, index, extend=False) is not None:
+                return None
+        listed = "; ".join(f"{a.gene} {a.display()}" for a in b.absent)
+        return (
+            "wildtype",
+            None,
+            f"none of [{listed}] among the submitted calls (confirm coverage of these loci)",
+        )
+    if b.type == "all_of":
+        parts = []
+        for comp in b.components:
+            found = _best_match(matcher, comp, index, extend)
+            if found is None:
+                return None
+            parts.append(found)
+        weakest = max(parts, key=lambda p: MATCH_RANK[p[0]])
+        first_alt = next((p[1] for p in parts if p[1] is not None), None)
+        return weakest[0], first_alt, " AND ".join(p[2] for p in parts)
+    pool = index.get(CHARACTERISTICS_KEY if b.type == "characteristic" else (b.gene or ""), ())
+    best = None
+    for alt in pool:
+        found = matcher.match(b, alt, extend)
+        if found and (best is None or MATCH_RANK[found[0]] < MATCH_RANK[best[0]]):
+            best = (found[0], alt, found[1])
+    return best
+
+
+def _finding(
+    st: Statement, alt: Alteration | None, match_type, reason, decision, disease, tumor_type, lineage
+) -> dict:
+    if alt is None:
+        gene = "/".join(sorted(st.biomarker.genes())) or ""
+        alteration = st.biomarker.display()
+        category, variant_id = "biomarker", None
+    else:
+        gene = alt.gene if alt.kind != "characteristic" else (st.gene or "")
+        alteration, category, variant_id = alt.label, alt.category, alt.variant_id
+    therapies = st.therapies()
+    finding_id = f"{gene or 'biomarker'}:{alteration}:{st.id}".replace(" ", "_")
+    trace = [
+        f"statement {st.id} (source {st.source} {st.source_version})".strip(),
+        f"match {match_type}: {reason}",
+        f"disease {disease}: statement {','.join(st.disease_codes)}"
+        + (f" excluding {','.join(st.disease_exclude)}" if st.disease_exclude else "")
+        + f"; patient {tumor_type} (lineage {'>'.join(lineage)})",
+        f"tier rule: {decision.rule}",
+        "on-label: "
+        + ", ".join(
+            f"{agency} {'yes' if decision.on_label[agency] else 'no'}"
+            + (
+                ""
+                if decision.on_label[agency]
+                else f" ({_label_reason(st, agency, disease, decision.similar)})"
+            )
+            for agency in ("EMA", "FDA")
+        ),
+    ]
+    trace.extend(decision.notes)
+    regulatory = {
+        agency: {"approved": a.approved, "date": a.date, "reference": a.reference}
+        for agency, a in sorted(st.regulatory.items())
+    }
+    return {
+        "finding_id": finding_id,
+        "gene": gene,
+        "alteration": alteration,
+        "category": category,
+        "variant_id": variant_id,
+        "match_type": match_type,
+        "effect": st.effect,
+        "therapies": therapies,
+        "escat": decision.escat,
+        "amp_tier": decision.amp_tier,
+        "amp_level": decision.amp_level,
+        "on_label": decision.on_label,
+        "disease_match": disease,
+        "similar_alteration": decision.similar,
+        "evidence": {
+            "source": st.source,
+            "source_version": st.source_version,
+            "statement_id": st.id,
+            "native_level": st.native_level,
+            "statement_escat": st.escat,
+            "references": st.references(),
+        },
+        "indication": {
+            "codes": list(st.disease_codes),
+            "exclude": list(st.disease_exclude),
+            "context": st.disease_context,
+            "biomarker": st.biomarker.display(),
+        },
+        "regulatory": regulatory,
+        "notes": st.notes,
+        "trace": trace,
+    }
+
+
+def _label_reason(st: Statement, agency: str, disease: str, similar: bool) -> str:
+    if st.effect != "sensitivity":
+        return f"{st.effect} statement"
+    if similar:
+        return "similar alteration, not the labelled one"
+    if not st.approved(agency):
+        approval = st.regulatory.get(agency)
+        return (
+            "not approved by this agency for this indication"
+            if approval and approval.approved is False
+            else "no approval recorded"
+        )
+    return "approved for another tumour type"
+
+
+def _dedupe(findings: list[dict], suppressed: list[dict]) -> list[dict]:
+    """Fold findings for the same alteration, therapy and effect into the strongest one.
+
+    Within such a group the findings with the best ESCAT (and, among those, the best disease match)
+    are kept -- several of them when they are distinct indications of equal strength (e.g. adjuvant
+    and metastatic) -- and the others are recorded in ``suppressed`` with the reason.
+    """
+    from .oncotree import DISEASE_MATCH_RANK
+
+    groups: dict[tuple, list[dict]] = {}
+    for f in findings:
+        key = (f["variant_id"] or f["gene"], f["alteration"], tuple(f["therapies"]), f["effect"])
+        groups.setdefault(key, []).append(f)
+    out = []
+    for group in groups.values():
+        best = min((ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]]) for f in group)
+        winner = min(
+            (f for f in group if (ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]]) == best),
+            key=lambda f: (MATCH_RANK[f["match_type"]], f["evidence"]["statement_id"]),
+        )
+        for f in group:
+            if (ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]]) == best:
+                out.append(f)
+            else:
+                suppressed.append(
+                    {
+                        "statement_id": f["evidence"]["statement_id"],
+                        "variant_id": f["variant_id"],
+                        "reason": f"same therapy and effect already reported at ESCAT {winner['escat']} from {winner['evidence']['statement_id']}",
+                    }
+                )
+    return out
+
+
+NOT_ALTERING = "not protein-altering, no knowledge-base match"
+
+
+def _unmatched(alterations, matched_alts, kb_genes) -> tuple[list[dict], dict[str, int]]:
+    """Unmatched entries for alterations in knowledge-base genes (and CNAs / fusions)."""
+    out = []
+    summary: dict[str, int] = {}
+    for alt in alterations:
+        if id(alt) in matched_alts or alt.kind == "characteristic":
+            continue
+        if alt.kind == "variant" and not alt.consequences & PROTEIN_ALTERING:
+            summary[NOT_ALTERING] = summary.get(NOT_ALTERING, 0) + 1
+            continue
+        if alt.gene in kb_genes or alt.gene5 in kb_genes:
+            reason = (
+                f"{alt.gene} has knowledge-base statements but none matches this alteration "
+                "(gene-only match, not tiered; variant of unknown significance)"
+            )
+        else:
+            reason = f"no knowledge-base statement for {alt.gene} (variant of unknown significance)"
+        out.append(
+            {
+                "variant_id": alt.variant_id,
+                "gene": alt.gene,
+                "alteration": alt.label,
+                "category": alt.category,
+                "reason": reason,
+            }
+        )
+    return out, summary
+
+
+def compare_matches(old: dict, new: dict) -> dict:
+    """Changes between a previous and the current ``matches.json`` of one patient (re-matching)."""
+    a = {f["finding_id"]: f for f in old.get("findings", [])}
+    b = {f["finding_id"]: f for f in new.get("findings", [])}
+    retiered = []
+    for fid in sorted(a.keys() & b.keys()):
+        fa, fb = a[fid], b[fid]
+        changed = {
+            k: {"old": fa.get(k), "new": fb.get(k)}
+            for k in ("escat", "amp_tier", "amp_level", "on_label", "match_type", "disease_match")
+            if fa.get(k) != fb.get(k)
+        }
+        if changed:
+            retiered.append({"finding_id": fid, "changes": changed})
+    return {
+        "previous_kb": old.get("kb"),
+        "new": sorted(b.keys() - a.keys()),
+        "removed": sorted(a.keys() - b.keys()),
+        "retiered": retiered,
+    }
+
+
+@lru_cache(maxsize=1)
+def _matches_validator():
+    import json
+
+    import jsonschema
+
+    ref = resources.files("ccevariants") / "schemas" / "matches.schema.json"
+    with ref.open("r", encoding="utf-8") as handle:
+        return jsonschema.Draft202012Validator(json.load(handle))
+
+
+def validate_matches(document: dict) -> None:
+    """Raise :class:`SchemaError` when ``document`` does not follow ``matches.schema.json``."""
+    from .errors import SchemaError
+
+    errors = sorted(_matches_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path) or "(document)"
+        raise SchemaError(
+            f"expected a document valid against matches.schema.json; found at {where}: {err.message}"
+        )

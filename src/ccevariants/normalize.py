@@ -1,0 +1,917 @@
+"""Ingest + normalise one tumour(/normal) VCF (contract §2).
+
+Pipeline (all positions VCF 1-based):
+
+1. **Pre-pass** (streaming, pure text): read plain, gzip or bgzip input (plain gzip is accepted
+   because this pass decompresses everything; the output is always BGZF); validate the header and
+   every record's column count, POS and REF; harmonise contig names onto the reference
+   (``chr1``↔``1``, ``chrM``↔``MT``); check contigs exist, ``##contig`` lengths agree and a sample
+   of REF alleles matches the FASTA (build mismatch = :class:`ReferenceMismatchError`); replace the
+   ``##contig`` lines with the reference's; add definitions for FORMAT tags used but undeclared.
+2. **bcftools norm through pysam.bcftools**: ``-m -any`` (split; Number=R/A fields such as AD are
+   split per allele), ``-f FASTA`` (left-align and trim indels) and ``-c wx`` (REF check: warn and
+   exclude the rare record whose REF disagrees with the FASTA; each is listed with reason
+   ``ref_mismatch``). Unsorted input is sorted first (``bcftools sort``).
+3. **Read support + filters** (batched, cyvcf2): harmonised ``T_DP/T_AD/T_AF`` (``N_*``) from the
+   caller's own fields (:mod:`ccevariants.callers`); exact duplicates (same CHROM, POS, REF, ALT
+   after normalisation; the first is kept, i.e. the rule of ``bcftools norm -d exact``) are removed
+   here so that each can be reported; then ``--keep-nonpass``, ``--min-depth``, ``--min-vaf``.
+4. BGZF + tabix (pysam). Every output is written in a temporary directory beside the output and
+   renamed into place only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._io import write_json
+from .callers import (
+    AD_PER_ALLELE,
+    Columns,
+    TagMap,
+    canonical_caller,
+    detect_caller,
+    identify_samples,
+    query_exprs,
+    query_tables,
+    support_from_columns,
+)
+from .errors import InputError, ReferenceMismatchError
+from .vcfutil import (
+    ContigMapper,
+    Header,
+    build_from_text,
+    build_of,
+    compression,
+    guess_build,
+    iter_text_lines,
+    natural_contig_key,
+    read_header,
+)
+
+log = logging.getLogger(__name__)
+
+# INFO keys of one record: "KEY=" for key=value items, "KEY" alone for flags
+_INFO_KEY = re.compile(r"(?:^|;)([^=;]+=?)")
+#: REF alleles checked against the FASTA in the pre-pass: the first 500 records, then every 997th.
+REF_SAMPLE_HEAD = 500
+REF_SAMPLE_EVERY = 997
+#: More than this fraction of sampled REF alleles disagreeing with the FASTA = wrong reference.
+REF_MISMATCH_FRACTION = 0.10
+
+#: Annotations already in the input (VEP CSQ, snpEff ANN) are kept under another INFO name so the
+#: pipeline's own CSQ (annotation stage) does not collide with them.
+SOURCE_ANNOTATIONS = {"CSQ": "SRC_CSQ", "ANN": "SRC_ANN"}
+
+#: Definitions added when a caller uses a FORMAT tag without declaring it (htslib would guess String).
+KNOWN_FORMAT = {
+    "TAR": ("2", "Integer", "Reads strongly supporting reference allele for tiers 1,2"),
+    "TIR": ("2", "Integer", "Reads strongly supporting indel allele for tiers 1,2"),
+    "TOR": (
+        "2",
+        "Integer",
+        "Other reads (weak support or insufficient indel breakpoint overlap) for tiers 1,2",
+    ),
+    "DP2": ("1", "Integer", "Read depth for tier2"),
+    "DP50": ("1", "Float", "Average tier1 read depth within 50 bases"),
+    "FDP50": (
+        "1",
+        "Float",
+        "Average tier1 number of basecalls filtered from original read depth within 50 bases",
+    ),
+    "SUBDP50": (
+        "1",
+        "Float",
+        "Average number of reads below tier1 mapping quality threshold within 50 bases",
+    ),
+    "AD": (".", "Integer", "Allelic depths"),
+    "DP": ("1", "Integer", "Read depth"),
+    "AF": ("A", "Float", "Allele fraction"),
+}
+
+INFO_LINES = {
+    "T_DP": '##INFO=<ID=T_DP,Number=1,Type=Integer,Description="Tumour read depth (ccevariants, caller-aware)">',
+    "T_AD": '##INFO=<ID=T_AD,Number=2,Type=Integer,Description="Tumour reads supporting REF,ALT (ccevariants)">',
+    "T_AF": '##INFO=<ID=T_AF,Number=1,Type=Float,Description="Tumour variant allele fraction (ccevariants)">',
+    "N_DP": '##INFO=<ID=N_DP,Number=1,Type=Integer,Description="Normal read depth (ccevariants, caller-aware)">',
+    "N_AD": '##INFO=<ID=N_AD,Number=2,Type=Integer,Description="Normal reads supporting REF,ALT (ccevariants)">',
+    "N_AF": '##INFO=<ID=N_AF,Number=1,Type=Float,Description="Normal variant allele fraction (ccevariants)">',
+}
+
+
+@dataclass
+class Reference:
+    """FASTA with its index: names and lengths in index order; fetch() for REF checks."""
+
+    path: Path
+    names: list[str]
+    lengths: dict[str, int]
+    build: str | None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Reference:
+        import pysam
+
+        path = Path(path)
+        if not path.exists():
+            raise InputError("expected an existing reference FASTA; found none", path=path)
+        try:
+            fa = pysam.FastaFile(str(path))
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"expected a FASTA file (plain or bgzip) with or indexable by samtools faidx; found an error: {exc}",
+                path=path,
+            ) from None
+        names = list(fa.references)
+        lengths = dict(zip(names, fa.lengths, strict=True))
+        fa.close()
+        return cls(path=path, names=names, lengths=lengths, build=guess_build(lengths))
+
+
+@dataclass
+class _Prepass:
+    records: int = 0
+    multiallelic: int = 0
+    sorted: bool = True
+    renamed: dict[str, str] = field(default_factory=dict)
+    seen_contigs: list[str] = field(default_factory=list)
+    ref_sample: list[tuple[str, int, str, int]] = field(default_factory=list)
+    format_tags: set[str] = field(default_factory=set)
+    info_tags: set[str] = field(default_factory=set)  # "KEY=" for key=value items, "KEY" for flags
+    renamed_info: dict[str, str] = field(default_factory=dict)
+    contig_order: list[str] = field(default_factory=list)  # header order when there is no reference
+
+
+def normalize_vcf(
+    input,
+    output,
+    reference=None,
+    tumor_sample: str | None = None,
+    normal_sample: str | None = None,
+    caller: str | None = None,
+    tag_map=None,
+    min_depth: int = 0,
+    min_vaf: float = 0.0,
+    pass_only: bool = True,
+    filtered=None,
+    stats=None,
+) -> dict:
+    """Normalise ``input`` into a sorted, bgzipped, tabix-indexed ``output`` (contract §2).
+
+    Returns the stats document (also written to ``stats`` when given). ``filtered`` receives a TSV
+    ``chrom pos ref alt filter reason`` (1-based ``pos``) of every record removed. Raises
+    InputError / ReferenceMismatchError / ConfigError; on any error no output file is left behind.
+    """
+    import pysam
+
+    src = Path(input)
+    output = Path(output)
+    if caller != "maf" and src.exists():
+        from .maf import looks_like_maf, normalize_maf
+
+        if looks_like_maf(src):
+            log.info("%s: MAF input; converting to VCF", src)
+            return normalize_maf(
+                src,
+                output,
+                reference,
+                tumor_sample,
+                normal_sample,
+                min_depth,
+                min_vaf,
+                pass_only,
+                filtered,
+                stats,
+            )
+    if not str(output).endswith(".vcf.gz"):
+        raise InputError(f"expected an output name ending in .vcf.gz; found {output.name!r}", path=output)
+    if min_depth < 0:
+        raise InputError(f"expected --min-depth >= 0; found {min_depth}")
+    if not 0.0 <= min_vaf <= 1.0:
+        raise InputError(f"expected --min-vaf between 0 and 1; found {min_vaf}")
+    tmap = TagMap.from_obj(tag_map) if tag_map is not None else None
+    ref = Reference.open(reference) if reference is not None else None
+
+    warnings: list[str] = []
+    lines = iter_text_lines(src)
+    header = read_header(lines, src)
+    fmt_defs = header.defined("FORMAT")
+    info_defs = header.defined("INFO")
+    if tmap is not None:
+        tmap.check_header(set(fmt_defs), set(info_defs), path=str(src))
+        caller_name = tmap.name
+    elif caller:
+        caller_name = canonical_caller(caller)
+    else:
+        caller_name = detect_caller(header.meta)
+    roles = identify_samples(header.samples, header.meta, tumor_sample, normal_sample, path=str(src))
+    log.info(
+        "%s: caller=%s tumour=%s normal=%s (%s)",
+        src,
+        caller_name,
+        roles.tumor,
+        roles.normal or "-",
+        roles.method,
+    )
+    if ref is None:
+        msg = "no reference FASTA given: multi-allelics split only; no left-alignment, REF or build check"
+        log.warning("%s: %s", src, msg)
+        warnings.append(msg)
+    else:
+        _check_contig_header(header, ref, src)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".ccev-normalize-", dir=output.parent) as tmpdir:
+        tmp = Path(tmpdir)
+        body = tmp / "body.vcf"
+        pre = _prepass(lines, header, ref, src, body)
+        if ref is None:
+            # no reference order: contigs go in natural order (1..22, X, Y, M, others)
+            pre.contig_order = sorted(
+                dict.fromkeys([*header.contigs(), *pre.seen_contigs]), key=natural_contig_key
+            )
+            if sorted(pre.seen_contigs, key=natural_contig_key) != pre.seen_contigs:
+                pre.sorted = False
+        if ref is not None:
+            _check_ref_sample(pre, ref, header, src)
+        prepared = tmp / "prepared.vcf"
+        _assemble(prepared, body, header, ref, pre, caller_name if tmap is None else "tagmap")
+        body.unlink()
+        if not pre.sorted:
+            log.info("%s: input not sorted; sorting before normalisation", src)
+            sorted_path = tmp / "sorted.bcf"
+            _bcftools(
+                "sort", "-T", str(tmp / "sort."), "-O", "u", "-o", str(sorted_path), str(prepared), src=src
+            )
+            prepared.unlink()
+            prepared = sorted_path
+
+        normed = tmp / "normed.vcf"
+        summary, bcf_removed = run_norm(
+            prepared, normed, ref.path if ref else None, output_type="v", src_label=src
+        )
+
+        extractor_args = dict(
+            caller=caller_name if tmap is None else "generic",
+            samples=header.samples,
+            tumor=roles.tumor,
+            normal=roles.normal,
+            tag_map=tmap,
+        )
+        out_plain = tmp / "out.vcf"
+        extra = [f"##ccev_caller={caller_name}", f"##ccev_tumor_sample={roles.tumor}"]
+        normal_name = roles.normal
+        if normal_name is None and tmap is not None and tmap.normal and tmap.normal_same_column:
+            normal_name = roles.tumor  # normal values are read from the tumour column's own tags
+        if normal_name is not None:
+            extra.append(f"##ccev_normal_sample={normal_name}")
+        extra.append(
+            f"##ccev_normalize=<version={__version__},reference={ref.path.name if ref else 'none'},"
+            f"min_depth={min_depth},min_vaf={min_vaf},pass_only={str(pass_only).lower()}>"
+        )
+        extra += [f'##ccev_warning="{w}"' for w in warnings]
+        result = _annotate(normed, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only)
+        if result is None:  # norm moved records out of order (long left shifts): sort and redo
+            resorted = tmp / "normed.sorted.vcf"
+            _bcftools("sort", "-T", str(tmp / "sort2."), "-O", "v", "-o", str(resorted), str(normed), src=src)
+            result = _annotate(resorted, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only)
+            if result is None:  # pragma: no cover - bcftools sort output is sorted
+                raise RuntimeError("records still unsorted after bcftools sort")
+        kept, removed_rows = result
+        out_vcf = tmp / "out.vcf.gz"
+        try:
+            pysam.tabix_index(str(out_plain), preset="vcf", force=True)
+        except (OSError, ValueError) as exc:  # pragma: no cover - sorted BGZF always indexes
+            raise InputError(f"expected an indexable output; found {exc}", path=output) from None
+
+        all_removed = bcf_removed + removed_rows
+        counts = Counter(r[5] for r in all_removed)
+        doc = {
+            "records_in": pre.records,
+            "records_out": kept,
+            "removed": dict(sorted(counts.items())),
+            "caller": caller_name,
+            "tumor_sample": roles.tumor,
+            "normal_sample": normal_name,
+            "multiallelic_split": summary.get("split", pre.multiallelic),
+            "realigned": summary.get("realigned", 0),
+            # additions beyond contract §2 (fields only added, never renamed)
+            "records_after_split": summary.get("total_after_split"),
+            "sample_method": roles.method,
+            "input_compression": compression(src),
+            "reference": str(ref.path) if ref else None,
+            "reference_build": ref.build if ref else None,
+            "contigs_renamed": dict(sorted(pre.renamed.items())),
+            "info_renamed": dict(sorted(pre.renamed_info.items())),
+            "warnings": warnings,
+        }
+        tsv_tmp = tmp / "filtered.tsv"
+        if filtered is not None:
+            with open(tsv_tmp, "w", encoding="utf-8", newline="") as fh:
+                w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+                w.writerow(["chrom", "pos", "ref", "alt", "filter", "reason"])
+                w.writerows(all_removed)
+        # everything is computed: move into place (index after the VCF so a reader never sees
+        # a new index beside an old VCF; stale index removed first)
+        tbi = Path(str(output) + ".tbi")
+        tbi.unlink(missing_ok=True)
+        os.replace(out_vcf, output)
+        os.replace(str(out_vcf) + ".tbi", tbi)
+        if filtered is not None:
+            Path(filtered).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(tsv_tmp), str(filtered))
+    if stats is not None:
+        write_json(stats, doc)
+    log.info("%s: %d records in, %d out, removed %s", src, pre.records, kept, doc["removed"])
+    return doc
+
+
+# ------------------------------------------------------------------------------------------------
+# pre-pass
+# ------------------------------------------------------------------------------------------------
+
+
+def _check_contig_header(header: Header, ref: Reference, src: Path) -> None:
+    """``##contig`` lengths must agree with the FASTA index (after name harmonisation)."""
+    mapper = ContigMapper(ref.names)
+    for name, length in header.contigs().items():
+        target = mapper.map(name)
+        if target is None or length is None:
+            continue  # contigs without records are checked when a record uses them
+        if ref.lengths[target] != length:
+            vcf_build = build_of(name, length) or build_from_text(header.meta)
+            ref_build = build_of(target, ref.lengths[target]) or ref.build
+            builds = ""
+            if vcf_build or ref_build:
+                builds = f" (VCF looks like {vcf_build or 'an unknown build'}, reference like {ref_build or 'an unknown build'})"
+            raise ReferenceMismatchError(
+                f"expected contig {name} length {ref.lengths[target]} as in reference {ref.path.name}; "
+                f"found ##contig length {length}{builds}",
+                path=src,
+            )
+
+
+def _prepass(lines, header: Header, ref: Reference | None, src: Path, body: Path) -> _Prepass:
+    """Validate every record, rename contigs, collect sorting/REF-sample facts; write the body.
+
+    Hot loop (one iteration per input record): kept to a few C-level string operations.
+    """
+    pre = _Prepass()
+    mapper = ContigMapper(ref.names if ref else None)
+    order = {n: i for i, n in enumerate(ref.names)} if ref else {}
+    lengths = ref.lengths if ref else {}
+    ntabs = header.n_columns - 1
+    n_split = min(header.n_columns - 1, 8)  # fields CHROM..INFO (+ FORMAT) as separate items
+    has_format = header.n_columns > 8
+    lineno = header.header_line_no
+    cur_contig = None
+    cur_index = -1
+    last_pos = 0
+    finished: set[str] = set()
+    fmt_seen: set[str] = set()
+    info_seen = pre.info_tags
+    info_sig: set[str] = set()  # INFO strings' key patterns already scanned
+    rename = {k: v for k, v in SOURCE_ANNOTATIONS.items() if k in header.defined("INFO")}
+    pre.renamed_info = dict(rename)
+    rename_rx = re.compile(r"(^|;)(" + "|".join(rename) + r")=") if rename else None
+    find_keys = _INFO_KEY.findall
+    names: dict[str, str] = {}  # input contig -> reference contig (validated)
+    sample = ref is not None
+    buf: list[str] = []
+    records = 0
+    multi = 0
+    with open(body, "w", encoding="utf-8", newline="") as out:
+        for line in lines:
+            lineno += 1
+            if line[-1:] != "\n":
+                line += "\n"
+            if line[-2:] == "\r\n":
+                line = line[:-2] + "\n"
+            f = line.split("\t", n_split)
+            if len(f) != n_split + 1 or f[-1].count("\t") != ntabs - n_split:
+                if not line.strip():
+                    continue
+                raise InputError(
+                    f"expected {header.n_columns} tab-separated columns as in the #CHROM line; "
+                    f"found {line.count(chr(9)) + 1}",
+                    path=src,
+                    line=lineno,
+                )
+            chrom, pos, refa, alt = f[0], f[1], f[3], f[4]
+            if not pos.isdigit() or pos[0] == "0":
+                raise InputError(f"expected POS as a positive integer; found {pos!r}", path=src, line=lineno)
+            if not refa.isalpha():
+                raise InputError(f"expected REF as bases (A,C,G,T,N); found {refa!r}", path=src, line=lineno)
+            if not alt:
+                raise InputError("expected ALT alleles or '.'; found an empty field", path=src, line=lineno)
+            target = names.get(chrom)
+            if target is None:
+                target = mapper.map(chrom)
+                if target is None:
+                    raise ReferenceMismatchError(
+                        f"expected contig {chrom!r} (or its chr/no-chr spelling) in reference {ref.path.name}; "
+                        f"found no such contig (reference has {_few(ref.names)})",
+                        path=src,
+                        line=lineno,
+                    )
+                names[chrom] = target
+                if target != chrom:
+                    pre.renamed[chrom] = target
+            ipos = int(pos)
+            if target != chrom:
+                f[0] = target
+                line = "\t".join(f)
+            if target != cur_contig:
+                if target in finished:
+                    pre.sorted = False
+                if cur_contig is not None:
+                    finished.add(cur_contig)
+                idx = order.get(target)
+                if idx is None:
+                    idx = len(order)
+                    order[target] = idx
+                if idx < cur_index:
+                    pre.sorted = False
+                cur_contig, cur_index, last_pos = target, idx, 0
+                if target not in pre.seen_contigs:
+                    pre.seen_contigs.append(target)
+                clen = lengths.get(target, 1 << 62)
+            if ipos < last_pos:
+                pre.sorted = False
+            last_pos = ipos
+            if ipos > clen:
+                raise ReferenceMismatchError(
+                    f"expected POS <= {clen} (length of {target} in {ref.path.name}); found {ipos}",
+                    path=src,
+                    line=lineno,
+                )
+            records += 1
+            if "," in alt:
+                multi += 1
+            if sample and (records <= REF_SAMPLE_HEAD or records % REF_SAMPLE_EVERY == 0):
+                pre.ref_sample.append((target, ipos, refa, lineno))
+            info = f[7].rstrip("\n") if n_split == 7 else f[7]
+            if rename_rx is not None and "=" in info:
+                new_info = rename_rx.sub(lambda m: f"{m.group(1)}{rename[m.group(2)]}=", info)
+                if new_info != info:
+                    f[7] = new_info + ("\n" if n_split == 7 else "")
+                    line = "\t".join(f)
+                    info = new_info
+            if info != ".":
+                keys = find_keys(info)
+                sig = "".join(keys)
+                if sig not in info_sig:
+                    info_sig.add(sig)
+                    info_seen.update(keys)
+            if has_format:
+                fmt = f[8].split("\t", 1)[0]
+                if fmt not in fmt_seen:
+                    fmt_seen.add(fmt)
+                    pre.format_tags.update(fmt.split(":"))
+            buf.append(line)
+            if len(buf) >= 8192:
+                out.writelines(buf)
+                buf.clear()
+        out.writelines(buf)
+    pre.records = records
+    pre.multiallelic = multi
+    return pre
+
+
+def _few(names, k: int = 5) -> str:
+    names = list(names)
+    return ", ".join(names[:k]) + (f", … ({len(names)} contigs)" if len(names) > k else "")
+
+
+def _check_ref_sample(pre: _Prepass, ref: Reference, header: Header, src: Path) -> None:
+    """REF alleles of the sampled records against the FASTA; too many mismatches = wrong build."""
+    import pysam
+
+    if not pre.ref_sample:
+        return
+    fa = pysam.FastaFile(str(ref.path))
+    mismatches = []
+    try:
+        for chrom, pos, refa, lineno in pre.ref_sample:
+            seq = fa.fetch(chrom, pos - 1, pos - 1 + len(refa)).upper()
+            a = refa.upper()
+            if len(seq) != len(a) or any(
+                x != y and x != "N" and y != "N" for x, y in zip(seq, a, strict=True)
+            ):
+                mismatches.append((chrom, pos, refa, seq, lineno))
+    finally:
+        fa.close()
+    frac = len(mismatches) / len(pre.ref_sample)
+    if mismatches and frac > REF_MISMATCH_FRACTION:
+        chrom, pos, refa, seq, lineno = mismatches[0]
+        vcf_build = guess_build(header.contigs()) or build_from_text(header.meta)
+        builds = ""
+        if vcf_build or ref.build:
+            builds = f"; VCF looks like {vcf_build or 'an unknown build'}, reference like {ref.build or 'an unknown build'}"
+        raise ReferenceMismatchError(
+            f"expected REF alleles to match reference {ref.path.name}; found {len(mismatches)} of "
+            f"{len(pre.ref_sample)} sampled records differ, first {chrom}:{pos} REF {refa} vs reference "
+            f"{seq or '(nothing)'}{builds} — wrong genome build or reference?",
+            path=src,
+            line=lineno,
+        )
+    if mismatches:
+        log.warning(
+            "%s: %d of %d sampled REF alleles differ from %s; such records are excluded (reason ref_mismatch)",
+            src,
+            len(mismatches),
+            len(pre.ref_sample),
+            ref.path.name,
+        )
+
+
+def _assemble(
+    prepared: Path, body: Path, header: Header, ref: Reference | None, pre: _Prepass, caller: str
+) -> None:
+    """Header (contigs from the reference, missing FORMAT definitions, AD Number fix) + body."""
+    meta: list[str] = []
+    fmt_defined = set(header.defined("FORMAT"))
+    for ln in header.meta:
+        if ln.startswith("##contig=") or ln.startswith("##ccev_"):
+            continue
+        m = re.match(r"^##INFO=<ID=(CSQ|ANN),", ln)
+        if m and m.group(1) in pre.renamed_info:
+            ln = ln.replace(f"ID={m.group(1)},", f"ID={pre.renamed_info[m.group(1)]},", 1)
+        if caller in AD_PER_ALLELE and re.match(r"^##FORMAT=<ID=AD,Number=\.,", ln):
+            ln = ln.replace("Number=.", "Number=R", 1)  # per-allele AD: split it per allele
+        meta.append(ln)
+    if ref is not None:
+        contigs = [f"##contig=<ID={n},length={ref.lengths[n]}>" for n in ref.names]
+    else:
+        declared = header.contigs()
+        names = pre.contig_order or list(declared) + [c for c in pre.seen_contigs if c not in declared]
+        contigs = [
+            f"##contig=<ID={n},length={declared[n]}>" if declared.get(n) else f"##contig=<ID={n}>"
+            for n in names
+        ]
+    missing_fmt = sorted(pre.format_tags - fmt_defined - {"", "."})
+    extra_fmt = []
+    for tag in missing_fmt:
+        number, typ, desc = KNOWN_FORMAT.get(tag, (".", "String", "Undeclared in the input header"))
+        extra_fmt.append(
+            f'##FORMAT=<ID={tag},Number={number},Type={typ},Description="{desc} (added by ccevariants)">'
+        )
+    info_defined = set(header.defined("INFO"))
+    for item in sorted(pre.info_tags):
+        tag = item.rstrip("=")
+        if tag in info_defined or tag == ".":
+            continue
+        info_defined.add(tag)
+        if item.endswith("="):
+            extra_fmt.append(
+                f'##INFO=<ID={tag},Number=.,Type=String,Description="Undeclared in the input header (added by ccevariants)">'
+            )
+        else:
+            extra_fmt.append(
+                f'##INFO=<ID={tag},Number=0,Type=Flag,Description="Undeclared in the input header (added by ccevariants)">'
+            )
+    cols = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+    if header.n_columns > 8:
+        cols += ["FORMAT", *header.samples]
+    with open(prepared, "w", encoding="utf-8", newline="") as out:
+        out.write("\n".join(meta[:1] + contigs + meta[1:] + extra_fmt) + "\n")
+        out.write("\t".join(cols) + "\n")
+        with open(body, encoding="utf-8", newline="") as fh:
+            shutil.copyfileobj(fh, out, 1 << 20)
+
+
+# ------------------------------------------------------------------------------------------------
+# bcftools
+# ------------------------------------------------------------------------------------------------
+
+
+def _bcftools(command: str, *args: str, src: Path) -> list[str]:
+    import pysam.bcftools as bcftools
+    from pysam.utils import SamtoolsError
+
+    tool = getattr(bcftools, command)
+    try:
+        tool(*args, catch_stdout=False)
+    except SamtoolsError as exc:
+        text = str(exc)
+        m = re.search(r"stderr=(.*)", text, re.S)
+        detail = (m.group(1) if m else text).strip().splitlines()
+        detail = [d for d in detail if d.strip() and not d.startswith("[W::")] or detail or ["(no message)"]
+        raise InputError(
+            f"expected input bcftools {command} accepts; found: {detail[-1].strip()[:300]}", path=src
+        ) from None
+    messages = tool.get_messages() or []
+    if isinstance(messages, str):
+        messages = messages.splitlines()
+    return list(messages)
+
+
+#: The bcftools norm options of the pipeline: split every multi-allelic (-m -any; Number=R/A fields
+#: such as AD are split per allele) and record each modified record's original form in INFO/CCEV_ORIG
+#: (CHROM|POS|REF|ALT|ALT-index); with a reference also left-align/trim (-f) and check REF, warning
+#: about and excluding mismatching records (-c wx).
+NORM_SPLIT = ("-m", "-any", "--old-rec-tag", "CCEV_ORIG")
+NORM_CHECK_REF = ("-c", "wx")
+
+
+def run_norm(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    reference: str | os.PathLike | None = None,
+    options: tuple[str, ...] | None = None,
+    output_type: str = "u",
+    src_label: str | os.PathLike | None = None,
+) -> tuple[dict[str, int], list[list]]:
+    """Run ``bcftools norm`` through pysam with the pipeline's options (or ``options``).
+
+    Returns the parsed ``Lines total/split/…`` summary and the records bcftools excluded
+    (``[chrom, pos, ref, alt, filter, reason]``, 1-based pos). Failures raise InputError.
+    """
+    if options is None:
+        options = NORM_SPLIT + (NORM_CHECK_REF if reference is not None else ())
+    args = ["--no-version", *options, "-O", output_type, "-o", str(dst)]
+    if reference is not None:
+        args += ["-f", str(reference)]
+    messages = _bcftools("norm", *args, str(src), src=Path(src_label or src))
+    return _parse_norm_messages(messages)
+
+
+class DuplicateTracker:
+    """Exact-duplicate rule of ``bcftools norm -d exact`` on a sorted stream.
+
+    A record is a duplicate when an earlier record at the same CHROM and POS (1-based) has the
+    same REF and the same set of ALT alleles (order ignored, as bcftools does) and, for symbolic
+    alleles (``<DEL>``), the same reference length (END/SVLEN); the first one is kept. Records must arrive sorted by contig
+    and position; :meth:`seen` returns True for duplicates.
+    """
+
+    def __init__(self) -> None:
+        self.chrom: str | None = None
+        self.pos = -1
+        self.keys: set[tuple[str, str]] = set()
+
+    def seen(self, chrom: str, pos: int, ref: str, alt: str, rlen: int | None = None) -> bool:
+        """True when this record duplicates an earlier one; ``rlen`` = reference span (symbolic)."""
+        if chrom != self.chrom or pos != self.pos:
+            self.chrom, self.pos, self.keys = chrom, pos, set()
+        key = (ref, alt if "," not in alt else ",".join(sorted(alt.split(","))), rlen if "<" in alt else None)
+        if key in self.keys:
+            return True
+        self.keys.add(key)
+        return False
+
+
+def _parse_norm_messages(messages: list[str]) -> tuple[dict[str, int], list[list]]:
+    """bcftools norm stderr: the ``Lines total/split/...`` summary and excluded records."""
+    summary: dict[str, int] = {}
+    removed: list[list] = []
+    for msg in messages:
+        parts = msg.rstrip("\n").split("\t")
+        if parts[0] == "REF_MISMATCH" and len(parts) >= 5:
+            removed.append([parts[1], int(parts[2]), parts[3], parts[4], "", "ref_mismatch"])
+        elif parts[0] == "NON_ACGTN_ALT" and len(parts) >= 4:
+            removed.append([parts[1], int(parts[2]), "", parts[3], "", "non_acgtn_alt"])
+        elif msg.startswith("Lines") and len(parts) == 2:
+            keys = parts[0].split()[-1].rstrip(":").split("/")
+            vals = parts[1].split("/")
+            for k, val in zip(keys, vals, strict=False):
+                if val.strip().isdigit():
+                    summary[k] = int(val)
+    if "total" in summary:
+        summary["total_after_split"] = summary["total"] + summary.get("split", 0)
+    return summary, removed
+
+
+# ------------------------------------------------------------------------------------------------
+# read support, filters, output
+# ------------------------------------------------------------------------------------------------
+
+
+def _normed_header(path: Path) -> tuple[list[str], set[str], set[str], list[str]]:
+    """``##`` lines, FORMAT and INFO IDs and contig order of a VCF text file's header."""
+    meta: list[str] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("##"):
+                break
+            meta.append(line.rstrip("\n"))
+    h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
+    return meta, set(h.defined("FORMAT")), set(h.defined("INFO")), list(h.defined("contig"))
+
+
+CHUNK = 50000  # records per vectorised chunk in the annotation pass (bounded memory)
+
+
+@dataclass
+class _Chunk:
+    """One chunk of normalised records: base columns + harmonised read support (1-based pos)."""
+
+    chrom: np.ndarray
+    pos: np.ndarray
+    ref: np.ndarray
+    alt: np.ndarray
+    filter: np.ndarray
+    end: np.ndarray
+    tumor: object
+    normal: object | None
+
+
+def _reasons(res: _Chunk, carry: list, min_depth: int, min_vaf: float, pass_only: bool) -> np.ndarray:
+    """Removal reason per record ('' = kept), vectorised; first matching rule wins.
+
+    Order: duplicate (same CHROM, POS, REF, ALT set and, for symbolic ALTs, END — the
+    ``bcftools norm -d exact`` rule; first kept), no_alt, star_allele, filter:<FILTER>
+    (when ``pass_only``; '.' counts as PASS), min_depth, min_vaf. Missing depth/VAF fail an
+    active threshold. ``carry`` holds the keys of the previous chunk's last position so that
+    duplicates spanning a chunk boundary are found; it is updated in place.
+    """
+    import pandas as pd
+
+    n = len(res.pos)
+    dup = np.zeros(n, dtype=bool)
+    if n:
+        # records are sorted: only records sharing CHROM:POS with a neighbour (or with the previous
+        # chunk's last position) can be duplicates, so the exact comparison runs on those alone
+        same_prev = np.zeros(n, dtype=bool)
+        same_prev[1:] = (res.pos[1:] == res.pos[:-1]) & (res.chrom[1:] == res.chrom[:-1])
+        if carry:
+            same_prev[0] = carry[0][0] == res.chrom[0] and carry[0][1] == res.pos[0]
+        cand = same_prev.copy()
+        cand[:-1] |= same_prev[1:]
+        idx = np.flatnonzero(cand)
+        last_c, last_p = res.chrom[-1], int(res.pos[-1])
+        tail_start = n - 1
+        while tail_start > 0 and res.pos[tail_start - 1] == last_p and res.chrom[tail_start - 1] == last_c:
+            tail_start -= 1
+        idx = np.union1d(idx, np.arange(tail_start, n))
+        alt_key = [a if "," not in a else ",".join(sorted(a.split(","))) for a in res.alt[idx].tolist()]
+        rlen = [
+            int(e - p + 1) if "<" in a else -1
+            for a, e, p in zip(alt_key, res.end[idx].tolist(), res.pos[idx].tolist(), strict=True)
+        ]
+        keys = pd.DataFrame(
+            {"c": res.chrom[idx], "p": res.pos[idx], "r": res.ref[idx], "a": alt_key, "l": rlen}
+        )
+        prev = pd.DataFrame(carry, columns=["c", "p", "r", "a", "l"]) if carry else None
+        both = keys if prev is None else pd.concat([prev, keys], ignore_index=True)
+        dup[idx] = both.duplicated().to_numpy()[len(carry) :]
+        tail = [tuple(r) for r in keys[(keys["c"] == last_c) & (keys["p"] == last_p)].itertuples(index=False)]
+        if carry and carry[0][0] == last_c and carry[0][1] == last_p:
+            tail = carry + tail
+        carry[:] = tail
+    not_pass = ~np.isin(res.filter, ["PASS", "."])
+    conds = [
+        dup,
+        res.alt == ".",
+        res.alt == "*",
+        not_pass if pass_only else np.zeros(n, bool),
+        (res.tumor.dp < min_depth) if min_depth > 0 else np.zeros(n, bool),
+        ~(res.tumor.af >= min_vaf) if min_vaf > 0 else np.zeros(n, bool),
+    ]
+    filt_reason = np.array(["filter:" + f for f in res.filter.tolist()], dtype=object)
+    choices = [
+        np.full(n, "duplicate", object),
+        np.full(n, "no_alt", object),
+        np.full(n, "star_allele", object),
+        filt_reason,
+        np.full(n, "min_depth", object),
+        np.full(n, "min_vaf", object),
+    ]
+    return np.select(conds, choices, default="") if n else np.zeros(0, object)
+
+
+def _role_strings(prefix: str, dp: np.ndarray, ar: np.ndarray, aa: np.ndarray, af: np.ndarray) -> list[str]:
+    """``P_DP=..;P_AD=r,a;P_AF=..`` per record; one f-string for complete records, parts otherwise."""
+    complete = (dp >= 0) & (ar >= 0) & (aa >= 0) & ~np.isnan(af)
+    out = []
+    fmt_full = f"{prefix}_DP={{}};{prefix}_AD={{}},{{}};{prefix}_AF={{:.6g}}"
+    for ok, d, r, a, f in zip(
+        complete.tolist(), dp.tolist(), ar.tolist(), aa.tolist(), af.tolist(), strict=True
+    ):
+        if ok:
+            out.append(fmt_full.format(d, r, a, f))
+            continue
+        parts = []
+        if d >= 0:
+            parts.append(f"{prefix}_DP={d}")
+        if r >= 0 and a >= 0:
+            parts.append(f"{prefix}_AD={r},{a}")
+        if f == f:
+            parts.append(f"{prefix}_AF={f:.6g}")
+        out.append(";".join(parts))
+    return out
+
+
+def _info_strings(res: _Chunk, keep: np.ndarray) -> list[str]:
+    """INFO additions (``T_DP=..;T_AD=..;T_AF=..;N_*``) for the kept records; missing keys omitted."""
+    t = res.tumor
+    out = _role_strings("T", t.dp[keep], t.ad_ref[keep], t.ad_alt[keep], t.af[keep])
+    if res.normal is not None:
+        m = res.normal
+        nstr = _role_strings("N", m.dp[keep], m.ad_ref[keep], m.ad_alt[keep], m.af[keep])
+        out = [a + ";" + b if a and b else a or b for a, b in zip(out, nstr, strict=True)]
+    return out
+
+
+_OWN_INFO = re.compile(r"(^|;)(T|N)_(DP|AD|AF)(=[^;]*)?(?=;|$)")
+
+
+def _annotate(
+    normed: Path, out_plain: Path, extra_header: list[str], extract_args: dict, min_depth, min_vaf, pass_only
+):
+    """Stream the normalised VCF text in chunks: vectorised read support + filters per chunk,
+    then write the kept records with their INFO additions.
+
+    Returns ``(kept, removed_rows)``, or None when the records are not sorted (caller re-sorts).
+    """
+    meta, fmt_tags, info_tags, contigs = _normed_header(normed)
+    samples = extract_args["samples"]
+    tmap = extract_args["tag_map"]
+    caller = extract_args["caller"]
+    t_idx = samples.index(extract_args["tumor"]) if extract_args["tumor"] is not None else None
+    n_idx = samples.index(extract_args["normal"]) if extract_args["normal"] is not None else None
+    fmt_exprs, info_exprs = query_exprs(caller, fmt_tags, info_tags, len(samples), tmap)
+    tables = query_tables(normed, fmt_exprs, info_exprs, len(samples), CHUNK)
+    has_normal = (
+        (n_idx is not None)
+        if tmap is None
+        else bool(tmap.normal) and (tmap.normal_same_column or n_idx is not None)
+    )
+    keys = ["T_DP", "T_AD", "T_AF"] + (["N_DP", "N_AD", "N_AF"] if has_normal else [])
+    order = {c: i for i, c in enumerate(contigs)}
+    state = {"last": -1, "carry": [], "kept": 0}
+    removed: list[list] = []
+
+    def flush(lines: list[str], rows: list[list[str]], out) -> bool:
+        table = next(tables)
+        if len(table) != len(rows):  # pragma: no cover - query and the text pass read one file
+            raise RuntimeError(f"bcftools query gave {len(table)} rows for {len(rows)} records")
+        cols = Columns(table, info_exprs, fmt_exprs, len(samples))
+        tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
+        pos = np.array(cols.base["pos"], dtype=np.int64)
+        chrom = np.array(cols.base["chrom"], dtype=object)
+        codes = np.array([order.get(c, len(order)) for c in chrom.tolist()], dtype=np.int64)
+        key = codes * (1 << 33) + pos
+        if key[0] < state["last"] or np.any(np.diff(key) < 0):
+            return False
+        state["last"] = int(key[-1])
+        res = _Chunk(
+            chrom=chrom,
+            pos=pos,
+            ref=np.array(cols.base["ref"], dtype=object),
+            alt=np.array(cols.base["alt"], dtype=object),
+            filter=np.array(cols.base["filter"], dtype=object),
+            end=np.array(cols.base["end"], dtype=np.int64),
+            tumor=tumour,
+            normal=normal,
+        )
+        reasons = _reasons(res, state["carry"], min_depth, min_vaf, pass_only)
+        keep = reasons == ""
+        for i in np.flatnonzero(~keep).tolist():
+            removed.append([res.chrom[i], int(res.pos[i]), res.ref[i], res.alt[i], res.filter[i], reasons[i]])
+        adds = iter(_info_strings(res, keep))
+        for f, k in zip(rows, keep.tolist(), strict=True):
+            if not k:
+                continue
+            add = next(adds)
+            if add:
+                info = f[7]
+                if "T_" in info or "N_" in info:
+                    info = _OWN_INFO.sub("", info).lstrip(";") or "."
+                f[7] = add if info == "." else info + ";" + add
+            out.write("\t".join(f) + "\n")
+        state["kept"] += int(keep.sum())
+        return True
+
+    with open(normed, encoding="utf-8") as fh, open(out_plain, "w", encoding="utf-8") as out:
+        lines: list[str] = []
+        rows: list[list[str]] = []
+        for line in fh:
+            if line[0] == "#":
+                if line.startswith("#CHROM"):
+                    for k in keys:
+                        if k not in info_tags:
+                            out.write(INFO_LINES[k] + "\n")
+                    for ln in extra_header:
+                        out.write(ln + "\n")
+                out.write(line)
+                continue
+            rows.append(line.rstrip("\n").split("\t", 8))
+            if len(rows) == CHUNK:
+                if not flush(lines, rows, out):
+                    return None
+                rows = []
+        if rows and not flush(lines, rows, out):
+            return None
+    return state["kept"], removed

@@ -1,0 +1,778 @@
+"""Build the report document (a JSON-serialisable dict, schema ``report.schema.json``).
+
+The document is the single source of truth: the HTML and TSV are renderings of it, and the cohort
+view reads it back. Positions are VCF-style 1-based (``pos``); protein positions are 1-based residues.
+Everything is sorted explicitly so the same inputs give a byte-identical document.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import __version__
+from . import clinical
+from .inputs import clean_count, clean_number, parse_purity
+
+SCHEMA_VERSION = "1.0.0"
+#: Variants with tumour depth below this are flagged in QC.
+LOW_DEPTH = 20
+#: Filtered records listed individually (all are counted per reason).
+MAX_FILTERED_LISTED = 500
+#: Standard germline-testing recommendation (ESMO PMWG, Kuzbari et al., Ann Oncol 2023).
+GERMLINE_RECOMMENDATION = (
+    "Possible germline origin (tumour-only testing). Recommend genetic counselling and confirmatory "
+    "germline testing of a normal sample (blood/saliva)."
+)
+_TRUE = {"1", "true", "yes", "y", "t"}
+
+
+def _chrom_key(chrom: str) -> tuple[int, int, str]:
+    name = chrom[3:] if chrom.lower().startswith("chr") else chrom
+    if name.isdigit():
+        return (0, int(name), "")
+    special = {"X": 1, "Y": 2, "M": 3, "MT": 3}
+    if name.upper() in special:
+        return (1, special[name.upper()], "")
+    return (2, 0, chrom)
+
+
+def variant_sort_key(v: dict) -> tuple:
+    return (_chrom_key(v["chrom"]), v["pos"], v["ref"], v["alt"])
+
+
+def _bool(text: Any) -> bool:
+    return str(text).strip().lower() in _TRUE
+
+
+# --------------------------------------------------------------------------------------------------
+# references
+
+
+def normalise_reference(ref: Any) -> dict[str, str]:
+    """A KB reference (``"PMID:123"``, ``"NCT01234567"``, a URL, or a dict) as ``{label, url}``.
+
+    The URL is kept as link text; the report never loads it.
+    """
+    if isinstance(ref, dict):
+        for key in ("pmid", "PMID"):
+            if ref.get(key):
+                return normalise_reference(f"PMID:{ref[key]}")
+        for key in ("nct", "trial", "trial_id"):
+            if ref.get(key):
+                return normalise_reference(str(ref[key]))
+        if ref.get("doi"):
+            doi = str(ref["doi"])
+            return {"label": f"doi:{doi}", "url": f"https://doi.org/{doi}"}
+        label = str(ref.get("citation") or ref.get("label") or ref.get("title") or ref.get("url") or "")
+        return {"label": label, "url": str(ref.get("url") or "")}
+    text = str(ref).strip()
+    m = re.fullmatch(r"(?i)(?:pmid[:\s]*)?(\d{4,9})", text)
+    if m:
+        return {"label": f"PMID:{m.group(1)}", "url": f"https://pubmed.ncbi.nlm.nih.gov/{m.group(1)}/"}
+    m = re.fullmatch(r"(?i)(NCT\d{8})", text)
+    if m:
+        nct = m.group(1).upper()
+        return {"label": nct, "url": f"https://clinicaltrials.gov/study/{nct}"}
+    m = re.fullmatch(r"(?i)doi:\s*(\S+)", text)
+    if m:
+        return {"label": f"doi:{m.group(1)}", "url": f"https://doi.org/{m.group(1)}"}
+    if re.match(r"https?://", text):
+        return {"label": text, "url": text}
+    return {"label": text, "url": ""}
+
+
+# --------------------------------------------------------------------------------------------------
+# variants
+
+
+def _variant_records(variants) -> list[dict]:
+    """One dict per variant from the reporting-transcript (pick) rows, sorted by genomic position."""
+    if variants is None or len(variants) == 0:
+        return []
+    picked = variants[variants["pick"].astype(bool)]
+    records = []
+    columns = {c: picked[c].tolist() for c in picked.columns}
+    for i in range(len(picked)):
+        row = {c: columns[c][i] for c in columns}
+        records.append(
+            {
+                "variant_id": str(row["variant_id"]),
+                "chrom": str(row["chrom"]),
+                "pos": int(row["pos"]),
+                "ref": str(row["ref"]),
+                "alt": str(row["alt"]),
+                "filter": str(row["filter"]),
+                "gene": str(row["gene"]),
+                "gene_id": str(row["gene_id"]),
+                "transcript": str(row["transcript"]),
+                "biotype": str(row["biotype"]),
+                "consequence": str(row["consequence"]),
+                "impact": str(row["impact"]),
+                "exon": str(row["exon"]),
+                "intron": str(row["intron"]),
+                "hgvsc": str(row["hgvsc"]),
+                "hgvsp": str(row["hgvsp"]),
+                "hgvsp_short": str(row["hgvsp_short"]),
+                "protein_position": clean_count(row["protein_position"]),
+                "mane": bool(row["mane"]),
+                "canonical": bool(row["canonical"]),
+                "t_dp": clean_count(row["t_dp"]),
+                "t_ad_ref": clean_count(row["t_ad_ref"]),
+                "t_ad_alt": clean_count(row["t_ad_alt"]),
+                "t_af": clean_number(row["t_af"], 4),
+                "n_dp": clean_count(row["n_dp"]),
+                "n_ad_ref": clean_count(row["n_ad_ref"]),
+                "n_ad_alt": clean_count(row["n_ad_alt"]),
+                "n_af": clean_number(row["n_af"], 4),
+            }
+        )
+    records.sort(key=variant_sort_key)
+    return records
+
+
+def _one_letter(hgvsp_short: str) -> str:
+    return hgvsp_short[2:] if hgvsp_short.startswith("p.") else hgvsp_short
+
+
+# --------------------------------------------------------------------------------------------------
+# findings
+
+
+def _finding_record(f: dict, variant: dict | None) -> dict:
+    evidence = f.get("evidence") or {}
+    refs = [normalise_reference(r) for r in (evidence.get("references") or [])]
+    record = {
+        "finding_id": str(f["finding_id"]),
+        "gene": str(f["gene"]),
+        "alteration": str(f["alteration"]),
+        "category": str(f["category"]),
+        "variant_id": f.get("variant_id"),
+        "match_type": str(f.get("match_type") or ""),
+        "effect": str(f["effect"]),
+        "therapies": [str(t) for t in (f.get("therapies") or [])],
+        "escat": str(f["escat"]),
+        "amp_tier": str(f["amp_tier"]),
+        "amp_level": str(f.get("amp_level") or ""),
+        "on_label": {"EMA": bool(f["on_label"]["EMA"]), "FDA": bool(f["on_label"]["FDA"])},
+        "disease_match": str(f.get("disease_match") or ""),
+        "evidence": {
+            "source": str(evidence.get("source") or ""),
+            "statement_id": str(evidence.get("statement_id") or ""),
+            "native_level": str(evidence.get("native_level") or ""),
+            "source_version": str(evidence.get("source_version") or ""),
+            "references": refs,
+        },
+        "trace": [str(t) for t in (f.get("trace") or [])],
+        "similar_alteration": bool(f.get("similar_alteration", False)),
+        "regulatory": _regulatory(f.get("regulatory")),
+        "notes": str(f["notes"]) if f.get("notes") else None,
+        "indication": _indication(f.get("indication")),
+        "hgvsc": variant["hgvsc"] if variant else "",
+        "hgvsp": variant["hgvsp"] if variant else "",
+        "transcript": variant["transcript"] if variant else "",
+        "vaf": variant["t_af"] if variant else None,
+        "depth": variant["t_dp"] if variant else None,
+        "germline_flag": None,
+    }
+    return record
+
+
+def _indication(ind) -> str | None:
+    """The statement's indication context (e.g. "advanced or metastatic, first line"), if any."""
+    if isinstance(ind, dict) and ind.get("context"):
+        return str(ind["context"])
+    return None
+
+
+def _regulatory(reg) -> dict:
+    """Per-agency approval details from the matcher (``{agency: {approved, date, reference}}``)."""
+    out = {}
+    if isinstance(reg, dict):
+        for agency, item in sorted(reg.items()):
+            if not isinstance(item, dict):
+                continue
+            approved = item.get("approved")
+            out[str(agency)] = {
+                "approved": approved if isinstance(approved, bool) else None,
+                "date": str(item["date"]) if item.get("date") else None,
+                "reference": str(item["reference"]) if item.get("reference") else None,
+            }
+    return out
+
+
+def finding_sort_key(f: dict) -> tuple:
+    effect_rank = {"sensitivity": 0, "resistance": 1, "diagnostic": 2, "prognostic": 3}.get(f["effect"], 4)
+    return (
+        clinical.escat_rank(f["escat"]),
+        clinical.amp_rank(f["amp_tier"]),
+        effect_rank,
+        f["gene"],
+        f["alteration"],
+        ",".join(f["therapies"]),
+        f["finding_id"],
+    )
+
+
+def is_key_finding(f: dict) -> bool:
+    """Front-page finding: a therapy-linked (sensitivity or resistance) finding with ESCAT I-III,
+    or a resistance marker with AMP tier I/II."""
+    if f["effect"] not in ("sensitivity", "resistance"):
+        return False
+    if f["escat"] in clinical.KEY_ESCAT:
+        return True
+    return f["effect"] == "resistance" and f["amp_tier"] in ("I", "II")
+
+
+def finding_key(f: dict) -> str:
+    """Identity of a finding across re-reports (finding IDs may change between KB snapshots)."""
+    return "|".join(
+        [f["gene"], f["alteration"], f["effect"], ";".join(sorted(f["therapies"])), f["category"]]
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# pertinent negatives
+
+
+def _variant_matches(neg: clinical.Negative, v: dict) -> bool:
+    if v["gene"] != neg.gene or not clinical.is_protein_altering(v["consequence"]):
+        return False
+    if neg.alteration:
+        return _one_letter(v["hgvsp_short"]) == neg.alteration
+    if neg.codons or neg.exons or neg.introns:
+        ok = False
+        if neg.codons and v["protein_position"] in neg.codons:
+            ok = True
+        exon = v["exon"].split("/")[0]
+        intron = v["intron"].split("/")[0]
+        if neg.exons and exon.isdigit() and int(exon) in neg.exons:
+            ok = True
+        if neg.introns and intron.isdigit() and int(intron) in neg.introns:
+            ok = True
+        return ok
+    return True
+
+
+def _pertinent_negatives(lineage, variants, biomarkers, sheet_row, coverage) -> dict:
+    code, table = clinical.negatives_for(lineage)
+    fusions_assessed = bool(sheet_row.get("sv_vcf")) or bool(biomarkers.get("fusions"))
+    cna_assessed = bool(sheet_row.get("cnv")) or bool(biomarkers.get("cna"))
+    items = []
+    for neg in table:
+        status, detail = "not_assessable", ""
+        if neg.kind == "variant":
+            hits = [v for v in variants if _variant_matches(neg, v)]
+            if hits:
+                status = "detected"
+                detail = "; ".join(
+                    f"{v['gene']} {v['hgvsp_short'] or v['hgvsc'] or v['variant_id']}" for v in hits
+                )
+            else:
+                cov = coverage.get(neg.gene)
+                if cov is None:
+                    detail = (
+                        "no variant called; no coverage data, so variant calls alone cannot prove absence"
+                    )
+                elif cov.get("adequate"):
+                    status = "not_detected"
+                    detail = "no variant called; locus covered adequately" + _cov_text(cov)
+                else:
+                    detail = "no variant called; coverage below threshold" + _cov_text(cov)
+        elif neg.kind == "amp":
+            hits = [
+                c
+                for c in biomarkers.get("cna") or []
+                if c.get("gene") == neg.gene and c.get("alteration") == "amplification"
+            ]
+            if hits:
+                status = "detected"
+                detail = f"copy number {hits[0].get('copy_number')}"
+            elif cna_assessed:
+                status = "not_detected"
+                detail = "copy-number data analysed; no amplification called"
+            else:
+                detail = "no copy-number data supplied"
+        elif neg.kind == "fusion":
+            hits = [
+                fu for fu in biomarkers.get("fusions") or [] if neg.gene in (fu.get("gene5"), fu.get("gene3"))
+            ]
+            if hits:
+                status = "detected"
+                detail = "; ".join(f"{fu.get('gene5')}-{fu.get('gene3')}" for fu in hits)
+            elif fusions_assessed:
+                status = "not_detected"
+                detail = "structural-variant data analysed; no fusion called (DNA-based fusion detection has limited sensitivity)"
+            else:
+                detail = "no structural-variant or fusion data supplied"
+        elif neg.kind == "msi":
+            msi = biomarkers.get("msi") or {}
+            if msi.get("status") == "msi_high":
+                status, detail = "detected", f"MSI-high ({msi.get('method') or 'method not stated'})"
+            elif msi.get("status") == "mss":
+                status, detail = "not_detected", f"MSS ({msi.get('method') or 'method not stated'})"
+            else:
+                detail = "MSI not assessed"
+        elif neg.kind == "tmb":
+            tmb = biomarkers.get("tmb") or {}
+            if tmb.get("status") == "high":
+                status, detail = "detected", f"{tmb.get('value')} mut/Mb"
+            elif tmb.get("status") == "low":
+                status, detail = "not_detected", f"{tmb.get('value')} mut/Mb"
+            else:
+                detail = "TMB not assessable"
+        items.append(
+            {
+                "label": neg.label,
+                "gene": neg.gene,
+                "kind": neg.kind,
+                "status": status,
+                "detail": detail,
+                "source": neg.source,
+            }
+        )
+    return {"lineage_code": code, "coverage_known": bool(coverage), "items": items}
+
+
+def _cov_text(cov: dict) -> str:
+    parts = []
+    if cov.get("mean_depth") is not None:
+        parts.append(f"mean depth {cov['mean_depth']}")
+    if cov.get("min_depth") is not None:
+        parts.append(f"min depth {cov['min_depth']}")
+    if cov.get("threshold") is not None:
+        parts.append(f"threshold {cov['threshold']}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _coverage_by_gene(biomarkers: dict) -> dict[str, dict]:
+    """Optional ``coverage`` in biomarkers.json: a list of ``{gene, adequate, mean_depth, min_depth,
+    threshold}`` or a mapping gene -> that object (proposed extension of contracts section 4)."""
+    cov = biomarkers.get("coverage")
+    if isinstance(cov, dict):
+        return {str(g): dict(v) for g, v in cov.items() if isinstance(v, dict)}
+    if isinstance(cov, list):
+        out: dict[str, dict] = {}
+        for item in cov:
+            if isinstance(item, dict) and item.get("gene"):
+                g = str(item["gene"])
+                item = dict(item)
+                if "min_depth" not in item and item.get("depth") is not None:
+                    item["min_depth"] = item["depth"]
+                # a gene is adequate only if every region of it is
+                prev = out.get(g)
+                if prev is None or (prev.get("adequate") and not item.get("adequate")):
+                    out[g] = dict(item)
+        return out
+    return {}
+
+
+# --------------------------------------------------------------------------------------------------
+# the document
+
+
+def build_document(
+    patient: str,
+    sheet_row: dict,
+    matches: dict,
+    variants,
+    biomarkers: dict,
+    normalize_stats: dict | None = None,
+    filtered=None,
+    provenance: dict | None = None,
+    fixed_date: str | None = None,
+    previous: dict | None = None,
+) -> dict:
+    """Assemble the report document from the stage outputs (see module docstring)."""
+    import datetime
+
+    provenance = dict(provenance or {})
+    run_date = fixed_date or datetime.datetime.now(datetime.UTC).date().isoformat()
+    tumor = matches.get("tumor_type") or {}
+    lineage = [str(c) for c in (tumor.get("lineage") or [tumor.get("code", "")])]
+
+    all_variants = _variant_records(variants)
+    by_id = {v["variant_id"]: v for v in all_variants}
+
+    normal_sample = (sheet_row.get("normal_sample") or "").strip()
+    if normalize_stats and normalize_stats.get("normal_sample"):
+        normal_sample = normal_sample or str(normalize_stats["normal_sample"])
+    paired = bool(normal_sample) or any(v["n_dp"] is not None for v in all_variants)
+
+    # findings
+    findings = [_finding_record(f, by_id.get(f.get("variant_id") or "")) for f in matches["findings"]]
+    findings.sort(key=finding_sort_key)
+    findings_by_variant: dict[str, list[dict]] = {}
+    for f in findings:
+        if f["variant_id"]:
+            findings_by_variant.setdefault(f["variant_id"], []).append(f)
+    unmatched_reason = {}
+    for u in matches.get("unmatched") or []:
+        if isinstance(u, dict) and u.get("variant_id"):
+            unmatched_reason.setdefault(str(u["variant_id"]), str(u.get("reason") or ""))
+
+    # classify variants; germline
+    germline = []
+    for v in all_variants:
+        fs = findings_by_variant.get(v["variant_id"], [])
+        tiers = sorted((f["amp_tier"] for f in fs), key=clinical.amp_rank)
+        escats = sorted((f["escat"] for f in fs), key=clinical.escat_rank)
+        altering = clinical.is_protein_altering(v["consequence"])
+        best_tier = tiers[0] if tiers else None
+        if best_tier in ("I", "II"):
+            v["class"] = "actionable"
+        elif altering or fs:
+            v["class"] = "vus"
+            best_tier = best_tier or "III"
+        else:
+            v["class"] = "other"
+        v["amp_tier"] = best_tier
+        v["escat"] = escats[0] if escats else None
+        v["finding_ids"] = [f["finding_id"] for f in fs]
+        v["note"] = unmatched_reason.get(v["variant_id"], "")
+        if v["class"] == "other" and not v["note"]:
+            v["note"] = "not protein-altering"
+        reason = None if paired else clinical.germline_suspect(v["gene"], v["t_af"], v["consequence"])
+        v["germline_flag"] = reason
+        if reason:
+            germline.append(
+                {
+                    "variant_id": v["variant_id"],
+                    "gene": v["gene"],
+                    "hgvsc": v["hgvsc"],
+                    "hgvsp": v["hgvsp"],
+                    "transcript": v["transcript"],
+                    "vaf": v["t_af"],
+                    "depth": v["t_dp"],
+                    "reason": reason,
+                    "recommendation": GERMLINE_RECOMMENDATION,
+                }
+            )
+            for f in fs:
+                f["germline_flag"] = reason
+
+    reported = [v for v in all_variants if v["class"] != "other"]
+    other = [v for v in all_variants if v["class"] == "other"]
+    other_by_consequence: dict[str, int] = {}
+    for v in other:
+        key = v["consequence"].split("&")[0] or "unknown"
+        other_by_consequence[key] = other_by_consequence.get(key, 0) + 1
+
+    # key findings
+    key = [f["finding_id"] for f in findings if is_key_finding(f)]
+
+    # biomarkers
+    tmb = dict(biomarkers.get("tmb") or {})
+    msi = dict(biomarkers.get("msi") or {})
+    bm = {
+        "tmb": {
+            "value": clean_number(tmb.get("value"), 2),
+            "eligible_variants": clean_count(tmb.get("eligible_variants")),
+            "callable_mb": clean_number(tmb.get("callable_mb"), 3),
+            "callable_source": str(tmb.get("callable_source") or "none"),
+            "definition": str(tmb.get("definition") or ""),
+            "threshold": clean_number(tmb.get("threshold", 10.0)),
+            "status": str(tmb.get("status") or "not_assessable"),
+        },
+        "msi": {
+            "status": str(msi.get("status") or "not_assessable"),
+            "score": clean_number(msi.get("score"), 4),
+            "method": str(msi.get("method") or ""),
+            "sites": clean_count(msi.get("sites")),
+        },
+        "cna": sorted(
+            (
+                {
+                    "gene": str(c.get("gene") or ""),
+                    "alteration": str(c.get("alteration") or ""),
+                    "copy_number": clean_number(c.get("copy_number"), 2),
+                    "chrom": str(c.get("chrom") or ""),
+                    "start": clean_count(c.get("start")),
+                    "end": clean_count(c.get("end")),
+                }
+                for c in biomarkers.get("cna") or []
+            ),
+            key=lambda c: (c["gene"], c["alteration"], c["chrom"], c["start"] or 0),
+        ),
+        "fusions": sorted(
+            (
+                {
+                    "gene5": str(fu.get("gene5") or ""),
+                    "gene3": str(fu.get("gene3") or ""),
+                    "chrom5": str(fu.get("chrom5") or ""),
+                    "pos5": clean_count(fu.get("pos5")),
+                    "chrom3": str(fu.get("chrom3") or ""),
+                    "pos3": clean_count(fu.get("pos3")),
+                    "in_frame": fu.get("in_frame") if isinstance(fu.get("in_frame"), bool) else None,
+                    "supporting_reads": clean_count(fu.get("supporting_reads")),
+                    "source": str(fu.get("source") or ""),
+                }
+                for fu in biomarkers.get("fusions") or []
+            ),
+            key=lambda fu: (fu["gene5"], fu["gene3"], fu["chrom5"], fu["pos5"] or 0),
+        ),
+    }
+    coverage = _coverage_by_gene(biomarkers)
+
+    # filtered
+    filtered_doc = {"total": 0, "by_reason": {}, "records": [], "listed": 0, "source": "none"}
+    if filtered is not None:
+        reasons = filtered["reason"].astype(str).tolist()
+        by_reason: dict[str, int] = {}
+        for r in reasons:
+            by_reason[r or "unspecified"] = by_reason.get(r or "unspecified", 0) + 1
+        records = [
+            {
+                "chrom": str(c),
+                "pos": int(p),
+                "ref": str(r),
+                "alt": str(a),
+                "filter": str(fl),
+                "reason": str(rs),
+            }
+            for c, p, r, a, fl, rs in zip(
+                filtered["chrom"],
+                filtered["pos"],
+                filtered["ref"],
+                filtered["alt"],
+                filtered["filter"],
+                filtered["reason"],
+                strict=True,
+            )
+        ]
+        records.sort(key=lambda x: (x["reason"], *variant_sort_key(x)))
+        filtered_doc = {
+            "total": len(records),
+            "by_reason": dict(sorted(by_reason.items())),
+            "records": records[:MAX_FILTERED_LISTED],
+            "listed": min(len(records), MAX_FILTERED_LISTED),
+            "source": "filtered_tsv",
+        }
+    elif normalize_stats and isinstance(normalize_stats.get("removed"), dict):
+        removed = {str(k): int(v) for k, v in normalize_stats["removed"].items()}
+        filtered_doc = {"total": sum(removed.values()), "by_reason": dict(sorted(removed.items())), "records": [],
+                        "listed": 0, "source": "normalize_stats"}  # fmt: skip
+
+    # QC
+    depths = sorted(v["t_dp"] for v in all_variants if v["t_dp"] is not None)
+    purity = parse_purity(sheet_row.get("purity"))
+    qc = {
+        "variants_total": len(all_variants),
+        "variants_reported": len(reported),
+        "median_depth": _median(depths),
+        "min_depth": depths[0] if depths else None,
+        "low_depth_threshold": LOW_DEPTH,
+        "variants_low_depth": sum(1 for d in depths if d < LOW_DEPTH),
+        "normalize": _normalize_summary(normalize_stats),
+        "coverage": [dict(sorted(c.items()), gene=g) for g, c in sorted(coverage.items())],
+    }
+
+    # provenance
+    kb = dict(matches.get("kb") or {})
+    kb.update({k: v for k, v in (provenance.get("kb") or {}).items() if v not in (None, "")})
+    synthetic = bool(provenance.get("synthetic")) or _bool(sheet_row.get("synthetic", ""))
+    prov = {
+        "pipeline": "ccevariants",
+        "pipeline_version": str(provenance.get("pipeline_version") or __version__),
+        "git_commit": provenance.get("git_commit") or None,
+        "config_hash": provenance.get("config_hash") or None,
+        "genome_build": provenance.get("genome_build") or matches.get("genome_build") or None,
+        "reference": provenance.get("reference") or None,
+        "transcript_set": provenance.get("transcript_set") or None,
+        "kb": {
+            "name": str(kb.get("name") or ""),
+            "version": str(kb.get("version") or ""),
+            "date": str(kb.get("date") or ""),
+            "content_hash": str(kb.get("content_hash") or ""),
+        },
+        "oncotree_release": provenance.get("oncotree_release") or matches.get("oncotree_release") or None,
+        "caller": (normalize_stats or {}).get("caller") or None,
+        "inputs": dict(sorted((provenance.get("inputs") or {}).items())),
+        "run_date": run_date,
+        "synthetic": synthetic,
+    }
+
+    assay = (sheet_row.get("assay") or "").strip().lower() or None
+    tumor_sample = (
+        (sheet_row.get("tumor_sample") or "")
+        or (normalize_stats or {}).get("tumor_sample")
+        or sheet_row.get("sample", "")
+    )
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "synthetic": synthetic,
+        "run_date": run_date,
+        "patient": {
+            "patient_id": str(patient),
+            "sample_id": str(sheet_row.get("sample", "")),
+            "center": str(sheet_row.get("center", "")),
+            "tumor_type": {
+                "code": str(tumor.get("code") or sheet_row.get("tumor_type", "")),
+                "name": str(tumor.get("name") or ""),
+                "lineage": lineage,
+            },
+            "specimen": (sheet_row.get("specimen") or "").strip() or None,
+            "purity": purity,
+            "assay": assay,
+            "setting": "paired" if paired else "tumour-only",
+            "tumor_sample": str(tumor_sample or ""),
+            "normal_sample": normal_sample or None,
+            "genome_build": prov["genome_build"],
+        },
+        "key_findings": key,
+        "findings": findings,
+        "biomarkers": bm,
+        "pertinent_negatives": _pertinent_negatives(lineage, all_variants, bm, sheet_row, coverage),
+        "germline": germline,
+        "variants": reported,
+        "variants_not_reported": {
+            "count": len(other),
+            "by_consequence": dict(sorted(other_by_consequence.items())),
+        },
+        "unmatched": sorted(
+            (
+                {
+                    "variant_id": str(u.get("variant_id") or ""),
+                    "category": str(u.get("category") or "variant"),
+                    "gene": str(u.get("gene") or ""),
+                    "alteration": str(u.get("alteration") or ""),
+                    "reason": str(u.get("reason") or ""),
+                }
+                for u in matches.get("unmatched") or []
+                if isinstance(u, dict)
+            ),
+            key=lambda u: (u["gene"], u["alteration"], u["variant_id"]),
+        ),
+        "suppressed": sorted(
+            (
+                {
+                    "statement_id": str(x.get("statement_id") or ""),
+                    "variant_id": str(x["variant_id"]) if x.get("variant_id") else None,
+                    "reason": str(x.get("reason") or ""),
+                }
+                for x in matches.get("suppressed") or []
+                if isinstance(x, dict)
+            ),
+            key=lambda x: (x["statement_id"], x["variant_id"] or "", x["reason"]),
+        ),
+        "filtered": filtered_doc,
+        "qc": qc,
+        "limitations": [],
+        "provenance": prov,
+        "changes": None,
+    }
+    doc["limitations"] = _limitations(doc)
+    if previous is not None:
+        doc["changes"] = diff_reports(previous, doc)
+    # ``other`` variants are kept out of the JSON (they can number 10^5 on WGS) but go to the TSV.
+    doc["_other_variants"] = other
+    return doc
+
+
+def _median(values: list[int]) -> float | None:
+    if not values:
+        return None
+    n = len(values)
+    mid = n // 2
+    return float(values[mid]) if n % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _normalize_summary(stats: dict | None) -> dict | None:
+    if not stats:
+        return None
+    return {
+        "records_in": clean_count(stats.get("records_in")),
+        "records_out": clean_count(stats.get("records_out")),
+        "removed": {str(k): int(v) for k, v in sorted((stats.get("removed") or {}).items())},
+        "multiallelic_split": clean_count(stats.get("multiallelic_split")),
+        "realigned": clean_count(stats.get("realigned")),
+        "caller": str(stats.get("caller") or ""),
+    }
+
+
+def _limitations(doc: dict) -> list[str]:
+    out = [
+        "Findings are limited to the alterations present in the submitted variant calls and the genes and "
+        "regions covered by the assay; alterations outside them are not reported.",
+        "Therapy evidence reflects the knowledge-base snapshot named in the provenance section; approvals "
+        "and guidelines change, so check the current label before prescribing.",
+        "Regulatory status is shown per agency (EMA, FDA) and per indication; an FDA-only approval is "
+        "off-label in the EU.",
+    ]
+    p = doc["patient"]
+    if p["setting"] == "tumour-only":
+        out.append(
+            "Tumour-only analysis: somatic and germline variants cannot be distinguished; potential germline "
+            "findings are flagged by VAF and gene only and need confirmatory germline testing."
+        )
+    if not doc["pertinent_negatives"]["coverage_known"]:
+        out.append(
+            "No coverage data were supplied: absence of a variant call does not prove absence of the "
+            "alteration, so pertinent negatives are reported as not assessable."
+        )
+    if p["assay"] == "panel":
+        out.append(
+            "TMB from a gene panel is an estimate; its agreement with WES-based TMB depends on panel size."
+        )
+    if p["purity"] is None:
+        out.append("Tumour purity not stated: low purity lowers sensitivity and VAF-based interpretation.")
+    if doc["biomarkers"]["msi"]["status"] == "not_assessable":
+        out.append("MSI was not assessed by this analysis.")
+    if doc["synthetic"]:
+        out.append(
+            "SYNTHETIC DATA: this report was generated from synthetic test data and has no clinical meaning."
+        )
+    return out
+
+
+def diff_reports(previous: dict, current: dict) -> dict:
+    """What changed since ``previous`` (an earlier report document): new, removed and re-tiered findings
+    and the knowledge-base hash old -> new."""
+    old = {finding_key(f): f for f in previous.get("findings") or [] if isinstance(f, dict) and "gene" in f}
+    new = {finding_key(f): f for f in current["findings"]}
+    added = [_brief(new[k]) for k in sorted(set(new) - set(old))]
+    removed = [_brief(old[k]) for k in sorted(set(old) - set(new))]
+    retiered = []
+    for k in sorted(set(old) & set(new)):
+        o, n = old[k], new[k]
+        if (o.get("escat"), o.get("amp_tier")) != (n["escat"], n["amp_tier"]) or o.get("on_label") != n[
+            "on_label"
+        ]:
+            item = _brief(n)
+            item.update(
+                {
+                    "escat_old": str(o.get("escat") or ""),
+                    "amp_tier_old": str(o.get("amp_tier") or ""),
+                    "on_label_old": {
+                        "EMA": bool((o.get("on_label") or {}).get("EMA")),
+                        "FDA": bool((o.get("on_label") or {}).get("FDA")),
+                    },
+                }
+            )
+            retiered.append(item)
+    prev_prov = previous.get("provenance") or {}
+    return {
+        "previous_run_date": str(previous.get("run_date") or prev_prov.get("run_date") or ""),
+        "kb_hash_old": str((prev_prov.get("kb") or {}).get("content_hash") or ""),
+        "kb_hash_new": current["provenance"]["kb"]["content_hash"],
+        "kb_version_old": str((prev_prov.get("kb") or {}).get("version") or ""),
+        "kb_version_new": current["provenance"]["kb"]["version"],
+        "new": added,
+        "removed": removed,
+        "retiered": retiered,
+    }
+
+
+def _brief(f: dict) -> dict:
+    return {
+        "gene": str(f.get("gene") or ""),
+        "alteration": str(f.get("alteration") or ""),
+        "effect": str(f.get("effect") or ""),
+        "therapies": [str(t) for t in f.get("therapies") or []],
+        "escat": str(f.get("escat") or ""),
+        "amp_tier": str(f.get("amp_tier") or ""),
+        "on_label": {
+            "EMA": bool((f.get("on_label") or {}).get("EMA")),
+            "FDA": bool((f.get("on_label") or {}).get("FDA")),
+        },
+    }

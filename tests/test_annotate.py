@@ -1,0 +1,278 @@
+"""``ccev annotate`` end to end: VCF with CSQ, Parquet table (contract §3), picks, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow.parquet as pq
+import pysam
+import pytest
+
+from ccevariants.annotate import CSQ_FIELDS, trim_allele
+from ccevariants.cli import main
+
+CDS = "ATGGAAGAAGAAAAACTGTGGCCAGCATTGGCGAGCCTGGAAATATAA"  # MEEEKLWPALASLEI*
+
+
+def _build(tmp_path):
+    """chr1: gene GENE (+ strand, exons [30,60) [80,113), MANE transcript T1 and a longer-CDS T2);
+    gene MINUS on the minus strand at [200, 260); chr2: no annotation."""
+    exon1 = "CCCCC" + CDS[:25]
+    exon2 = CDS[25:] + "GGGGGGGGGG"
+    left = "A" * 30 + exon1 + "GTAAGTTTTTTTTTTTTCAG" + exon2
+    minus_mrna = "ATGAAACCCGGGTTTTAA"  # MKPGF*
+    body = left + "T" * (200 - len(left))
+    rc = minus_mrna[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    body += "C" * 21 + rc + "C" * 21 + "A" * 10000
+    (tmp_path / "g.fa").write_text(">chr1\n" + body + "\n>chr2\n" + "ACGT" * 50 + "\n")
+    pysam.faidx(str(tmp_path / "g.fa"))
+    m0, m1 = 200 + 21, 200 + 21 + len(minus_mrna)
+    gff = [
+        "##gff-version 3",
+        "chr1\t.\tgene\t31\t113\t.\t+\t.\tID=gene:G1;Name=GENE;biotype=protein_coding",
+        "chr1\t.\tmRNA\t31\t113\t.\t+\t.\tID=transcript:T1;Parent=gene:G1;biotype=protein_coding;tag=MANE_Select,Ensembl_canonical",
+        "chr1\t.\texon\t31\t60\t.\t+\t.\tParent=transcript:T1",
+        "chr1\t.\texon\t81\t113\t.\t+\t.\tParent=transcript:T1",
+        "chr1\t.\tCDS\t36\t60\t.\t+\t0\tParent=transcript:T1",
+        "chr1\t.\tCDS\t81\t103\t.\t+\t2\tParent=transcript:T1",
+        "chr1\t.\tmRNA\t31\t113\t.\t+\t.\tID=transcript:T2;Parent=gene:G1;biotype=protein_coding",
+        "chr1\t.\texon\t31\t113\t.\t+\t.\tParent=transcript:T2",
+        "chr1\t.\tCDS\t31\t111\t.\t+\t0\tParent=transcript:T2",
+        f"chr1\t.\tgene\t{m0 - 20}\t{m1 + 20}\t.\t-\t.\tID=gene:G2;Name=MINUS;biotype=protein_coding",
+        f"chr1\t.\tmRNA\t{m0 - 20}\t{m1 + 20}\t.\t-\t.\tID=transcript:T3;Parent=gene:G2;biotype=protein_coding",
+        f"chr1\t.\texon\t{m0 - 20}\t{m1 + 20}\t.\t-\t.\tParent=transcript:T3",
+        f"chr1\t.\tCDS\t{m0 + 1}\t{m1}\t.\t-\t0\tParent=transcript:T3",
+    ]
+    (tmp_path / "g.gff3").write_text("\n".join(gff) + "\n")
+    return body, m0, m1
+
+
+HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chr1>
+##contig=<ID=chr2>
+##INFO=<ID=T_DP,Number=1,Type=Integer,Description="t">
+##INFO=<ID=T_AD,Number=2,Type=Integer,Description="t">
+##INFO=<ID=T_AF,Number=1,Type=Float,Description="t">
+##INFO=<ID=N_DP,Number=1,Type=Integer,Description="n">
+##INFO=<ID=N_AD,Number=2,Type=Integer,Description="n">
+##INFO=<ID=N_AF,Number=1,Type=Float,Description="n">
+##FILTER=<ID=LowQual,Description="low">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO
+"""
+
+
+def _vcf(tmp_path, lines, name="in.vcf"):
+    p = tmp_path / name
+    p.write_text(HEADER + "".join(line + "\n" for line in lines))
+    return p
+
+
+def _run(tmp_path, vcf, *extra):
+    out, table = tmp_path / "out.vcf.gz", tmp_path / "out.parquet"
+    rc = main(
+        [
+            "annotate",
+            "--input",
+            str(vcf),
+            "--reference",
+            str(tmp_path / "g.fa"),
+            "--annotation",
+            str(tmp_path / "g.gff3"),
+            "--output",
+            str(out),
+            "--table",
+            str(table),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *extra,
+        ]
+    )
+    return rc, out, table
+
+
+def test_annotate_end_to_end(tmp_path):
+    body, m0, m1 = _build(tmp_path)
+    # minus-strand gene: c.4 (A of AAA, codon 2 = Lys) is genomic m1 - 4 (0-based) → POS m1 - 3
+    minus_pos = m1 - 3
+    minus_ref = body[minus_pos - 1]
+    lines = [
+        "chr1\t38\t.\tGGAA\tG\t.\tLowQual\tT_DP=12",
+        "chr1\t81\t.\tC\tG\t.\tPASS\tT_DP=50;T_AD=30,20;T_AF=0.4;N_DP=40;N_AD=40,0;N_AF=0",
+        f"chr1\t{minus_pos}\t.\t{minus_ref}\tA\t.\tPASS\t.",
+        "chr1\t9000\t.\tA\tC\t.\tPASS\t.",
+        "chr2\t10\t.\tC\tT\t.\tPASS\t.",
+    ]
+    rc, out, table = _run(tmp_path, _vcf(tmp_path, lines))
+    assert rc == 0
+    assert (tmp_path / "out.vcf.gz.tbi").exists()
+    df = pq.read_table(table).to_pandas()
+    schema = pq.read_schema(table)
+    assert str(schema.field("pos").type) == "int64" and str(schema.field("strand").type) == "int8"
+    assert str(schema.field("t_af").type) == "double" and str(schema.field("pick").type) == "bool"
+    # exactly one pick per variant
+    assert df.groupby("variant_id")["pick"].sum().to_dict() == {v: 1 for v in df.variant_id.unique()}
+    assert df.variant_id.nunique() == 5
+    mis = df[(df.variant_id == "chr1:81:C:G") & df.pick].iloc[0]
+    assert (mis.transcript, mis.hgvsc, mis.hgvsp, mis.hgvsp_short) == ("T1", "c.26C>G", "p.Ala9Gly", "p.A9G")
+    assert "missense_variant" in mis.consequence and mis.impact == "MODERATE" and mis.exon == "2/2"
+    assert (mis.t_dp, mis.t_ad_ref, mis.t_ad_alt, mis.n_dp, mis.n_ad_ref, mis.n_ad_alt) == (
+        50,
+        30,
+        20,
+        40,
+        40,
+        0,
+    )
+    assert math.isclose(mis.t_af, 0.4, rel_tol=1e-6) and mis.n_af == 0.0
+    assert mis.mane and mis.canonical and mis["filter"] == "PASS"
+    dele = df[(df.variant_id == "chr1:38:GGAA:G") & df.pick].iloc[0]
+    assert (
+        dele.hgvsp == "p.Glu4del" and dele["filter"] == "LowQual" and dele.t_dp == 12 and dele.t_ad_ref == -1
+    )
+    assert math.isnan(dele.t_af)
+    minus = df[(df.variant_id == f"chr1:{minus_pos}:{minus_ref}:A") & (df.transcript == "T3")].iloc[0]
+    # AAA (Lys2) → c.4A>T on the transcript: TAA = stop
+    assert minus.strand == -1 and minus.hgvsc == "c.4A>T" and minus.hgvsp == "p.Lys2Ter"
+    far = df[df.variant_id == "chr1:9000:A:C"]
+    assert len(far) == 1 and far.iloc[0].consequence == "intergenic_variant" and far.iloc[0].transcript == ""
+    other = df[df.variant_id == "chr2:10:C:T"].iloc[0]
+    assert other.consequence == "intergenic_variant" and other.protein_position == -1 and other.strand == 0
+    # VCF: CSQ header and one entry per table row
+    vcf = pysam.VariantFile(str(out))
+    desc = vcf.header.info["CSQ"].description
+    assert desc.endswith("Format: " + "|".join(CSQ_FIELDS))
+    n_entries = 0
+    for rec in vcf:
+        entries = rec.info["CSQ"]
+        n_entries += len(entries)
+        assert all(len(e.split("|")) == len(CSQ_FIELDS) for e in entries)
+        assert sum(e.split("|")[-1] == "1" for e in entries) == 1
+    assert n_entries == len(df)
+
+
+def test_chunking_does_not_change_results(tmp_path):
+    _build(tmp_path)
+    lines = [
+        f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\t."
+        for p, b, a in [
+            (33, "C", "A"),
+            (38, "G", "GA"),
+            (61, "G", "A"),
+            (81, "C", "G"),
+            (101, "T", "C"),
+            (120, "T", "C"),
+        ]
+    ]
+    vcf = _vcf(tmp_path, lines)
+    rc, _, table = _run(tmp_path, vcf)
+    one = pq.read_table(table).to_pandas()
+    rc2, _, table2 = _run(tmp_path, vcf, "--chunk-size", "2")
+    two = pq.read_table(table2).to_pandas()
+    assert rc == rc2 == 0
+    assert one.equals(two)
+    assert (
+        "stop_lost" in one[(one.variant_id == "chr1:101:T:C") & (one.transcript == "T1")].consequence.iloc[0]
+    )
+
+
+def test_pick_order_option(tmp_path):
+    _build(tmp_path)
+    vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."])
+    _run(tmp_path, vcf)
+    df = pq.read_table(tmp_path / "out.parquet").to_pandas()
+    assert df[df.pick].transcript.tolist() == ["T1"]
+    _run(tmp_path, vcf, "--pick-order", "length")
+    df = pq.read_table(tmp_path / "out.parquet").to_pandas()
+    assert df[df.pick].transcript.tolist() == ["T2"]  # longer CDS
+
+
+def test_bad_pick_order_is_a_config_error(tmp_path, capsys):
+    _build(tmp_path)
+    rc, out, table = _run(
+        tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]), "--pick-order", "mane,foo"
+    )
+    assert rc == 2 and "expected --pick-order items" in capsys.readouterr().err
+    assert not out.exists() and not table.exists()
+
+
+def test_ref_mismatch_names_the_record_and_writes_nothing(tmp_path, capsys):
+    _build(tmp_path)
+    vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t.", "chr1\t82\t.\tT\tG\t.\tPASS\t."])
+    rc, out, table = _run(tmp_path, vcf)
+    err = capsys.readouterr().err
+    assert rc == 2 and "chr1:82:T:G" in err and "expected REF 'A'" in err and str(vcf) in err
+    assert not out.exists() and not table.exists()
+    assert not list(tmp_path.glob(".out*"))
+
+
+def test_unsorted_input_is_an_error(tmp_path, capsys):
+    _build(tmp_path)
+    vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t.", "chr1\t38\t.\tG\tA\t.\tPASS\t."])
+    rc, out, table = _run(tmp_path, vcf)
+    assert (
+        rc == 2 and "expected a coordinate-sorted VCF; found chr1:38 after chr1:81" in capsys.readouterr().err
+    )
+    assert not out.exists() and not table.exists()
+
+
+def test_contig_missing_from_fasta_is_an_error(tmp_path, capsys):
+    _build(tmp_path)
+    text = HEADER.replace("##contig=<ID=chr2>", "##contig=<ID=chr2>\n##contig=<ID=chrZ>")
+    vcf = tmp_path / "z.vcf"
+    vcf.write_text(text + "chrZ\t5\t.\tA\tC\t.\tPASS\t.\n")
+    rc, out, _ = _run(tmp_path, vcf)
+    assert rc == 2 and "contig 'chrZ'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_inputs_are_errors(tmp_path, capsys):
+    _build(tmp_path)
+    rc, _, _ = _run(tmp_path, tmp_path / "absent.vcf")
+    assert rc == 2 and "expected an existing input VCF" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("pos", "ref", "alt", "want"),
+    [
+        (10, "A", "T", (9, 10, "A", "T")),
+        (10, "AC", "A", (10, 11, "C", "")),
+        (10, "A", "AGG", (10, 10, "", "GG")),
+        (10, "AGA", "A", (9, 11, "AG", "")),  # suffix first: leftmost placement within the record
+        (10, "TA", "AACG", (9, 11, "TA", "AACG")),
+        (10, "TAC", "AACGC", (9, 11, "TA", "AACG")),
+        (10, "CTT", "CGG", (10, 12, "TT", "GG")),
+    ],
+)
+def test_trim_allele(pos, ref, alt, want):
+    assert trim_allele(pos, ref, alt) == want
+
+
+def test_bcftools_csq_slice_via_cli(shared_data, tmp_path):
+    root = shared_data / "bcftools-csq"
+    out, table = tmp_path / "o.vcf.gz", tmp_path / "o.parquet"
+    rc = main(
+        [
+            "annotate",
+            "--input",
+            str(root / "csq.vcf"),
+            "--reference",
+            str(root / "csq.fa"),
+            "--annotation",
+            str(root / "csq.gff3"),
+            "--output",
+            str(out),
+            "--table",
+            str(table),
+            "--cache-dir",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 0
+    df = pq.read_table(table).to_pandas()
+    picked = df[df.pick].set_index("variant_id")
+    assert picked.loc["1:103:G:A"].hgvsp == "p.Val2Ile"
+    assert picked.loc["2:164:T:G"].hgvsp_short == "p.T3P"  # minus-strand transcript
+    assert picked.loc["3:159:G:A"].consequence == "splice_donor_variant"
+    assert picked.loc["3:159:G:A"].hgvsc == "c.12+1C>T"
+    assert np.all(df.groupby("variant_id")["pick"].sum() == 1)

@@ -1,0 +1,51 @@
+"""The ``ccev`` command line: help, version, and the error contract (one line, exit code 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ccevariants import __version__
+from ccevariants.cli import COMMANDS, main
+
+
+def run_ccev(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ccevariants.cli", *args], capture_output=True, text=True)
+
+
+def test_version():
+    result = run_ccev("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"ccevariants {__version__}"
+
+
+def test_help_lists_every_stage():
+    result = run_ccev("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+def test_user_error_is_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "nope.tsv"
+    result = run_ccev("validate-sheet", str(missing))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("ccev validate-sheet: error: ") and str(missing) in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_sheet_ok(tmp_path, capsys):
+    (tmp_path / "a.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("patient\tsample\tcenter\ttumor_type\tvcf\nP1\tS1\tC\tLUAD\ta.vcf\n")
+    assert main(["validate-sheet", str(sheet)]) == 0
+
+
+def test_validate_sheet_unknown_tumour_type(tmp_path, capsys):
+    (tmp_path / "a.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("patient\tsample\tcenter\ttumor_type\tvcf\nP1\tS1\tC\tNOTATYPE\ta.vcf\n")
+    assert main(["validate-sheet", str(sheet)]) == 2
+    err = capsys.readouterr().err
+    assert "s.tsv:2: column 'tumor_type'" in err and "NOTATYPE" in err

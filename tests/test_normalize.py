@@ -1,0 +1,561 @@
+"""ccev normalize: the end-to-end normalisation path, bad input, and bcftools' own norm cases.
+
+Reference FASTAs are built here in tmp_path (a few hundred random bases with hand-placed motifs);
+the bcftools-norm cases are copied from ../shared/data into tmp_path before use (htslib writes a
+.fai beside a FASTA, and shared data is read-only input).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import cyvcf2
+import numpy as np
+import pysam
+import pytest
+
+from ccevariants.cli import main as ccev_main
+from ccevariants.errors import InputError, ReferenceMismatchError
+from ccevariants.normalize import DuplicateTracker, normalize_vcf, run_norm
+
+# ------------------------------------------------------------------------------------------
+# a small reference with known motifs (1-based positions in the comments)
+# ------------------------------------------------------------------------------------------
+
+
+def _sequence(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return list(rng.choice(list("ACGT"), size=n))
+
+
+def make_reference(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    chr1 = _sequence(1000, 1)
+    # chr1:200 = C, chr1:201-205 = AAAAA, chr1:206 = G  -> a 1-base deletion in the run left-aligns
+    # to POS 200 REF CA ALT C
+    chr1[199] = "C"
+    chr1[200:205] = list("AAAAA")
+    chr1[205] = "G"
+    seqs = {"chr1": "".join(chr1), "chr2": "".join(_sequence(600, 2)), "chrM": "".join(_sequence(300, 3))}
+    fa = tmp_path / "ref" / "genome.fa"
+    fa.parent.mkdir(parents=True, exist_ok=True)
+    with open(fa, "w") as fh:
+        for name, s in seqs.items():
+            fh.write(f">{name} synthetic test contig\n")
+            for i in range(0, len(s), 60):
+                fh.write(s[i : i + 60] + "\n")
+    pysam.faidx(str(fa))
+    return fa, seqs
+
+
+HEADER = """##fileformat=VCFv4.2
+##source=Mutect2
+##tumor_sample=TUMOR
+##normal_sample=NORMAL
+##FILTER=<ID=PASS,Description="All filters passed">
+##FILTER=<ID=weak_evidence,Description="weak">
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">
+##FORMAT=<ID=AF,Number=A,Type=Float,Description="Allele fraction">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tNORMAL\tTUMOR
+"""
+
+
+def rec(chrom, pos, ref, alt, normal, tumour, filt="PASS"):
+    return f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t.\t{filt}\t.\tGT:AD:DP:AF\t{normal}\t{tumour}\n"
+
+
+def make_vcf(tmp_path: Path, seqs: dict[str, str], name="in.vcf") -> Path:
+    c1, c2, cm = seqs["chr1"], seqs["chr2"], seqs["chrM"]
+    b = lambda s, p: s[p - 1]  # noqa: E731  (1-based base)
+    alt_for = lambda r: "T" if r != "T" else "G"  # noqa: E731
+    alt2_for = lambda r: "C" if r not in "CT" else "A"  # noqa: E731
+    lines = [
+        # contig spelled "2" (reference: chr2), listed first: input is unsorted
+        rec("2", 50, b(c2, 50), alt_for(b(c2, 50)), "0/0:40,0:40:0.0", "0/1:30,10:40:0.25"),
+        # multi-allelic: AD split per allele
+        rec(
+            "1",
+            20,
+            b(c1, 20),
+            f"{alt_for(b(c1, 20))},{alt2_for(b(c1, 20))}",
+            "0/0:30,0,0:30:0,0",
+            "1/2:20,5,3:28:0.18,0.11",
+        ),
+        # deletion written at the right end of the AAAAA run (chr1:204 AA>A) -> left-aligned to 200 CA>C
+        rec("1", 204, "AA", "A", "0/0:25,0:25:0.0", "0/1:15,5:20:0.25"),
+        # the same deletion already left-aligned: an exact duplicate after normalisation
+        rec("1", 200, "CA", "C", "0/0:25,0:25:0.0", "0/1:15,5:20:0.25"),
+        rec(
+            "1",
+            300,
+            b(c1, 300),
+            alt_for(b(c1, 300)),
+            "0/0:30,0:30:0.0",
+            "0/1:25,5:30:0.17",
+            filt="weak_evidence",
+        ),
+        rec("1", 400, b(c1, 400), alt_for(b(c1, 400)), "0/0:30,0:30:0.0", "0/1:3,2:5:0.4"),
+        rec("1", 500, b(c1, 500), alt_for(b(c1, 500)), "0/0:30,0:30:0.0", "0/1:98,2:100:0.02"),
+        rec("MT", 10, b(cm, 10), alt_for(b(cm, 10)), "0/0:50,0:50:0.0", "0/1:50,50:100:0.5"),
+    ]
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(lines))
+    return path
+
+
+@pytest.fixture
+def ref_and_vcf(tmp_path):
+    fa, seqs = make_reference(tmp_path)
+    return fa, seqs, make_vcf(tmp_path, seqs)
+
+
+def _records(path):
+    return [
+        (
+            v.CHROM,
+            v.POS,
+            v.REF,
+            ",".join(v.ALT),
+            {k: v.INFO.get(k) for k in ("T_DP", "T_AD", "T_AF", "N_DP", "N_AD", "N_AF")},
+        )
+        for v in cyvcf2.Reader(str(path))
+    ]
+
+
+def test_end_to_end(ref_and_vcf, tmp_path):
+    fa, seqs, vcf = ref_and_vcf
+    out = tmp_path / "out" / "P1.vcf.gz"
+    filt = tmp_path / "out" / "P1.filtered.tsv"
+    st = tmp_path / "out" / "P1.stats.json"
+    doc = normalize_vcf(vcf, out, reference=fa, min_depth=10, min_vaf=0.05, filtered=filt, stats=st)
+
+    c1 = seqs["chr1"]
+    r20 = c1[19]
+    a1 = "T" if r20 != "T" else "G"
+    a2 = "C" if r20 not in "CT" else "A"
+    recs = _records(out)
+    keys = [(c, p, r, a) for c, p, r, a, _ in recs]
+    # sorted in reference order, contigs renamed, multi-allelic split, deletion left-aligned
+    assert keys == [
+        ("chr1", 20, r20, a1),
+        ("chr1", 20, r20, a2),
+        ("chr1", 200, "CA", "C"),
+        ("chr2", 50, seqs["chr2"][49], "T" if seqs["chr2"][49] != "T" else "G"),
+        ("chrM", 10, seqs["chrM"][9], "T" if seqs["chrM"][9] != "T" else "G"),
+    ]
+    info = {k[:2] + (k[3],): r[4] for k, r in zip(keys, recs, strict=True)}
+    # Mutect2 rule: DP, AD (ref,alt); split keeps per-allele AD; VAF from the counts
+    assert info[("chr1", 20, a1)]["T_DP"] == 28
+    assert tuple(info[("chr1", 20, a1)]["T_AD"]) == (20, 5)
+    assert info[("chr1", 20, a1)]["T_AF"] == pytest.approx(5 / 28, abs=1e-6)  # alt / site DP
+    assert tuple(info[("chr1", 20, a2)]["T_AD"]) == (20, 3)
+    assert info[("chr1", 20, a2)]["T_AF"] == pytest.approx(3 / 28, abs=1e-6)
+    assert tuple(info[("chr1", 20, a2)]["N_AD"]) == (30, 0)
+    assert info[("chr1", 200, "C")]["T_DP"] == 20
+    assert tuple(info[("chrM", 10, keys[-1][3])]["T_AD"]) == (50, 50)
+
+    with open(filt) as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert [(r["chrom"], r["pos"], r["ref"], r["alt"], r["filter"], r["reason"]) for r in rows] == [
+        ("chr1", "200", "CA", "C", "PASS", "duplicate"),
+        ("chr1", "300", c1[299], "T" if c1[299] != "T" else "G", "weak_evidence", "filter:weak_evidence"),
+        ("chr1", "400", c1[399], "T" if c1[399] != "T" else "G", "PASS", "min_depth"),
+        ("chr1", "500", c1[499], "T" if c1[499] != "T" else "G", "PASS", "min_vaf"),
+    ]
+    assert json.loads(st.read_text()) == doc
+    assert doc["records_in"] == 8
+    assert doc["records_out"] == 5
+    assert doc["removed"] == {"duplicate": 1, "filter:weak_evidence": 1, "min_depth": 1, "min_vaf": 1}
+    assert (doc["caller"], doc["tumor_sample"], doc["normal_sample"]) == ("mutect2", "TUMOR", "NORMAL")
+    assert doc["multiallelic_split"] == 1
+    assert doc["realigned"] == 1
+    assert doc["contigs_renamed"] == {"1": "chr1", "2": "chr2", "MT": "chrM"}
+
+    header = [ln for ln in gzip.open(out, "rt") if ln.startswith("##")]
+    assert "##ccev_caller=mutect2\n" in header
+    assert "##ccev_tumor_sample=TUMOR\n" in header
+    assert "##ccev_normal_sample=NORMAL\n" in header
+    for tag, number, typ in [
+        ("T_DP", "1", "Integer"),
+        ("T_AD", "2", "Integer"),
+        ("T_AF", "1", "Float"),
+        ("N_AD", "2", "Integer"),
+    ]:
+        assert any(ln.startswith(f"##INFO=<ID={tag},Number={number},Type={typ}") for ln in header)
+    # tabix index usable
+    with pysam.VariantFile(str(out)) as vf:
+        assert [r.pos for r in vf.fetch("chr1", 150, 250)] == [200]
+
+
+def test_plain_gzip_and_bgzip_inputs_give_identical_output(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    gz = tmp_path / "in.vcf.gz"
+    with open(vcf, "rb") as src, gzip.open(gz, "wb") as dst:
+        dst.write(src.read())
+    bgz = tmp_path / "in.bgz.vcf.gz"
+    pysam.tabix_compress(str(vcf), str(bgz))
+    outs = []
+    for i, src in enumerate((vcf, gz, bgz)):
+        out = tmp_path / f"o{i}.vcf.gz"
+        doc = normalize_vcf(src, out, reference=fa)
+        outs.append(gzip.open(out, "rt").read())
+        assert doc["input_compression"] == ("plain", "gzip", "bgzf")[i]
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_without_reference_warns_and_splits_only(ref_and_vcf, tmp_path):
+    _, _, vcf = ref_and_vcf
+    out = tmp_path / "noref.vcf.gz"
+    doc = normalize_vcf(vcf, out)
+    text = gzip.open(out, "rt").read()
+    assert "##ccev_warning=" in text
+    assert doc["warnings"] and "no reference" in doc["warnings"][0]
+    keys = [(c, p, r, a) for c, p, r, a, _ in _records(out)]
+    assert ("1", 204, "AA", "A") in keys  # not left-aligned without a reference
+    assert doc["multiallelic_split"] == 1
+    assert doc["records_out"] == 8  # 8 in, +1 split, -1 non-PASS
+
+
+def test_keep_nonpass(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    doc = normalize_vcf(vcf, tmp_path / "k.vcf.gz", reference=fa, pass_only=False)
+    assert doc["removed"] == {"duplicate": 1}
+    assert doc["records_out"] == 8
+
+
+def test_single_ref_mismatch_is_excluded_not_fatal(tmp_path):
+    fa, seqs = make_reference(tmp_path)
+    c1 = seqs["chr1"]
+    lines = [
+        rec("chr1", p, c1[p - 1], "T" if c1[p - 1] != "T" else "G", "0/0:9,0:9:0", "0/1:5,5:10:0.5")
+        for p in range(10, 400, 20)
+    ]
+    wrong = "A" if c1[604] != "A" else "C"
+    lines.append(rec("chr1", 605, wrong, "G" if wrong != "G" else "T", "0/0:9,0:9:0", "0/1:5,5:10:0.5"))
+    vcf = tmp_path / "one_bad.vcf"
+    vcf.write_text(HEADER + "".join(lines))
+    filt = tmp_path / "f.tsv"
+    doc = normalize_vcf(vcf, tmp_path / "o.vcf.gz", reference=fa, filtered=filt)
+    assert doc["removed"] == {"ref_mismatch": 1}
+    assert doc["records_out"] == len(lines) - 1
+    assert "chr1\t605\t" + wrong in filt.read_text()
+
+
+def test_empty_vcf_is_valid(tmp_path):
+    fa, _ = make_reference(tmp_path)
+    vcf = tmp_path / "empty.vcf"
+    vcf.write_text(HEADER)
+    out = tmp_path / "e.vcf.gz"
+    filt = tmp_path / "e.tsv"
+    doc = normalize_vcf(vcf, out, reference=fa, filtered=filt, stats=tmp_path / "e.json")
+    assert out.exists() and Path(str(out) + ".tbi").exists()
+    assert _records(out) == []
+    assert (doc["records_in"], doc["records_out"], doc["removed"]) == (0, 0, {})
+    assert filt.read_text() == "chrom\tpos\tref\talt\tfilter\treason\n"
+
+
+# ------------------------------------------------------------------------------------------
+# bad input: exception + message + nothing written
+# ------------------------------------------------------------------------------------------
+
+
+def _no_outputs(outdir: Path):
+    left = [p.name for p in outdir.iterdir()] if outdir.exists() else []
+    assert left == [], f"partial output left behind: {left}"
+
+
+def _run_bad(tmp_path, vcf, exc_type, pattern, **kwargs):
+    outdir = tmp_path / "bad_out"
+    with pytest.raises(exc_type, match=pattern) as info:
+        normalize_vcf(vcf, outdir / "o.vcf.gz", filtered=outdir / "o.tsv", stats=outdir / "o.json", **kwargs)
+    _no_outputs(outdir)
+    return info.value
+
+
+def test_truncated_gzip(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    big = vcf.read_text() + "".join(vcf.read_text().splitlines(True)[-1:] * 2000)
+    gz = tmp_path / "trunc.vcf.gz"
+    data = gzip.compress(big.encode())
+    gz.write_bytes(data[: len(data) // 2])
+    err = _run_bad(tmp_path, gz, InputError, "truncated or corrupt", reference=fa)
+    assert err.path == str(gz)
+
+
+def test_missing_chrom_line(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    lines = vcf.read_text().splitlines(True)
+    bad = tmp_path / "nochrom.vcf"
+    bad.write_text("".join(ln for ln in lines if not ln.startswith("#CHROM")))
+    n_meta = sum(1 for ln in lines if ln.startswith("##"))
+    err = _run_bad(tmp_path, bad, InputError, "expected the '#CHROM' header line", reference=fa)
+    assert err.line == n_meta + 1
+
+
+def test_wrong_column_count(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    lines = vcf.read_text().splitlines(True)
+    lines[-3] = "\t".join(lines[-3].split("\t")[:-1]) + "\n"  # drop the TUMOR column
+    bad = tmp_path / "cols.vcf"
+    bad.write_text("".join(lines))
+    err = _run_bad(tmp_path, bad, InputError, "expected 11 tab-separated columns.*found 10", reference=fa)
+    assert err.line == len(lines) - 2
+    assert f"{bad}:{len(lines) - 2}:" in str(err)
+
+
+def test_ref_not_matching_reference(tmp_path):
+    fa, seqs = make_reference(tmp_path)
+    c1 = seqs["chr1"]
+    comp = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    lines = [
+        rec("chr1", p, comp[c1[p - 1]], comp[comp[c1[p - 1]]], "0/0:9,0:9:0", "0/1:5,5:10:0.5")
+        for p in (10, 30, 50)
+    ]
+    vcf = tmp_path / "wrongref.vcf"
+    vcf.write_text(HEADER + "".join(lines))
+    err = _run_bad(
+        tmp_path,
+        vcf,
+        ReferenceMismatchError,
+        "expected REF alleles to match reference genome.fa",
+        reference=fa,
+    )
+    assert "3 of 3" in str(err)
+    assert f"chr1:10 REF {comp[c1[9]]} vs reference {c1[9]}" in str(err)
+
+
+def test_contig_not_in_reference(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    bad = tmp_path / "contig.vcf"
+    bad.write_text(vcf.read_text() + rec("chr9", 5, "A", "G", "0/0:9,0:9:0", "0/1:5,5:10:0.5"))
+    err = _run_bad(tmp_path, bad, ReferenceMismatchError, "expected contig 'chr9'", reference=fa)
+    assert err.line == len(bad.read_text().splitlines())
+
+
+def test_wrong_build_contig_lengths(tmp_path):
+    """GRCh37 VCF against a GRCh38 reference: named from the chr1 lengths (249250621 vs 248956422).
+    The reference is a tiny FASTA whose index declares the GRCh38 chr1 length (only the index is
+    read before the check fails)."""
+    fa = tmp_path / "grch38.fa"
+    fa.write_text(">chr1\nACGT\n")
+    Path(str(fa) + ".fai").write_text("chr1\t248956422\t6\t4\t5\n")
+    vcf = tmp_path / "grch37.vcf"
+    vcf.write_text(
+        HEADER.replace("##source", "##contig=<ID=1,length=249250621>\n##source")
+        + rec("1", 3, "G", "A", "0/0:9,0:9:0", "0/1:5,5:10:0.5")
+    )
+    err = _run_bad(tmp_path, vcf, ReferenceMismatchError, "length 248956422", reference=fa)
+    assert "GRCh37" in str(err) and "GRCh38" in str(err) and "249250621" in str(err)
+
+
+def test_vcf_without_samples(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    lines = vcf.read_text().splitlines(True)
+    cut = [
+        "\t".join(ln.rstrip("\n").split("\t")[:8]) + "\n" if not ln.startswith("##") else ln for ln in lines
+    ]
+    bad = tmp_path / "sites.vcf"
+    bad.write_text("".join(cut))
+    _run_bad(tmp_path, bad, InputError, "expected at least one sample column", reference=fa)
+
+
+def test_tumour_sample_not_found(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    err = _run_bad(
+        tmp_path, vcf, InputError, "expected tumour sample 'P1-T'", reference=fa, tumor_sample="P1-T"
+    )
+    assert "NORMAL" in str(err) and "TUMOR" in str(err)
+
+
+def test_ambiguous_samples_ask_for_sheet_column(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    text = vcf.read_text().replace("##tumor_sample=TUMOR\n##normal_sample=NORMAL\n", "")
+    text = text.replace("\tNORMAL\tTUMOR", "\tS1\tS2")
+    bad = tmp_path / "amb.vcf"
+    bad.write_text(text)
+    _run_bad(tmp_path, bad, InputError, "tumor_sample", reference=fa)
+    # resolved by the explicit argument
+    doc = normalize_vcf(bad, tmp_path / "amb.vcf.gz", reference=fa, tumor_sample="S2", normal_sample="S1")
+    assert (doc["tumor_sample"], doc["normal_sample"]) == ("S2", "S1")
+
+
+def test_missing_fileformat_and_bad_pos(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    bad = tmp_path / "nofmt.vcf"
+    bad.write_text("\n".join(vcf.read_text().splitlines()[1:]) + "\n")
+    _run_bad(tmp_path, bad, InputError, "##fileformat=VCFv4.x", reference=fa)
+    lines = vcf.read_text().splitlines(True)
+    lines[-1] = lines[-1].replace("\t10\t", "\tten\t", 1)
+    bad2 = tmp_path / "pos.vcf"
+    bad2.write_text("".join(lines))
+    err = _run_bad(tmp_path, bad2, InputError, "expected POS as a positive integer", reference=fa)
+    assert err.line == len(lines)
+
+
+def test_cli_error_is_one_line_exit_2(ref_and_vcf, tmp_path, capsys):
+    fa, _, vcf = ref_and_vcf
+    out = tmp_path / "cli" / "o.vcf.gz"
+    rc = ccev_main(
+        [
+            "normalize",
+            "--input",
+            str(vcf),
+            "--reference",
+            str(fa),
+            "--output",
+            str(out),
+            "--tumor-sample",
+            "X",
+        ]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1
+        and err[0].startswith("ccev normalize: error:")
+        and "expected tumour sample 'X'" in err[0]
+    )
+    assert not out.exists()
+
+
+def test_cli_success(ref_and_vcf, tmp_path):
+    fa, _, vcf = ref_and_vcf
+    out = tmp_path / "cli" / "o.vcf.gz"
+    st = tmp_path / "cli" / "o.json"
+    rc = ccev_main(
+        [
+            "normalize",
+            "--input",
+            str(vcf),
+            "--reference",
+            str(fa),
+            "--output",
+            str(out),
+            "--stats",
+            str(st),
+            "--min-depth",
+            "10",
+            "--keep-nonpass",
+        ]
+    )
+    assert rc == 0
+    doc = json.loads(st.read_text())
+    assert doc["removed"] == {"duplicate": 1, "min_depth": 1}
+    assert Path(str(out) + ".tbi").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# bcftools' own norm test cases (samtools/bcftools test/norm*), options we use
+# ------------------------------------------------------------------------------------------
+
+#: option sets that are a subset of what the pipeline runs: -m -any / -m- split, -f left-align,
+#: -c x / -c e REF check, -d exact duplicate removal, or none (left-align only)
+OUR_OPTIONS = {"-m-", "-m -", "-m -any", "-cx", "-c e", "-d exact", "(none)", "(none: empty args)"}
+
+
+def _norm_cases():
+    tsv = Path(__file__).resolve().parents[2] / "shared" / "data" / "bcftools-norm" / "norm_tests.tsv"
+    if not tsv.exists():
+        return [pytest.param(None, id="shared-data-absent")]
+    with open(tsv) as fh:
+        rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["options"] in OUR_OPTIONS]
+    return [pytest.param(r, id=f"{r['test_pl_line']}:{r['input_vcf']}:{r['options']}") for r in rows]
+
+
+def _body(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln and not ln.startswith("##")]
+
+
+@pytest.mark.parametrize("case", _norm_cases())
+def test_bcftools_norm_cases(case, shared_data, tmp_path):
+    src_dir = shared_data / "bcftools-norm"
+    for name in (case["input_vcf"], case["reference_fasta"], case["expected_output"]):
+        if name != "-":
+            shutil.copy(src_dir / name, tmp_path / name)
+    opts = case["options"].replace("(none: empty args)", "").replace("(none)", "")
+    options = tuple(shlex.split(opts))
+    ref = None if case["reference_fasta"] == "-" else tmp_path / case["reference_fasta"]
+    out = tmp_path / "out.vcf"
+    run_norm(tmp_path / case["input_vcf"], out, reference=ref, options=options, output_type="v")
+    assert _body(out.read_text()) == _body((tmp_path / case["expected_output"]).read_text())
+
+
+@pytest.mark.parametrize(
+    ("vcf", "fasta", "expected", "n_dups"),
+    [
+        ("norm.rmdup.vcf", None, "norm.rmdup.5.out", 3),  # -d exact: ALT order ignored
+        ("norm.rmdup.2.vcf", None, "norm.rmdup.2.1.out", 0),  # -d exact: same POS, other ALT kept
+        # -d exact -f: <DEL> compared by SVLEN; CCC>CC and CC>C identical after realignment
+        ("norm.rmdup.3.vcf", "norm.rmdup.3.fa", "norm.rmdup.3.1.out", 7),
+    ],
+)
+def test_duplicate_rule_equals_bcftools_d_exact(vcf, fasta, expected, n_dups, shared_data, tmp_path):
+    """Our DuplicateTracker (used in the pipeline so every removed duplicate can be reported)
+    keeps exactly the records ``bcftools norm -d exact`` keeps."""
+    src_dir = shared_data / "bcftools-norm"
+    shutil.copy(src_dir / vcf, tmp_path / vcf)
+    src = tmp_path / vcf
+    if fasta:
+        shutil.copy(src_dir / fasta, tmp_path / fasta)
+        src = tmp_path / "realigned.vcf"
+        run_norm(tmp_path / vcf, src, reference=tmp_path / fasta, options=(), output_type="v")
+    tracker = DuplicateTracker()
+    kept = []
+    for line in _body(src.read_text())[1:]:
+        f = line.split("\t")
+        svlen = [int(x[6:]) for x in f[7].split(";") if x.startswith("SVLEN=")]
+        rlen = abs(svlen[0]) + 1 if svlen else len(f[3])
+        if not tracker.seen(f[0], int(f[1]), f[3], f[4], rlen):
+            kept.append(line)
+    exp = _body((src_dir / expected).read_text())[1:]
+    assert kept == exp
+    assert len(_body(src.read_text())) - 1 - len(kept) == n_dups
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunk_boundaries_do_not_change_output(ref_and_vcf, tmp_path, monkeypatch, chunk):
+    """Duplicates and sort checks carry across chunks: tiny chunks give the same result."""
+    import ccevariants.normalize as norm
+
+    fa, _, vcf = ref_and_vcf
+    ref_out, ref_tsv = tmp_path / "a.vcf.gz", tmp_path / "a.tsv"
+    doc_a = normalize_vcf(vcf, ref_out, reference=fa, min_depth=10, filtered=ref_tsv)
+    monkeypatch.setattr(norm, "CHUNK", chunk)
+    out, tsv = tmp_path / "b.vcf.gz", tmp_path / "b.tsv"
+    doc_b = normalize_vcf(vcf, out, reference=fa, min_depth=10, filtered=tsv)
+    assert gzip.open(out, "rt").read() == gzip.open(ref_out, "rt").read()
+    assert tsv.read_text() == ref_tsv.read_text()
+    assert doc_a == doc_b
+    assert doc_b["removed"]["duplicate"] == 1
+
+
+def test_pre_annotated_vcf_keeps_csq_as_src_csq(ref_and_vcf, tmp_path):
+    """A VEP-annotated input keeps its CSQ as INFO/SRC_CSQ (the annotate stage writes its own CSQ)."""
+    fa, _, vcf = ref_and_vcf
+    text = vcf.read_text()
+    text = text.replace(
+        "##FORMAT=<ID=GT",
+        '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. '
+        'Format: Allele|Consequence|SYMBOL">\n##FORMAT=<ID=GT',
+    )
+    lines = text.splitlines(True)
+    f = lines[-1].split("\t")
+    f[7] = "CSQ=T|missense_variant|GENE1,G|synonymous_variant|GENE1"
+    lines[-1] = "\t".join(f)
+    src = tmp_path / "vep.vcf"
+    src.write_text("".join(lines))
+    out = tmp_path / "vep.out.vcf.gz"
+    doc = normalize_vcf(src, out, reference=fa)
+    assert doc["info_renamed"] == {"CSQ": "SRC_CSQ"}
+    body = gzip.open(out, "rt").read()
+    assert "##INFO=<ID=SRC_CSQ,Number=.,Type=String" in body
+    assert "ID=CSQ," not in body
+    rec = [v for v in cyvcf2.Reader(str(out)) if v.CHROM == "chrM"][0]
+    assert rec.INFO["SRC_CSQ"] == "T|missense_variant|GENE1,G|synonymous_variant|GENE1"
+    assert rec.INFO.get("CSQ") is None
