@@ -40,11 +40,23 @@ def synthetic_table(n: int, kb_genes: list[str], seed: int = 7) -> pd.DataFrame:
     ref_aa, alt_aa = rng.choice(AA, n), rng.choice(AA, n)
     protein = np.char.add(np.char.add(np.char.add("p.", ref_aa), residues.astype(str)), alt_aa)
     pos = np.arange(1, n + 1, dtype=np.int64) * 100
-    frame = pd.DataFrame({
-        "variant_id": [f"chr1:{p}:A:T" for p in pos], "chrom": "chr1", "pos": pos, "ref": "A", "alt": "T", "filter": "PASS",
-        "gene": genes, "consequence": "missense_variant", "hgvsp_short": protein, "hgvsc": "c.1A>T",
-        "exon": "3/10", "intron": "", "pick": True,
-    })
+    frame = pd.DataFrame(
+        {
+            "variant_id": [f"chr1:{p}:A:T" for p in pos],
+            "chrom": "chr1",
+            "pos": pos,
+            "ref": "A",
+            "alt": "T",
+            "filter": "PASS",
+            "gene": genes,
+            "consequence": "missense_variant",
+            "hgvsp_short": protein,
+            "hgvsc": "c.1A>T",
+            "exon": "3/10",
+            "intron": "",
+            "pick": True,
+        }
+    )
     return frame
 
 
@@ -53,7 +65,9 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--variants", type=int, default=100_000)
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     args = parser.parse_args()
@@ -63,7 +77,9 @@ def main() -> None:
     rows = []
     t0 = time.perf_counter()
     document = build_snapshot(
-        [("bundled", None), ("moalmanac", str(shared / "kb-moalmanac-db" / "referenced"))], oncotree=tree, aliases=aliases
+        [("bundled", None), ("moalmanac", str(shared / "kb-moalmanac-db" / "referenced"))],
+        oncotree=tree,
+        aliases=aliases,
     )
     snap = snapshot_from_document(document)
     rows.append(("kb build (bundled + MOAlmanac)", len(snap.statements), time.perf_counter() - t0))
@@ -71,8 +87,20 @@ def main() -> None:
     table = synthetic_table(args.variants, kb_genes)
     for tumour in ("LUAD", "COAD", "SKCM"):
         t0 = time.perf_counter()
-        result = match_patient(table, {"cna": [], "fusions": [], "tmb": {"status": "high"}, "msi": {"status": "mss"}}, tumour, snap, oncotree=tree)
-        rows.append((f"match {args.variants:,} variants ({tumour}: {len(result['findings'])} findings)", args.variants, time.perf_counter() - t0))
+        result = match_patient(
+            table,
+            {"cna": [], "fusions": [], "tmb": {"status": "high"}, "msi": {"status": "mss"}},
+            tumour,
+            snap,
+            oncotree=tree,
+        )
+        rows.append(
+            (
+                f"match {args.variants:,} variants ({tumour}: {len(result['findings'])} findings)",
+                args.variants,
+                time.perf_counter() - t0,
+            )
+        )
     print(f"{'step':<60} {'items':>10} {'seconds':>9} {'items/s':>12}")
     for name, items, seconds in rows:
         print(f"{name:<60} {items:>10,} {seconds:>9.2f} {items / seconds:>12,.0f}")

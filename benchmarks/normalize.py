@@ -58,7 +58,7 @@ def make_inputs(workdir: Path, n_records: int, seed: int = 7) -> tuple[Path, Pat
     import pysam
 
     pysam.faidx(str(ref))
-    run_set = set((runs + 4).tolist())  # 1-based position of the last A of each run is runs+5
+    run_set = set((runs + 3).tolist())  # 0-based start of the last two As of each run (AA>A)
     positions = np.sort(rng.choice(np.arange(10, length - 10), size=n_records, replace=False))
     vcf = workdir / "bench.vcf"
     alt_of = {"A": "C", "C": "G", "G": "T", "T": "A"}
@@ -76,7 +76,9 @@ def make_inputs(workdir: Path, n_records: int, seed: int = 7) -> tuple[Path, Pat
                     f"0/0:40,0,0:40:0,0\t1/2:30,6,4:40:0.15,0.1\n"
                 )
             elif (p - 1) in run_set:  # deletion at the right end of a run
-                lines.append(f"chr1\t{p}\t.\tAA\tA\t50\t{filt}\tDP=80\tGT:AD:DP:AF\t0/0:40,0:40:0\t0/1:30,10:40:0.25\n")
+                lines.append(
+                    f"chr1\t{p}\t.\tAA\tA\t50\t{filt}\tDP=80\tGT:AD:DP:AF\t0/0:40,0:40:0\t0/1:30,10:40:0.25\n"
+                )
             else:
                 lines.append(
                     f"chr1\t{p}\t.\t{r}\t{alt_of.get(r, 'A')}\t50\t{filt}\tDP=80\tGT:AD:DP:AF\t"

@@ -196,6 +196,13 @@ def test_bad_pick_order_is_a_config_error(tmp_path, capsys):
     assert not out.exists() and not table.exists()
 
 
+def test_bad_chunk_size_is_a_config_error(tmp_path, capsys):
+    _build(tmp_path)
+    rc, out, _ = _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]), "--chunk-size", "0")
+    assert rc == 2 and "expected --chunk-size >= 1; found 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_ref_mismatch_names_the_record_and_writes_nothing(tmp_path, capsys):
     _build(tmp_path)
     vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t.", "chr1\t82\t.\tT\tG\t.\tPASS\t."])
@@ -276,3 +283,26 @@ def test_bcftools_csq_slice_via_cli(shared_data, tmp_path):
     assert picked.loc["3:159:G:A"].consequence == "splice_donor_variant"
     assert picked.loc["3:159:G:A"].hgvsc == "c.12+1C>T"
     assert np.all(df.groupby("variant_id")["pick"].sum() == 1)
+
+
+def test_annotation_with_other_contig_naming(tmp_path):
+    """VCF/FASTA use chr1, the annotation uses Ensembl's 1: transcripts are still found."""
+    _build(tmp_path)
+    gff = tmp_path / "g.gff3"
+    gff.write_text(gff.read_text().replace("chr1\t", "1\t"))
+    _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]))
+    df = pq.read_table(tmp_path / "out.parquet").to_pandas()
+    picked = df[df.pick].iloc[0]
+    assert (picked.transcript, picked.hgvsp) == ("T1", "p.Ala9Gly")
+
+
+def test_unreadable_vcf_and_fasta_are_input_errors(tmp_path, capsys):
+    _build(tmp_path)
+    bad_vcf = tmp_path / "bad.vcf"
+    bad_vcf.write_text("garbage\n")
+    rc, out, _ = _run(tmp_path, bad_vcf)
+    assert rc == 2 and "expected a readable VCF" in capsys.readouterr().err and not out.exists()
+    (tmp_path / "g.fa").write_text("not a fasta\n")
+    (tmp_path / "g.fa.fai").unlink()
+    rc, out, _ = _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]))
+    assert rc == 2 and "expected an indexable FASTA" in capsys.readouterr().err and not out.exists()

@@ -15,6 +15,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -42,6 +43,17 @@ def _chromium() -> str:
             pytest.fail("chromium not found; CI must have it")
         pytest.skip("chromium not found (install Debian's chromium to run the browser tests)")
     return path
+
+
+@pytest.fixture
+def chromium_env():
+    """Environment for Chromium with a short private TMPDIR (it keeps its socket and scratch
+    ``org.chromium.Chromium.*`` directories there; UNIX socket paths must stay short), removed afterwards."""
+    scratch = tempfile.mkdtemp(prefix="ccevc-")
+    try:
+        yield {**os.environ, "TMPDIR": scratch}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class CDP:
@@ -135,14 +147,14 @@ class CDP:
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, chromium_env):
     """Start headless Chromium with a DevTools port; yield a function that opens a file in a page."""
     exe = _chromium()
     profile = tmp_path / "chromium-profile"
     proc = subprocess.Popen(
         [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1280,1600",
          "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=chromium_env,
     )  # fmt: skip
     clients: list[CDP] = []
     try:
@@ -248,7 +260,7 @@ def test_report_in_chromium(tmp_path, browser):
     assert errors == [] and requests == []
 
 
-def test_report_screenshot_flag(tmp_path):
+def test_report_screenshot_flag(tmp_path, chromium_env):
     """The plain ``--screenshot`` route (what a user would run) writes a PNG of the page."""
     from ccevariants.report import write_report
 
@@ -261,7 +273,7 @@ def test_report_screenshot_flag(tmp_path):
     subprocess.run(
         [exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
          "--window-size=1200,1800", paths["html"].as_uri()],
-        capture_output=True, timeout=120, check=False,
+        capture_output=True, timeout=120, check=False, env=chromium_env,
     )  # fmt: skip
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -13,6 +13,8 @@ import math
 import cyvcf2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccevariants.callers import (
     TagMap,
@@ -218,6 +220,11 @@ def test_somaticsniper(shared_data, tmp_path_factory):
     # 1 1648002 C T  GT:IGT:DP:DP4:...  NORMAL 0/0:0/0:23:0,22,0,1:...  TUMOR 0/1:0/1:21:0,14,0,7:...
     #   ref = 0+14, alt = 0+7, VAF = 7/21
     _check(recs[("1", 1648002, "C", "T")], 21, (14, 7), 7 / 21, 23, (22, 1), 1 / 23)
+    # multi-allelic 10 135491068 G A,T  NORMAL ..:243:29,165,1,48:31,0,194,18:..
+    #   TUMOR ..:204:17,132,6,49:35,0,149,20:..   DP4's ALT half (6+49) mixes both ALTs, so split
+    #   records take BCOUNT (A,C,G,T): G>A ref G=149 alt A=35; G>T alt T=20; VAF = alt/DP (site)
+    _check(recs[("10", 135491068, "G", "A")], 204, (149, 35), 35 / 204, 243, (194, 31), 31 / 243)
+    _check(recs[("10", 135491068, "G", "T")], 204, (149, 20), 20 / 204, 243, (194, 18), 18 / 243)
 
 
 def test_muse(shared_data, tmp_path_factory):
@@ -370,3 +377,139 @@ def test_tag_map_twin(shared_data, tmp_path):
         and alt.tolist() == t.ad_alt.tolist()
     )
     np.testing.assert_allclose(af, t.af, atol=5e-6)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10_000),
+            st.integers(0, 10_000),
+            st.one_of(st.none(), st.integers(0, 30_000)),
+            st.booleans(),
+        ),
+        min_size=0,
+        max_size=30,
+    )
+)
+def test_finalise_invariants(rows):
+    """Depth never below REF+ALT; VAF in [0, 1] and equal to ALT/(REF+ALT) (biallelic) or ALT/depth
+    (split multi-allelic); counts come back unchanged."""
+    ref = np.array([r[0] for r in rows], dtype=float)
+    alt = np.array([r[1] for r in rows], dtype=float)
+    dp = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float)
+    multi = np.array([r[3] for r in rows], dtype=bool)
+    out = finalise(ref, alt, dp, np.full(len(rows), np.nan), multi)
+    for i, (r, a, d, m) in enumerate(rows):
+        depth = max(r + a, d if d is not None else 0)
+        assert out.dp[i] == depth
+        assert (out.ad_ref[i], out.ad_alt[i]) == (r, a)
+        denom = depth if m else r + a
+        if denom == 0:
+            assert math.isnan(out.af[i])
+        else:
+            assert out.af[i] == pytest.approx(a / denom)
+            assert 0.0 <= out.af[i] <= 1.0
+
+
+# ------------------------------------------------------------------------------------------
+# callers without a real test file here: FreeBayes, VarDict, DRAGEN (hand-written records)
+# ------------------------------------------------------------------------------------------
+
+_SEQ = "ACGTTGCAAGGCTTAACCGGTTAAGCTTGCAAGTTCCGGAATTCCAAGGTTCCAAGGTTACGT"  # chr1:1-62
+
+
+def _ref(tmp_path):
+    fa = tmp_path / "mini.fa"
+    fa.write_text(">chr1\n" + _SEQ + "\n")
+    return fa
+
+
+def _vcf(tmp_path, meta: list[str], fmt_defs: list[str], records: list[str]):
+    lines = ["##fileformat=VCFv4.2", *meta]
+    lines += [f'##FORMAT=<ID={d},Description="x">' for d in fmt_defs]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tNORMAL\tTUMOR")
+    path = tmp_path / "c.vcf"
+    path.write_text("\n".join(lines + records) + "\n")
+    return path
+
+
+def _run(tmp_path, vcf):
+    out = tmp_path / "c.vcf.gz"
+    doc = normalize_vcf(vcf, out, reference=_ref(tmp_path))
+    keys = ("T_DP", "T_AD", "T_AF", "N_DP", "N_AD", "N_AF")
+    # copy the values out: cyvcf2 INFO objects must not outlive their reader
+    recs = {(v.POS, v.REF, v.ALT[0]): {k: v.INFO.get(k) for k in keys} for v in cyvcf2.Reader(str(out))}
+    return doc, recs
+
+
+def test_freebayes_rule(tmp_path):
+    # chr1:3 is G; multi-allelic G>A,T: RO 30, AO 12,8 (Number=A, split per allele), DP 50
+    assert _SEQ[2] == "G"
+    vcf = _vcf(
+        tmp_path,
+        ["##source=freeBayes v1.3.6"],
+        [
+            "GT,Number=1,Type=String",
+            "DP,Number=1,Type=Integer",
+            "RO,Number=1,Type=Integer",
+            "AO,Number=A,Type=Integer",
+        ],
+        ["chr1\t3\t.\tG\tA,T\t50\tPASS\t.\tGT:DP:RO:AO\t0/0:40:40:0,0\t1/2:50:30:12,8"],
+    )
+    doc, recs = _run(tmp_path, vcf)
+    assert doc["caller"] == "freebayes"
+    a, t = recs[(3, "G", "A")], recs[(3, "G", "T")]
+    # split from a multi-allelic site: VAF = alt / site depth (DP 50 >= 30+12)
+    assert (a["T_DP"], tuple(a["T_AD"]), a["T_AF"]) == (50, (30, 12), pytest.approx(12 / 50))
+    assert (t["T_DP"], tuple(t["T_AD"]), t["T_AF"]) == (50, (30, 8), pytest.approx(8 / 50))
+    assert (a["N_DP"], tuple(a["N_AD"])) == (40, (40, 0))
+
+
+def test_vardict_rule(tmp_path):
+    # chr1:10 G>A with AD; chr1:12 C>T without AD: REF = RD fwd+rev, ALT = VD
+    assert (_SEQ[9], _SEQ[11]) == ("G", "C")
+    fmt = ["GT,Number=1,Type=String", "DP,Number=1,Type=Integer", "VD,Number=1,Type=Integer"]
+    fmt += ["AD,Number=R,Type=Integer", "AF,Number=A,Type=Float", "RD,Number=2,Type=Integer"]
+    vcf = _vcf(
+        tmp_path,
+        ["##source=VarDict_v1.8.2"],
+        fmt,
+        [
+            "chr1\t10\t.\tG\tA\t.\tPASS\t.\tGT:DP:VD:AD:AF:RD\t0/0:60:0:60,0:0:30,30\t0/1:100:20:80,20:0.2:40,40",
+            "chr1\t12\t.\tC\tT\t.\tPASS\t.\tGT:DP:VD:AF:RD\t0/0:60:0:0:30,30\t0/1:100:25:0.25:35,40",
+        ],
+    )
+    doc, recs = _run(tmp_path, vcf)
+    assert doc["caller"] == "vardict"
+    a, b = recs[(10, "G", "A")], recs[(12, "C", "T")]
+    assert (a["T_DP"], tuple(a["T_AD"]), a["T_AF"]) == (100, (80, 20), pytest.approx(0.2))
+    assert (b["T_DP"], tuple(b["T_AD"]), b["T_AF"]) == (100, (75, 25), pytest.approx(25 / 100))
+    assert (b["N_DP"], tuple(b["N_AD"])) == (60, (60, 0))
+
+
+def test_dragen_rule_and_gatk_style_header(tmp_path):
+    # DRAGEN: AD/AF/DP like Mutect2; sample columns named by ##tumor_sample/##normal_sample
+    assert _SEQ[13] == "T"
+    vcf = _vcf(
+        tmp_path,
+        ["##DRAGENCommandLine=<ID=dragen,Version=4.2>", "##tumor_sample=S-T", "##normal_sample=S-N"],
+        [
+            "GT,Number=1,Type=String",
+            "AD,Number=R,Type=Integer",
+            "AF,Number=A,Type=Float",
+            "DP,Number=1,Type=Integer",
+        ],
+        ["chr1\t14\t.\tT\tC\t.\tPASS\t.\tGT:AD:AF:DP\t0/0:50,0:0:50\t0/1:70,30:0.31:101"],
+    )
+    vcf.write_text(vcf.read_text().replace("\tNORMAL\tTUMOR", "\tS-N\tS-T"))
+    doc, recs = _run(tmp_path, vcf)
+    assert (doc["caller"], doc["tumor_sample"], doc["normal_sample"], doc["sample_method"]) == (
+        "dragen",
+        "S-T",
+        "S-N",
+        "header",
+    )
+    r = recs[(14, "T", "C")]
+    # biallelic: VAF = 30/(70+30), not the caller's 0.31; depth = DP 101
+    assert (r["T_DP"], tuple(r["T_AD"]), r["T_AF"]) == (101, (70, 30), pytest.approx(0.3))

@@ -49,3 +49,29 @@ def test_validate_sheet_unknown_tumour_type(tmp_path, capsys):
     assert main(["validate-sheet", str(sheet)]) == 2
     err = capsys.readouterr().err
     assert "s.tsv:2: column 'tumor_type'" in err and "NOTATYPE" in err
+
+
+def test_atomic_outputs_get_umask_permissions(tmp_path):
+    import os
+
+    from ccevariants._io import atomic_write
+
+    target = tmp_path / "out.txt"
+    with atomic_write(target) as handle:
+        handle.write("x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_atomic_write_leaves_nothing_on_error(tmp_path):
+    import pytest
+
+    from ccevariants._io import atomic_write
+
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as handle:
+            handle.write("partial")
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []

@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_report_fixtures import (
     biomarkers,
     finding,
@@ -95,6 +97,8 @@ def _maf(path):
         ((100, "ACG", "ATTTG"), (101, 101, "C", "TTT", "INS")),  # complex: delins, longer ALT
         ((100, "ACGTA", "AG"), (101, 104, "CGTA", "G", "DEL")),  # delins, shorter ALT
         ((100, "ACGTA", "ATA"), (101, 102, "CG", "-", "DEL")),  # not left-aligned input
+        ((100, "A", "CA"), (99, 100, "-", "C", "INS")),  # no shared first base: flank is 99/100
+        ((1, "A", "CA"), (1, 1, "A", "CA", "INS")),  # at the contig start there is no left flank
     ],
 )
 def test_maf_alleles(vcf, expected):
@@ -291,6 +295,47 @@ def test_oncoprint_matrix(tmp_path, reports):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+def test_oncoprint_draws_top_genes_only(tmp_path, reports, monkeypatch):
+    import ccevariants.cohort as cohort
+
+    monkeypatch.setattr(cohort, "MAX_ONCOPRINT_GENES", 1)
+    docs = [json.loads(p.read_text()) for p in reports]
+    op = cohort.oncoprint(docs)
+    assert [g["name"] for g in op["genes"]] == ["ERBB2"] and op["hidden_genes"] == 2
+    assert len(op["rects"]) == 2 and sorted(op["matrix"]) == ["EGFR", "ERBB2", "KRAS"]
+    html = build_cohort(reports, tmp_path / "c")["index.html"].read_text()
+    assert "2 less frequently altered genes are not drawn" in html
+
+
+def test_patient_table_top_findings(tmp_path, reports):
+    from ccevariants.cohort import _top_findings
+
+    docs = [json.loads(p.read_text()) for p in reports]
+    doc = docs[1]
+    # K2 (I-A resistance) ranks before K1 (I-B sensitivity); K3 (III-A) third
+    assert _top_findings(doc, 3) == [
+        "KRAS G12C (I-A, resistance)",
+        "KRAS G12C (I-B)",
+        "ERBB2 amplification (III-A)",
+    ]
+    doc["key_findings"].insert(1, doc["key_findings"][0])  # a repeated alteration is listed once
+    assert _top_findings(doc, 2) == ["KRAS G12C (I-A, resistance)", "KRAS G12C (I-B)"]
+
+
+def test_overview_counts_and_tmb_histogram(tmp_path, reports):
+    from ccevariants.cohort import overview_context, pooled_tables
+
+    docs = [json.loads(p.read_text()) for p in reports]
+    ctx = overview_context(docs, *pooled_tables(docs))
+    assert ctx["by_center"] == [("Centre-A", 1), ("Centre-B", 1)]
+    assert ctx["by_tumor"] == [("COAD", 1), ("LUAD", 1)]
+    assert ctx["by_escat"] == [("I-A", 4), ("I-B", 1), ("I-C", 1), ("II-B", 1), ("III-A", 1)]
+    bars = ctx["tmb_plot"]["bars"]
+    # TMB 12.5 and 45.0: bins of 5 mut/Mb (20 bins cover 0-100)
+    assert [b["label"] for b in bars[:3]] == ["0", "5", "10"]
+    assert {i: b["count"] for i, b in enumerate(bars) if b["count"]} == {2: 1, 9: 1}
+
+
 def test_cohort_deterministic(tmp_path, reports):
     a = build_cohort(reports, tmp_path / "a")
     b = build_cohort(reports, tmp_path / "b")
@@ -333,3 +378,32 @@ def test_cli(tmp_path, reports, capsys):
     assert (tmp_path / "c" / "cohort.maf").exists() and (tmp_path / "c" / "index.html").exists()
     assert main(["cohort", "--reports", str(tmp_path / "none.json"), "--outdir", str(tmp_path / "d")]) == 2
     assert "none.json: expected an existing JSON file; found none" in capsys.readouterr().err
+
+
+def _apply_vcf(seq: str, pos: int, ref: str, alt: str) -> str:
+    assert seq[pos - 1 : pos - 1 + len(ref)] == ref
+    return seq[: pos - 1] + alt + seq[pos - 1 + len(ref) :]
+
+
+def _apply_maf(seq: str, start: int, end: int, ref: str, alt: str, vtype: str) -> str:
+    if ref == "-":
+        assert vtype == "INS" and end == start + 1
+        return seq[:start] + alt + seq[start:]
+    assert seq[start - 1 : end] == ref and end - start + 1 == len(ref)
+    return seq[: start - 1] + ("" if alt == "-" else alt) + seq[end:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.text(alphabet="ACGT", min_size=12, max_size=40),
+    data=st.data(),
+)
+def test_maf_alleles_describe_the_same_change(seq, data):
+    """Property: applying the MAF allele to the sequence gives the same result as the VCF allele."""
+    pos = data.draw(st.integers(1, len(seq) - 6))
+    ref_len = data.draw(st.integers(1, 5))
+    ref = seq[pos - 1 : pos - 1 + ref_len]
+    alt = data.draw(st.text(alphabet="ACGT", min_size=1, max_size=6).filter(lambda a: a != ref))
+    start, end, mref, malt, vtype = maf_alleles(pos, ref, alt)
+    assert _apply_maf(seq, start, end, mref, malt, vtype) == _apply_vcf(seq, pos, ref, alt)
+    assert start >= max(pos - 1, 1) and "-" not in (mref + malt).strip("-")

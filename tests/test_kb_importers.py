@@ -35,12 +35,20 @@ def aliases(shared_data):
 
 @pytest.fixture(scope="module")
 def moalmanac(shared_data, release, aliases):
-    return build_snapshot([("moalmanac", str(shared_data / "kb-moalmanac-db" / "referenced"))], oncotree=release, aliases=aliases)
+    return build_snapshot(
+        [("moalmanac", str(shared_data / "kb-moalmanac-db" / "referenced"))],
+        oncotree=release,
+        aliases=aliases,
+    )
 
 
 @pytest.fixture(scope="module")
 def cgi(shared_data, release, aliases):
-    return build_snapshot([("cgi", str(shared_data / "kb-cgi-biomarkers" / "cgi_biomarkers_per_variant.tsv"))], oncotree=release, aliases=aliases)
+    return build_snapshot(
+        [("cgi", str(shared_data / "kb-cgi-biomarkers" / "cgi_biomarkers_per_variant.tsv"))],
+        oncotree=release,
+        aliases=aliases,
+    )
 
 
 def test_gene_aliases_real_table(aliases):
@@ -68,15 +76,26 @@ def test_moalmanac_counts_every_row(moalmanac):
     assert any("research" in w for w in moalmanac["manifest"]["warnings"])
     docs = {d["id"]: d for d in moalmanac["statements"]}
     # every imported statement names at least one agency approval (FDA/EMA, or another agency in references)
-    assert all(any(a.get("approved") for a in d["regulatory"].values()) or d["references"]["other"] for d in docs.values())
+    assert all(
+        any(a.get("approved") for a in d["regulatory"].values()) or d["references"]["other"]
+        for d in docs.values()
+    )
     only_other = [d for d in docs.values() if not any(a.get("approved") for a in d["regulatory"].values())]
-    assert only_other and all(o.split(":")[0] in ("hc", "hse", "hpra") for d in only_other for o in d["references"]["other"])
+    assert only_other and all(
+        o.split(":")[0] in ("hc", "hse", "hpra") for d in only_other for o in d["references"]["other"]
+    )
 
 
 def test_moalmanac_matches_egfr_l858r_luad(moalmanac, release):
     snap = snapshot_from_document(moalmanac)
-    doc = match_patient(table(variant("EGFR", "L858R", exon="21/28")), biomarkers(), "LUAD", snap, oncotree=release)
-    osi = [f for f in doc["findings"] if f["therapies"] == ["osimertinib"] and f["disease_match"] in ("same", "ancestor")]
+    doc = match_patient(
+        table(variant("EGFR", "L858R", exon="21/28")), biomarkers(), "LUAD", snap, oncotree=release
+    )
+    osi = [
+        f
+        for f in doc["findings"]
+        if f["therapies"] == ["osimertinib"] and f["disease_match"] in ("same", "ancestor")
+    ]
     assert osi and osi[0]["escat"] == "I-A" and osi[0]["on_label"]["FDA"] is True
     assert any("derived from the source's AMP level A" in t for t in osi[0]["trace"])
 
@@ -85,7 +104,9 @@ def test_moalmanac_genomic_key_grch37(moalmanac, release):
     snap = snapshot_from_document(moalmanac)
     row = variant("BRAF", "", chrom="7", pos=140453136, ref="A", alt="T")
     doc = match_patient(table(row), biomarkers(), "SKCM", snap, oncotree=release, genome_build="GRCh37")
-    assert any(f["match_type"] == "exact" and "genomic key 7:140453136:A:T" in f["trace"][1] for f in doc["findings"])
+    assert any(
+        f["match_type"] == "exact" and "genomic key 7:140453136:A:T" in f["trace"][1] for f in doc["findings"]
+    )
 
 
 def test_cgi_counts_every_row(cgi):
@@ -107,7 +128,11 @@ def test_cgi_counts_every_row(cgi):
 
 
 def test_cgi_alteration_grammar():
-    assert parse_part("EGFR:L858R,L861Q") == {"type": "variant", "gene": "EGFR", "alterations": ["L858R", "L861Q"]}
+    assert parse_part("EGFR:L858R,L861Q") == {
+        "type": "variant",
+        "gene": "EGFR",
+        "alterations": ["L858R", "L861Q"],
+    }
     assert parse_part("BRAF:V600.") == {"type": "codon", "gene": "BRAF", "alterations": ["V600"]}
     assert parse_part("KIT:550-552")["alterations"] == ["550", "551", "552"]
     assert parse_part("ALK__.") == {"type": "fusion", "gene": "ALK"}
@@ -116,6 +141,7 @@ def test_cgi_alteration_grammar():
     assert parse_part("KRAS:.") == {"type": "functional", "gene": "KRAS", "function": "oncogenic"}
 
 
+# fmt: off
 CIVIC_ROWS = [
     # molecular_profile, disease, therapies, interaction, type, direction, level, significance, status, eid
     ("BRAF V600E", "Melanoma", "Dabrafenib,Trametinib", "Combination", "Predictive", "Supports", "A", "Sensitivity/Response", "accepted", "1"),
@@ -134,6 +160,7 @@ CIVIC_ROWS = [
     ("TP53 Mutation", "Chronic Lymphocytic Leukemia", "", "", "Prognostic", "Supports", "B", "Poor Outcome", "accepted", "14"),
     ("NTRK3 Fusion", "Solid Tumor", "Larotrectinib,Entrectinib", "Substitutes", "Predictive", "Supports", "B", "Sensitivity/Response", "accepted", "15"),
 ]
+# fmt: on
 
 
 def write_civic(tmp_path):
@@ -142,11 +169,25 @@ def write_civic(tmp_path):
     for mp, disease, therapies, interaction, etype, direction, level, sig, status, eid in CIVIC_ROWS:
         row = dict.fromkeys(CIVIC_COLUMNS, "")
         row.update(
-            molecular_profile=mp, molecular_profile_id=eid, disease=disease, doid="0", therapies=therapies,
-            therapy_interaction_type=interaction, evidence_type=etype, evidence_direction=direction, evidence_level=level,
-            significance=sig, evidence_statement="x", citation_id=str(1000 + int(eid)), source_type="PubMed", rating="4",
-            evidence_status=status, evidence_id=eid, variant_origin="Somatic",
-            evidence_civic_url=f"https://civicdb.org/links/evidence_items/{eid}", is_flagged="false",
+            molecular_profile=mp,
+            molecular_profile_id=eid,
+            disease=disease,
+            doid="0",
+            therapies=therapies,
+            therapy_interaction_type=interaction,
+            evidence_type=etype,
+            evidence_direction=direction,
+            evidence_level=level,
+            significance=sig,
+            evidence_statement="x",
+            citation_id=str(1000 + int(eid)),
+            source_type="PubMed",
+            rating="4",
+            evidence_status=status,
+            evidence_id=eid,
+            variant_origin="Somatic",
+            evidence_civic_url=f"https://civicdb.org/links/evidence_items/{eid}",
+            is_flagged="false",
         )
         lines.append("\t".join(row[c] for c in CIVIC_COLUMNS))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -159,24 +200,37 @@ def test_civic_fixture_counts_and_mapping(tmp_path, release, aliases):
     assert src["research_only"] is False and src["licence"] == "CC0-1.0"
     assert src["rows_read"] == 15 and src["imported"] == 7
     assert src["skipped"] == {
-        "disease not mapped to OncoTree": 1, "does not support": 1, "evidence type not modelled": 1, "malformed row": 2,
-        "not accepted": 1, "unsupported molecular profile": 2,
+        "disease not mapped to OncoTree": 1,
+        "does not support": 1,
+        "evidence type not modelled": 1,
+        "malformed row": 2,
+        "not accepted": 1,
+        "unsupported molecular profile": 2,
     }
     by_id = {s["id"]: s for s in doc["statements"]}
     assert by_id["CIVIC-EID1"]["therapy"] == {"drugs": ["dabrafenib", "trametinib"], "combination": True}
     assert by_id["CIVIC-EID1"]["disease"]["codes"] == ["MEL"]
-    assert by_id["CIVIC-EID1"]["evidence"]["escat"] == "I-A" and by_id["CIVIC-EID1"]["references"]["pmids"] == ["1001"]
+    assert by_id["CIVIC-EID1"]["evidence"]["escat"] == "I-A" and by_id["CIVIC-EID1"]["references"][
+        "pmids"
+    ] == ["1001"]
     assert by_id["CIVIC-EID2"]["biomarker"] == {"type": "codon", "gene": "KRAS", "alterations": ["G12"]}
     assert by_id["CIVIC-EID2"]["effect"] == "resistance"
     assert by_id["CIVIC-EID3"]["biomarker"]["exon_class"] == "deletion"
     assert by_id["CIVIC-EID4"]["biomarker"] == {"type": "fusion", "gene": "ALK", "partner": "EML4"}
     assert by_id["CIVIC-EID4"]["evidence"]["escat"] == "IV-A"  # case study never ranks as tier I-III
     assert by_id["CIVIC-EID5"]["biomarker"]["type"] == "all_of"
-    assert by_id["CIVIC-EID14"]["effect"] == "prognostic" and by_id["CIVIC-EID14"]["disease"]["codes"] == ["CLLSLL"]
-    assert by_id["CIVIC-EID15"]["disease"]["codes"] == ["SOLID"] and by_id["CIVIC-EID15"]["therapy"]["combination"] is False
+    assert by_id["CIVIC-EID14"]["effect"] == "prognostic" and by_id["CIVIC-EID14"]["disease"]["codes"] == [
+        "CLLSLL"
+    ]
+    assert (
+        by_id["CIVIC-EID15"]["disease"]["codes"] == ["SOLID"]
+        and by_id["CIVIC-EID15"]["therapy"]["combination"] is False
+    )
     assert any("Chondrosarcoma Of The Moon" in p for p in src["problems"])
     with pytest.raises(KnowledgeBaseError, match="expected every source row to import"):
-        build_snapshot([("civic", str(write_civic(tmp_path)))], oncotree=release, aliases=aliases, strict=True)
+        build_snapshot(
+            [("civic", str(write_civic(tmp_path)))], oncotree=release, aliases=aliases, strict=True
+        )
 
 
 def test_civic_profiles_and_bad_header(tmp_path):
@@ -198,3 +252,172 @@ def test_missing_source_paths(tmp_path):
         build_snapshot([("cgi", str(tmp_path / "nope.tsv"))])
     with pytest.raises(KnowledgeBaseError, match="expected --source cgi=PATH"):
         build_snapshot([("cgi", None)])
+
+
+def test_moalmanac_broken_json_and_cgi_fixture_reasons(tmp_path):
+    from ccevariants.kb.importers.moalmanac import FILES
+
+    moa = tmp_path / "moa"
+    moa.mkdir()
+    for name in FILES:
+        (moa / f"{name}.json").write_text("{}" if name == "about" else "[]")
+    (moa / "statements.json").write_text('[{"id": 0,')
+    with pytest.raises(KnowledgeBaseError, match="statements.json:1: expected valid JSON"):
+        build_snapshot([("moalmanac", str(moa))])
+    (moa / "statements.json").write_text("[]")
+    assert build_snapshot([("moalmanac", str(moa))])["manifest"]["sources"][0]["rows_read"] == 0
+
+    header = [
+        "Alteration",
+        "Alteration type",
+        "Association",
+        "Biomarker",
+        "Drug",
+        "Drug family",
+        "Evidence level",
+        "Gene",
+        "Primary Tumor acronym",
+        "Source",
+        "Primary Tumor type",
+    ]
+    rows = [
+        [
+            "BRAF:V600E",
+            "MUT",
+            "Responsive",
+            "BRAF (V600E)",
+            "Vemurafenib",
+            "",
+            "FDA guidelines",
+            "BRAF",
+            "CM",
+            "FDA",
+            "Cutaneous melanoma",
+        ],
+        [
+            "BRAF:V600E",
+            "MUT",
+            "Responsive",
+            "BRAF (V600E)",
+            "Vemurafenib",
+            "",
+            "FDA guidelines",
+            "BRAF",
+            "CM",
+            "FDA",
+            "Cutaneous melanoma",
+        ],
+        [
+            "KRAS:G12.",
+            "MUT",
+            "Resistant",
+            "KRAS (G12)",
+            "Cetuximab",
+            "",
+            "Late trials",
+            "KRAS",
+            "COREAD",
+            "PMID:18316791 ",
+            "Colorectal",
+        ],
+        [
+            "EGFR:L858R",
+            "MUT",
+            "Sometimes",
+            "EGFR (L858R)",
+            "Erlotinib",
+            "",
+            "FDA guidelines",
+            "EGFR",
+            "LUAD",
+            "FDA",
+            "Lung",
+        ],
+        [
+            "EGFR:L858R",
+            "MUT",
+            "Responsive",
+            "EGFR (L858R)",
+            "Erlotinib",
+            "",
+            "Rumour",
+            "EGFR",
+            "LUAD",
+            "FDA",
+            "Lung",
+        ],
+        [
+            "EGFR:L858R",
+            "MUT",
+            "Responsive",
+            "EGFR (L858R)",
+            "Erlotinib",
+            "",
+            "FDA guidelines",
+            "EGFR",
+            "ZZZ",
+            "FDA",
+            "Lung",
+        ],
+        [
+            "ESR1:over",
+            "EXPR",
+            "Responsive",
+            "ESR1 overexpression",
+            "Tamoxifen",
+            "",
+            "FDA guidelines",
+            "ESR1",
+            "BRCA",
+            "FDA",
+            "Breast",
+        ],
+        [
+            "EGFR:L858R",
+            "MUT",
+            "Responsive",
+            "EGFR (L858R)",
+            "[]",
+            "",
+            "Early trials",
+            "EGFR",
+            "LUAD",
+            "PMID:1",
+            "Lung",
+        ],
+    ]
+    cgi_path = tmp_path / "cgi.tsv"
+    cgi_path.write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n")
+    doc = build_snapshot([("cgi", str(cgi_path))])
+    src = doc["manifest"]["sources"][0]
+    assert src["imported"] == 2
+    assert src["skipped"] == {
+        "merged (per-variant expansion of one biomarker)": 1,
+        "no drug": 1,
+        "unknown association": 1,
+        "unmapped CGI tumour type": 1,
+        "unmapped evidence level": 1,
+        "unsupported alteration": 1,
+    }
+    by_drug = {s["therapy"]["drugs"][0]: s for s in doc["statements"]}
+    assert by_drug["vemurafenib"]["regulatory"]["FDA"]["approved"] is True
+    assert by_drug["vemurafenib"]["disease"]["codes"] == ["SKCM"]
+    assert by_drug["cetuximab"]["references"]["pmids"] == ["18316791"]
+    assert by_drug["cetuximab"]["evidence"] == {
+        "escat": "II-A",
+        "amp_level": "B",
+        "native_level": "CGI: Late trials",
+    }
+    bad = tmp_path / "bad_cgi.tsv"
+    bad.write_text("Gene\tDrug\nBRAF\tx\n")
+    with pytest.raises(KnowledgeBaseError, match="bad_cgi.tsv:1: expected CGI columns"):
+        build_snapshot([("cgi", str(bad))])
+
+
+def test_alias_table_errors(tmp_path):
+    with pytest.raises(KnowledgeBaseError, match="expected an existing gene alias table"):
+        GeneAliases.load(tmp_path / "none.tsv")
+    bad = tmp_path / "aliases.tsv"
+    bad.write_text("gene\tsynonyms\nA\tB\n")
+    with pytest.raises(KnowledgeBaseError, match="aliases.tsv:1: expected a tab-separated header"):
+        GeneAliases.load(bad)

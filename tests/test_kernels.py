@@ -175,7 +175,7 @@ def test_indels_inframe_frameshift_and_splice(use_jit, tmp_path):
     # + strand transcript: exon 1 = 0-based [30, 60), intron [60, 80), exon 2 = [80, 113); c.1 = 0-based 35
     cds = "ATGGAAGAAGAAAAACTGTGGCCAGCATTGGCGAGCCTGGAAATATAA"
     exon1 = "CCCCC" + cds[:25]
-    exon2 = cds[25:] + "GGGGGGGGGG"
+    exon2 = cds[25:] + "GGCAGGTAGG"  # 3'UTR: a stop (TAG) 3 codons after the CDS stop
     genome = "A" * 30 + exon1 + "GTAAGTTTTTTTTTTTTCAG" + exon2 + "T" * 30
     (tmp_path / "g.fa").write_text(">c\n" + genome + "\n")
     pysam.faidx(str(tmp_path / "g.fa"))
@@ -203,15 +203,18 @@ def test_indels_inframe_frameshift_and_splice(use_jit, tmp_path):
         (38, "G", "GA"): ("frameshift_variant", None),
         (36, "A", "G"): ("start_lost", "p.Met1?"),
         (48, "A", "T"): ("stop_gained", "p.Lys5Ter"),
+        # in-frame delins: VEP calls length-changing delins protein_altering_variant
+        (48, "AAACTG", "TGG"): ("protein_altering_variant", "p.Lys5_Leu6delinsTrp"),
+        (48, "AAA", "AAAGGG"): ("inframe_insertion", "p.Lys5_Leu6insGly"),
         (50, "ACTGTGG", "A"): ("inframe_deletion", "p.Leu6_Trp7del"),
         (81, "C", "G"): ("missense_variant", "p.Ala9Gly"),
-        (101, "T", "C"): ("stop_lost", "p.Ter16GlnextTer?"),
+        (101, "T", "C"): ("stop_lost", "p.Ter16GlnextTer3"),
         (98, "A", "T"): ("missense_variant", "p.Ile15Leu"),
         (61, "G", "A"): ("splice_donor_variant", None),
         (64, "A", "C"): ("splice_region_variant", None),
         (70, "T", "C"): ("intron_variant", None),
         (80, "G", "C"): ("splice_acceptor_variant", None),
-        (110, "G", "C"): ("3_prime_UTR_variant", None),
+        (110, "T", "C"): ("3_prime_UTR_variant", None),
         (33, "C", "A"): ("5_prime_UTR_variant", None),
         (20, "A", "C"): ("upstream_gene_variant", None),
         (120, "T", "C"): ("downstream_gene_variant", None),
@@ -231,7 +234,7 @@ def test_indels_inframe_frameshift_and_splice(use_jit, tmp_path):
     # HGVS c. is 3'-shifted: the left-aligned GAA deletion is written at the last GAA
     assert a.annotate(["c"], [38], ["GGAA"], ["G"])[0][0]["hgvsc"] == "c.10_12del"
     assert a.annotate(["c"], [38], ["G"], ["GGAA"])[0][0]["hgvsc"] == "c.10_12dup"
-    assert a.annotate(["c"], [110], ["G"], ["C"])[0][0]["hgvsc"] == "c.*7G>C"
+    assert a.annotate(["c"], [110], ["T"], ["C"])[0][0]["hgvsc"] == "c.*7T>C"
     assert a.annotate(["c"], [33], ["C"], ["A"])[0][0]["hgvsc"] == "c.-3C>A"
     mis = a.annotate(["c"], [81], ["C"], ["G"])[0][0]
     assert (mis["hgvsp_short"], mis["codons"], mis["exon"], mis["cds_position"]) == (
@@ -310,7 +313,13 @@ def test_indel_annotation_is_strand_independent(use_jit, seed, n_codons, data):
         elif "*" in alt_p[:-1] or len(alt_p) < len(ref_p) - size // 3:
             assert "stop_gained" in terms
         else:
-            assert terms & {"inframe_deletion", "inframe_insertion", "missense_variant", "stop_lost"}
+            assert terms & {
+                "inframe_deletion",
+                "inframe_insertion",
+                "protein_altering_variant",
+                "missense_variant",
+                "stop_lost",
+            }
 
 
 @pytest.mark.parametrize("use_jit", TWINS)
@@ -319,7 +328,9 @@ def test_consequence_kernel_empty_batch(use_jit):
     z = np.zeros(0, dtype=np.int64)
     one = np.zeros(1, dtype=np.int64)
     flags, ints, aa_off, aa_ref, aa_alt = k.consequences(
-        z, z, z, z, np.zeros(0, dtype=np.uint8), one, z, z, z, z, z, z, z, z,
+        z, z, z, z, np.zeros(0, dtype=np.uint8), one,
+        np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0), dtype=np.uint8),
+        np.zeros((2, 1), dtype=np.int64), z, z, z, z, z, z, z, z,
         np.zeros(0, dtype=bool), z, z, np.zeros(1, dtype=np.uint8), z, 5000, k.BASE_CODE, k.AA_CODE,
     )  # fmt: skip
     assert flags.shape == (0,) and ints.shape == (0, 18) and aa_off.tolist() == [0] and len(aa_ref) == 0
@@ -355,3 +366,40 @@ def test_hgvs_formatting_rules():
     assert H.short_p("p.Leu747SerfsTer13") == "p.L747Sfs*13"
     assert H.short_p("p.Ter110GlnextTer17") == "p.*110Qext*17"
     assert H.codons("CCCTGAAA", 2, 5, 3, 4, "G") == "cTg/cGg"
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_intronic_hgvs_offsets_follow_the_midpoint_rule(tmp_path, strand):
+    """HGVS: intronic positions are numbered from the nearer exon; the middle base of an odd-length
+    intron is written from the upstream exon ('+')."""
+    from ccevariants.hgvs import TranscriptCoords
+
+    # exons [30, 60) and [81, 110): intron of 21 bases [60, 81), middle base 70
+    gff = [
+        "##gff-version 3",
+        f"c\t.\tgene\t31\t110\t.\t{strand}\t.\tID=gene:G;Name=G",
+        f"c\t.\tmRNA\t31\t110\t.\t{strand}\t.\tID=transcript:T;Parent=gene:G",
+        f"c\t.\texon\t31\t60\t.\t{strand}\t.\tParent=transcript:T",
+        f"c\t.\texon\t82\t110\t.\t{strand}\t.\tParent=transcript:T",
+        f"c\t.\tCDS\t31\t60\t.\t{strand}\t0\tParent=transcript:T",
+        f"c\t.\tCDS\t82\t110\t.\t{strand}\t{0 if strand == '+' else 2}\tParent=transcript:T",
+    ]
+    (tmp_path / "g.gff3").write_text("\n".join(gff) + "\n")
+    coords = TranscriptCoords(load_annotation(tmp_path / "g.gff3", use_cache=False), 0)
+    if strand == "+":
+        assert [coords.position(g) for g in (60, 69, 70, 71, 80)] == [
+            "30+1",
+            "30+10",
+            "30+11",
+            "31-10",
+            "31-1",
+        ]
+    else:
+        # transcript runs right to left: exon 1 = [81, 110) is c.1..29, exon 2 = [30, 60) is c.30..59
+        assert [coords.position(g) for g in (80, 71, 70, 69, 60)] == [
+            "29+1",
+            "29+10",
+            "29+11",
+            "30-10",
+            "30-1",
+        ]

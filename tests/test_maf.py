@@ -285,3 +285,31 @@ def test_cbioportal_maf(shared_data, tmp_path):
     assert [(v.CHROM, v.POS, v.REF, v.ALT[0]) for v in recs] == [("17", 41243581, "G", "A")]
     assert recs[0].INFO["MAF_Hugo_Symbol"] == "BRCA1"
     assert doc["tumor_sample"] == "TEST_SAMPLE_SOMATIC_HOMOZYGOUS"
+
+
+def test_cli_maf_flag(tmp_path):
+    from ccevariants.cli import main as ccev_main
+
+    fa = _reference(tmp_path)
+    maf = _maf(tmp_path, ROWS)
+    out = tmp_path / "cli" / "P1.vcf.gz"
+    st = tmp_path / "cli" / "P1.json"
+    rc = ccev_main(
+        [
+            "normalize",
+            "--maf",
+            str(maf),
+            "--reference",
+            str(fa),
+            "--output",
+            str(out),
+            "--tumor-sample",
+            "P1-T",
+        ]
+        + ["--stats", str(st)]
+    )
+    assert rc == 0
+    import json
+
+    doc = json.loads(st.read_text())
+    assert (doc["input_format"], doc["records_out"], doc["maf_skipped"]) == ("maf", 3, 1)

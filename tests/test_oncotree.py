@@ -66,7 +66,9 @@ def test_subset_document_keeps_ancestors_only_when_asked(release):
 
 
 def test_bad_inputs(tmp_path, release):
-    with pytest.raises(InputError, match="expected an OncoTree code of release oncotree_2025_10_03; found 'XYZ'"):
+    with pytest.raises(
+        InputError, match="expected an OncoTree code of release oncotree_2025_10_03; found 'XYZ'"
+    ):
         release.lineage("XYZ")
     missing = tmp_path / "none.json"
     with pytest.raises(InputError, match="expected an existing OncoTree JSON"):
@@ -76,7 +78,7 @@ def test_bad_inputs(tmp_path, release):
     with pytest.raises(InputError, match="top-level 'TISSUE'"):
         OncoTree.load(bad)
     broken = tmp_path / "broken.json"
-    broken.write_text("{\"TISSUE\": ")
+    broken.write_text('{"TISSUE": ')
     with pytest.raises(InputError, match="broken.json:1: expected valid JSON"):
         OncoTree.load(broken)
     orphan = {"release": "x", "nodes": [{"code": "A", "name": "a", "parent": "MISSING"}]}
@@ -88,3 +90,37 @@ def test_older_release_loads(shared_data):
     old = OncoTree.load(shared_data / "oncotree" / "oncotree_2019_12_01.json")
     assert old.release == "oncotree_2019_12_01"
     assert old.lineage("LUAD") == ["LUNG", "NSCLC", "LUAD"]
+
+
+def test_bundled_resources_are_reproducible(shared_data, tmp_path):
+    from importlib import resources
+
+    from ccevariants.kb.bundle import regenerate_bundled_resources
+
+    counts = regenerate_bundled_resources(
+        shared_data / "oncotree" / "oncotree_2025_10_03.json",
+        shared_data / "gene-aliases" / "org.Hs.eg.genes.tsv",
+        output_dir=tmp_path,
+    )
+    data = resources.files("ccevariants") / "data"
+    assert (tmp_path / "oncotree_subset.json").read_text() == (data / "oncotree_subset.json").read_text()
+    assert (tmp_path / "kb" / "gene_aliases.tsv").read_text() == (
+        data / "kb" / "gene_aliases.tsv"
+    ).read_text()
+    # the whole 2025-10 release (898 nodes, counted independently below); 48 genes
+    assert counts == {"oncotree_nodes": 898, "genes": 48}
+
+
+def test_bundled_tree_has_every_code_of_the_release(shared_data):
+    import json
+
+    def walk(node, out):
+        out.add(node["code"])
+        for child in (node.get("children") or {}).values():
+            walk(child, out)
+        return out
+
+    release = json.loads((shared_data / "oncotree" / "oncotree_2025_10_03.json").read_text())
+    codes = walk(release["TISSUE"], set())
+    assert len(codes) == 898
+    assert set(OncoTree.load(None).nodes) == codes

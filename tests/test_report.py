@@ -12,6 +12,7 @@ from test_report_fixtures import (
     HOSTILE,
     biomarkers,
     filtered_frame,
+    finding,
     normalize_stats,
     nsclc_matches,
     nsclc_variants,
@@ -126,7 +127,18 @@ def test_key_findings_ranked_with_tiers_and_agency_labels(tmp_path):
     assert doc["key_findings"] == ["F2", "F1", "F3", "F5", "F4"]
     rows = tables(html).tables["key-findings-table"]
     header, body = rows[0], rows[1:]
-    assert header == ["#", "Alteration", "Effect", "ESCAT", "AMP tier", "Therapy", "EMA", "FDA", "Disease match", "VAF"]
+    assert header == [
+        "#",
+        "Alteration",
+        "Effect",
+        "ESCAT",
+        "AMP tier",
+        "Therapy",
+        "EMA",
+        "FDA",
+        "Disease match",
+        "VAF",
+    ]
     assert [r[0] for r in body] == ["1", "2", "3", "4", "5"]
     l858r = next(r for r in body if "L858R" in r[1])
     assert l858r[1] == "EGFR L858R (p.Leu858Arg)"
@@ -136,6 +148,7 @@ def test_key_findings_ranked_with_tiers_and_agency_labels(tmp_path):
     assert erbb2[3:8] == ["II-B", "I (A)", "trastuzumab deruxtecan", "off-label", "on-label"]
     t790m = next(r for r in body if "T790M" in r[1])
     assert t790m[2] == "resistance"
+    assert t790m[6:8] == ["n/a (resistance)", "n/a (resistance)"]  # label status does not apply
     finding = next(f for f in doc["findings"] if f["finding_id"] == "F1")
     assert finding["on_label"] == {"EMA": True, "FDA": True}
     assert finding["hgvsc"] == "c.2573T>G" and finding["transcript"] == "ENST00000275493"
@@ -153,9 +166,18 @@ def test_key_findings_grouped_per_alteration(tmp_path):
     matches["findings"].append(dict(f1, finding_id="F1c"))  # a duplicate indication: shown once
     _, doc, html = _write(tmp_path, matches=matches)
     assert doc["key_findings"][:4] == ["F2", "F1b", "F1", "F1c"]  # same tier: by therapy name
-    assert next(f for f in doc["findings"] if f["finding_id"] == "F1b")["indication"] == "advanced or metastatic, first line"
+    assert (
+        next(f for f in doc["findings"] if f["finding_id"] == "F1b")["indication"]
+        == "advanced or metastatic, first line"
+    )
     body = tables(html).tables["key-findings-table"][1:]
-    assert [len(r) for r in body[:5]] == [10, 10, 3, 3, 10]  # L858R: 3 rows (erlotinib, gefitinib, osimertinib)
+    assert [len(r) for r in body[:5]] == [
+        10,
+        10,
+        3,
+        3,
+        10,
+    ]  # L858R: 3 rows (erlotinib, gefitinib, osimertinib)
     assert body[1][1] == "EGFR L858R (p.Leu858Arg)"
     assert body[1][5:8] == ["erlotinib — advanced or metastatic, first line", "on-label", "off-label"]
     assert body[2] == ["gefitinib — advanced or metastatic, first line", "on-label", "off-label"]
@@ -342,6 +364,15 @@ def test_tsv_rows(tmp_path):
 # ---------------------------------------------------------------------------------------------- safety
 
 
+def test_tsv_keeps_quotes_and_flattens_tabs(tmp_path):
+    matches = nsclc_matches()
+    matches["findings"][0]["alteration"] = 'odd "quoted"\tvalue'
+    paths, _, _ = _write(tmp_path, matches=matches)
+    lines = paths["tsv"].read_text(encoding="utf-8").splitlines()
+    assert len({len(line.split("\t")) for line in lines}) == 1
+    assert any('odd "quoted" value' in line for line in lines)
+
+
 def test_hostile_values_are_escaped(tmp_path):
     _, doc, html = _write(tmp_path)
     assert HOSTILE not in html
@@ -397,12 +428,51 @@ def test_schema_accepts_document_and_rejects_bad_values(tmp_path):
         validate_document(bad)
 
 
-def test_invalid_finding_leaves_no_output(tmp_path):
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("escat", "bogus", "expected findings[0].escat one of I-A, I-B"),
+        ("amp_tier", "V", "expected findings[0].amp_tier one of I, II, III, IV; found 'V'"),
+        ("effect", "response", "expected findings[0].effect one of sensitivity"),
+        ("category", "gene", "expected findings[0].category one of variant, cna"),
+        ("therapies", "osimertinib", "expected findings[0].therapies as a list"),
+    ],
+)
+def test_invalid_finding_leaves_no_output(tmp_path, key, value, message):
     matches = nsclc_matches()
-    matches["findings"][0]["escat"] = "bogus"
-    with pytest.raises(SchemaError, match="escat"):
+    matches["findings"][0][key] = value
+    with pytest.raises(InputError, match=re.escape(message)):
         _write(tmp_path, matches=matches)
-    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_schema_failure_leaves_no_output(tmp_path, monkeypatch):
+    """A document the schema rejects (here: a negative TMB) is never written."""
+    bm = biomarkers()
+    bm["tmb"]["value"] = -1.0
+    with pytest.raises(SchemaError, match="biomarkers/tmb/value"):
+        _write(tmp_path, biomarkers=bm)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("patient", ["../escape", "a/b", "", ".hidden", "P 1"])
+def test_patient_id_cannot_escape_outdir(tmp_path, patient):
+    with pytest.raises(InputError, match="expected a patient ID of letters"):
+        _write(tmp_path, patient=patient)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sheet_values_checked(tmp_path):
+    with pytest.raises(
+        InputError, match="sample sheet: expected assay one of panel, wes, wgs; found 'targeted'"
+    ):
+        _write(tmp_path, sheet_row=sheet_row(assay="targeted"))
+    with pytest.raises(
+        InputError, match=r"expected matches for tumour type COAD \(sample sheet\); found LUAD"
+    ):
+        _write(tmp_path, sheet_row=sheet_row(tumor_type="COAD"))
+    _, doc, _ = _write(tmp_path, sheet_row=sheet_row(assay="WES"))
+    assert doc["patient"]["assay"] == "wes"
 
 
 def test_deterministic_output(tmp_path):
@@ -620,3 +690,24 @@ def test_schema_fields_documented(repo_root):
     doc = (repo_root / "docs" / "report-schema.md").read_text()
     missing = sorted(n for n in names if f"`{n}`" not in doc and f"`{n}." not in doc)
     assert missing == []
+
+
+def test_wildtype_finding_caveat_without_coverage(tmp_path):
+    matches = nsclc_matches()
+    matches["findings"].append(
+        finding("W1", "KRAS/NRAS", "RAS wild-type", None, "sensitivity", ["cetuximab"], "I-A", "I", True, True,
+                category="biomarker", match_type="wildtype")
+    )  # fmt: skip
+    _, doc, html = _write(tmp_path, "nocov", matches=matches)
+    w1 = next(f for f in doc["findings"] if f["finding_id"] == "W1")
+    assert w1["caveat"].startswith("wild-type status is inferred from the absence of variant calls")
+    assert "KRAS, NRAS" in w1["caveat"]
+    assert "Caution: wild-type status is inferred" in html
+    assert all(f["caveat"] is None for f in doc["findings"] if f["finding_id"] != "W1")
+    bm = biomarkers()
+    bm["coverage"] = {"KRAS": {"adequate": True, "min_depth": 300}, "NRAS": {"adequate": False, "min_depth": 8}}
+    _, doc2, _ = _write(tmp_path, "partial", matches=matches, biomarkers=bm)
+    assert "without adequate coverage of NRAS " in next(f for f in doc2["findings"] if f["finding_id"] == "W1")["caveat"]
+    bm["coverage"]["NRAS"] = {"adequate": True, "min_depth": 250}
+    _, doc3, _ = _write(tmp_path, "covered", matches=matches, biomarkers=bm)
+    assert next(f for f in doc3["findings"] if f["finding_id"] == "W1")["caveat"] is None

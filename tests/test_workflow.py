@@ -7,6 +7,7 @@ the reports it wrote (values, not only that files exist).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXED_DATE = "2026-01-15"
+CONFIG_ARGS = ("--config", f"report={{fixed_date: '{FIXED_DATE}'}}")
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -30,13 +32,15 @@ def copy_workflow(dest: Path) -> Path:
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    # rules call `ccev`: use the one installed beside this interpreter, as an activated venv would
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    result = snakemake(workdir, "--config", f"report={{fixed_date: '{FIXED_DATE}'}}")
+    result = snakemake(workdir, *CONFIG_ARGS)
     if result.returncode != 0:
         logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "logs").rglob("*.log")))
         pytest.fail(f"snakemake failed ({result.returncode}):\n{result.stderr[-6000:]}\n{logs}")
@@ -159,8 +163,21 @@ def test_alk_fusion_lung(demo_run):
 
 def test_rerun_is_up_to_date_and_outputs_deterministic(demo_run):
     before = {p: p.read_bytes() for p in (demo_run / "results" / "reports").glob("*.json")}
-    result = snakemake(demo_run, "-n", "--quiet")
+    result = snakemake(demo_run, "-n", *CONFIG_ARGS)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
     for path, content in before.items():
         assert path.read_bytes() == content
+
+
+def test_snakemake_report_bundles_every_patient_report(demo_run):
+    import zipfile
+
+    result = snakemake(demo_run, "--report", "bundle.zip", *CONFIG_ARGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = zipfile.ZipFile(demo_run / "bundle.zip").namelist()
+    sheet = (demo_run / "config" / "samples.tsv").read_text().splitlines()
+    patients = [line.split("\t")[0] for line in sheet[1:] if line and not line.startswith("#")]
+    for patient in patients:
+        assert any(name.endswith(f"/{patient}.html") for name in names), names
+    assert any(name.endswith("/index.html") and "raw" in name for name in names)

@@ -38,7 +38,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         for leftover in tmp_path.parent.glob(tmp_path.name + "*"):
             leftover.unlink(missing_ok=True)
         raise
+    if tmp_path.exists():
+        # mkstemp creates 0600; give the result the permissions a plain open() would (0666 & ~umask).
+        os.chmod(tmp_path, 0o666 & ~_umask())
     os.replace(tmp_path, path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager

@@ -94,6 +94,22 @@ def parse_pick_order(text: str | None) -> tuple[str, ...]:
     return items
 
 
+class _FastaView:
+    """A FASTA handle that also answers to the other contig naming convention (``1`` for ``chr1``)."""
+
+    def __init__(self, fasta):
+        self.fasta = fasta
+        self.references = fasta.references
+        self._names = set(fasta.references)
+
+    def fetch(self, chrom, start, end):
+        if chrom not in self._names:
+            from .contigs import harmonise
+
+            chrom = harmonise(chrom, self._names) or chrom
+        return self.fasta.fetch(chrom, start, end)
+
+
 class _SeqCache:
     """Spliced transcript sequences (transcript orientation, uint8), bounded LRU."""
 
@@ -143,8 +159,11 @@ class Annotator:
         self.pick_order = pick_order
         self.k_overlap = load("overlap", use_jit)
         self.k_csq = load("consequence", use_jit)
-        self.seqs = _SeqCache(index, fasta)
+        self.seqs = _SeqCache(index, _FastaView(fasta))
+        self._range_cache: dict[str, tuple[int, int]] = {}
+        self._flank_rows: dict[tuple[int, int], dict] = {}
         self.fasta_contigs = set(fasta.references)
+        self.contig_lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
         tx = index.transcripts
         self.t_nmd = np.isin(tx.biotype, NMD_BIOTYPES)
         self.t_strand = tx.strand.astype(np.int64)
@@ -171,6 +190,24 @@ class Annotator:
         # the pick order is a total order over transcripts: rank them all once
         self.global_rank = pick_keys(index, np.arange(len(tx)), pick_order).tolist() if len(tx) else []
         self._terms_cache: dict[tuple[int, bool], tuple[list[str], str]] = {}
+
+    def _transcript_range(self, chrom: str) -> tuple[int, int]:
+        """Transcript rows of a VCF/FASTA contig, accepting the other naming convention in the
+        annotation (``chr1`` vs ``1``, ``chrM`` vs ``MT``)."""
+        hit = self._range_cache.get(chrom)
+        if hit is None:
+            from .contigs import candidates
+
+            hit = (0, 0)
+            for name in candidates(chrom):
+                lo, hi = self.index.transcript_range(name)
+                if hi > lo:
+                    if name != chrom:
+                        log.info("contig %s is named %s in the annotation", chrom, name)
+                    hit = (lo, hi)
+                    break
+            self._range_cache[chrom] = hit
+        return hit
 
     def _coords(self, t: int) -> H.TranscriptCoords:
         c = self.coords.get(t)
@@ -223,12 +260,32 @@ class Annotator:
             if alt_off[-1]
             else np.zeros(0, dtype=np.uint8)
         )
+        # alternative placements of pure indels (row 0: rightmost, row 1: leftmost) for the kernel
+        sh_start = np.vstack([starts, starts])
+        sh_end = np.vstack([ends, ends])
+        sh_alts = [list(t_alts), list(t_alts)]
+        for i in range(n):
+            if symbolic[i] or bool(t_refs[i]) == bool(t_alts[i]):
+                continue
+            clen = self.contig_lengths.get(chroms[i], 0)
+            for row, right in ((0, True), (1, False)):
+                s_, e_, r_, a_ = shift_allele(
+                    self.fasta, chroms[i], int(starts[i]), int(ends[i]), t_refs[i], t_alts[i], right, 0, clen
+                )
+                sh_start[row, i], sh_end[row, i] = s_, e_
+                sh_alts[row][i] = a_
+        sh_alt_buf = (
+            np.vstack([np.frombuffer("".join(x).encode(), dtype=np.uint8) for x in sh_alts])
+            if alt_off[-1]
+            else np.zeros((2, 0), dtype=np.uint8)
+        )
+        sh_alt_off = np.vstack([alt_off, alt_off])
         # overlaps per contig
         pv, pt = [], []
         chrom_arr = np.asarray(chroms, dtype=object)
         tx = self.index.transcripts
         for chrom in dict.fromkeys(chroms):
-            lo, hi = self.index.transcript_range(chrom)
+            lo, hi = self._transcript_range(chrom)
             rows = np.flatnonzero((chrom_arr == chrom) & ~symbolic)
             if hi <= lo or len(rows) == 0:
                 continue
@@ -266,6 +323,10 @@ class Annotator:
             ends,
             alt_buf,
             alt_off,
+            sh_start,
+            sh_end,
+            sh_alt_buf,
+            sh_alt_off,
             tx.start,
             tx.end,
             self.t_strand,
@@ -317,35 +378,7 @@ class Annotator:
         within the exon or intron that holds it (HGVS 3' rule as applied by VEP). 0-based half-open."""
         anchor = start if ref else start - (0 if coords.strand >= 0 else 1)
         lo, hi = _feature_bounds(coords, max(anchor, 0))
-        unit = ref or alt
-        step = 64
-        if coords.strand >= 0:
-            while True:
-                window = self.fasta.fetch(chrom, end, min(end + step, hi)).upper() if end < hi else ""
-                moved = 0
-                for b in window:
-                    if b != unit[0]:
-                        break
-                    unit = unit[1:] + unit[0]
-                    moved += 1
-                start += moved
-                end += moved
-                if moved < step or not window:
-                    break
-        else:
-            while True:
-                window = self.fasta.fetch(chrom, max(lo, start - step), start).upper() if start > lo else ""
-                moved = 0
-                for b in reversed(window):
-                    if b != unit[-1]:
-                        break
-                    unit = unit[-1] + unit[:-1]
-                    moved += 1
-                start -= moved
-                end -= moved
-                if moved < step or not window:
-                    break
-        return (start, end, unit, "") if ref else (start, end, "", unit)
+        return shift_allele(self.fasta, chrom, start, end, ref, alt, coords.strand >= 0, lo, hi)
 
     def _pick(self, rows: list[dict]) -> None:
         # prefer transcripts the variant actually hits over up/downstream ones, then the pick order
@@ -367,6 +400,18 @@ class Annotator:
 
     def _row(self, i, t, f, ints, ref_aa, alt_aa, chrom, start, end, ref, alt) -> dict:
         k = self.k_csq
+        if not (f & ~(k.UPSTREAM | k.DOWNSTREAM)) and f:
+            # up/downstream only: the row depends on (transcript, flags) alone — reuse a template
+            template = self._flank_rows.get((t, f))
+            if template is None:
+                template = self._row_fields(t, f, ints, True)
+                template["_csq_mid"] = _csq_entry("", template)[1:-1]
+                self._flank_rows[(t, f)] = template
+            return dict(template)
+        row = self._row_fields(t, f, ints, False)
+        return self._row_detail(row, t, f, ints, ref_aa, alt_aa, chrom, start, end, ref, alt)
+
+    def _row_fields(self, t, f, ints, flank_only) -> dict:
         tid, biotype, strand, ne, gname, gid, mane, canonical, coding = self.tx_info[t]
         names, impact = self._terms(f, coding)
         exon = (
@@ -377,8 +422,7 @@ class Annotator:
             if ints[2] < 0
             else (f"{ints[2]}/{ne - 1}" if ints[2] == ints[3] else f"{ints[2]}-{ints[3]}/{ne - 1}")
         )
-        flank_only = bool(f & (k.UPSTREAM | k.DOWNSTREAM)) and not (f & ~(k.UPSTREAM | k.DOWNSTREAM))
-        row = {
+        return {
             "gene": gname,
             "gene_id": gid,
             "transcript": tid,
@@ -404,8 +448,10 @@ class Annotator:
             "_t": t,
             "_flank_only": flank_only,
         }
-        if flank_only:
-            return row
+
+    def _row_detail(self, row, t, f, ints, ref_aa, alt_aa, chrom, start, end, ref, alt) -> dict:
+        coding = self.tx_info[t][8]
+        names = row["consequence"].split("&")
         coords = self._coords(t)
         hs, he, href, halt = int(start), int(end), ref, alt
         if bool(href) != bool(halt):  # pure insertion or deletion: 3' shift (HGVS)
@@ -443,6 +489,9 @@ class Annotator:
                 before, after = aa_at(ps - 1), aa_at(ps)
                 n = len(alt_aa)
                 dup = ps - n >= 1 and "".join(aa_at(x) for x in range(ps - n, ps)) == alt_aa
+                # an insertion is reported at the residue before it (VEP Protein_position "5-6")
+                row["protein_position"] = ps - 1
+                row["protein_span"] = _span(ps - 1, ps)
             elif not alt_aa and "frameshift_variant" not in nameset and "*" not in ref_aa:
                 while ref_aa and aa_at(ps + len(ref_aa)) == ref_aa[0]:
                     ref_aa = ref_aa[1:] + ref_aa[0]
@@ -464,6 +513,44 @@ class Annotator:
                     seq, int(ints[14]), int(ints[15]), int(ints[16]), int(ints[17]), alt_t
                 )
         return row
+
+
+def shift_allele(fasta, chrom, start, end, ref, alt, right: bool, lo: int, hi: int, step: int = 64):
+    """Slide a pure insertion (``ref == ""``) or deletion (``alt == ""``) along the reference, right
+    (towards higher coordinates) or left, staying within ``[lo, hi)``; 0-based half-open. Returns the
+    moved ``(start, end, ref, alt)`` with the allele rotated accordingly."""
+    unit = ref or alt
+    if not unit or (ref and alt):
+        return start, end, ref, alt
+    if right:
+        while True:
+            stop = min(end + step, hi)
+            window = fasta.fetch(chrom, end, stop).upper() if end < stop else ""
+            moved = 0
+            for b in window:
+                if b != unit[0]:
+                    break
+                unit = unit[1:] + unit[0]
+                moved += 1
+            start += moved
+            end += moved
+            if moved < len(window) or not window:
+                break
+    else:
+        while True:
+            begin = max(lo, start - step)
+            window = fasta.fetch(chrom, begin, start).upper() if begin < start else ""
+            moved = 0
+            for b in reversed(window):
+                if b != unit[-1]:
+                    break
+                unit = unit[-1] + unit[:-1]
+                moved += 1
+            start -= moved
+            end -= moved
+            if moved < len(window) or not window:
+                break
+    return (start, end, unit, "") if ref else (start, end, "", unit)
 
 
 def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:
@@ -555,6 +642,9 @@ def _info_float(rec, key):
 
 
 def _csq_entry(alt: str, row: dict) -> str:
+    mid = row.get("_csq_mid")
+    if mid is not None:  # cached up/downstream entry
+        return f"{alt}|{mid}|{'1' if row['pick'] else ''}"
     vals = [
         alt,
         row["consequence"],
@@ -630,7 +720,14 @@ def annotate_vcf(
     for p, what in ((input_vcf, "input VCF"), (reference, "reference FASTA"), (annotation, "annotation")):
         if not Path(p).exists():
             raise InputError(f"expected an existing {what}; found none", path=p)
+    from . import __version__
+
+    log.info(
+        "ccevariants %s annotate: input=%s reference=%s annotation=%s pick_order=%s chunk_size=%d",
+        __version__, input_vcf, reference, annotation, ",".join(pick_order), chunk_size,
+    )  # fmt: skip
     index = load_annotation(annotation, cache_dir=cache_dir)
+    log.info("transcript index: %d genes, %d transcripts", len(index.genes), len(index.transcripts))
     try:
         fasta = pysam.FastaFile(str(reference))
     except (OSError, ValueError) as exc:

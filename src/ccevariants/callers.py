@@ -21,9 +21,13 @@ Combination applied to every rule:
    REF+ALT would leave out the reads of the other ALT alleles. The caller's own fraction (Mutect2
    ``AF``, VarScan ``FREQ``, tag-map ``af``) is used only when the counts give no VAF.
 
-Extraction is batched: :func:`extract_batch` fills NumPy arrays for a list of cyvcf2 variants; the
-per-variant work is one ``Variant.format()`` call per tag (all samples at once), and the arithmetic
-(sums, fallbacks, VAF) runs vectorised over the whole batch.
+Two implementations of the rules:
+
+* the pipeline's columnar path (:func:`query_tables` + :class:`Columns` + :data:`COLUMNAR_RULES`,
+  combined by :func:`support_from_columns`): ``bcftools query`` prints only the needed values,
+  pandas parses them in chunks and each rule is NumPy arithmetic over all records and samples;
+* the per-record twin (:class:`Extractor`, cyvcf2 ``Variant.format()`` arrays per record), used by
+  the tests as an independent oracle on every real caller VCF.
 
 Positions in this module are VCF 1-based (cyvcf2 ``Variant.POS``).
 """
@@ -284,8 +288,6 @@ def identify_samples(
 # --------------------------------------------------------------------------------------------
 # Field getters: each returns a float64 array with one value per sample (NaN = missing)
 # --------------------------------------------------------------------------------------------
-
-Getter = Callable[[object, int], np.ndarray]
 
 
 def _clean_numeric(arr) -> np.ndarray:
@@ -1131,74 +1133,6 @@ def _tagmap_role(tm: TagMap, c: Columns, role: str):
     return ref, alt, get("depth"), get("af")
 
 
-class ChunkParser:
-    """Pull the values a rule needs out of split VCF text records, one chunk at a time.
-
-    Produces the same table ``bcftools query -f '%CHROM %POS %REF %ALT %FILTER %END
-    [%INFO/..] [per sample %EXPR..]'`` would print (missing = '.'), as lists of strings; the
-    FORMAT layout is resolved once per distinct FORMAT string. ``EXPR`` is ``TAG`` or ``TAG{i}``
-    (0-based value index within the comma-separated field).
-    """
-
-    def __init__(self, fmt_exprs: Sequence[str], info_exprs: Sequence[str], n_samples: int):
-        self.fmt_exprs = list(fmt_exprs)
-        self.info_exprs = list(info_exprs)
-        self.n_samples = n_samples
-        self._parsed = [
-            (_tag(e), int(e.split("{", 1)[1].rstrip("}")) if "{" in e else None) for e in self.fmt_exprs
-        ]
-        self._layout: dict[str, list[int]] = {}
-
-    def table(self, rows: Sequence[list[str]]):
-        """DataFrame of string columns (base, INFO exprs, then per sample the FORMAT exprs)."""
-        import pandas as pd
-
-        n_fmt = len(self.fmt_exprs)
-        cols: list[list[str]] = [
-            [] for _ in range(len(BASE_COLUMNS) + len(self.info_exprs) + n_fmt * self.n_samples)
-        ]
-        chrom, pos, ref, alt, filt, end = cols[:6]
-        info_cols = cols[6 : 6 + len(self.info_exprs)]
-        fmt_cols = cols[6 + len(self.info_exprs) :]
-        parsed = self._parsed
-        layout = self._layout
-        for f in rows:
-            chrom.append(f[0])
-            pos.append(f[1])
-            ref.append(f[3])
-            a = f[4]
-            alt.append(a)
-            filt.append(f[6])
-            if "<" in a and "END=" in f[7]:
-                m = re.search(r"(?:^|;)END=(\d+)", f[7])
-                end.append(m.group(1) if m else str(int(f[1]) + len(f[3]) - 1))
-            else:
-                end.append(str(int(f[1]) + len(f[3]) - 1))
-            if info_cols:
-                kv = dict(item.split("=", 1) if "=" in item else (item, "1") for item in f[7].split(";"))
-                for col, expr in zip(info_cols, self.info_exprs, strict=True):
-                    col.append(kv.get(_tag(expr), "."))
-            if not n_fmt:
-                continue
-            fmt = f[8] if len(f) > 8 else ""
-            where = layout.get(fmt)
-            if where is None:
-                keys = fmt.split(":")
-                where = [keys.index(tag) if tag in keys else -1 for tag, _ in parsed]
-                layout[fmt] = where
-            for j in range(self.n_samples):
-                sf = f[9 + j].rstrip("\n").split(":")
-                nsf = len(sf)
-                base = j * n_fmt
-                for k, (w, (_, sub)) in enumerate(zip(where, parsed, strict=True)):
-                    v = sf[w] if 0 <= w < nsf else "."
-                    if sub is not None and v != ".":
-                        parts = v.split(",")
-                        v = parts[sub] if sub < len(parts) else "."
-                    fmt_cols[base + k].append(v)
-        return pd.DataFrame({i: c for i, c in enumerate(cols)}, dtype=object)
-
-
 def query_tables(
     vcf_path: str | Path, fmt_exprs: Sequence[str], info_exprs: Sequence[str], n_samples: int, chunk: int
 ):
@@ -1276,3 +1210,91 @@ def query_exprs(
     if ORIG_TAG in info_tags and ORIG_TAG not in info_exprs:
         info_exprs.append(ORIG_TAG)
     return fmt_exprs, info_exprs
+
+
+# --------------------------------------------------------------------------------------------
+# BAM fallback: count read support where the VCF has none
+# --------------------------------------------------------------------------------------------
+
+
+def count_from_bam(
+    bam_path: str | Path,
+    chrom: Sequence[str],
+    pos: Sequence[int],
+    ref: Sequence[str],
+    alt: Sequence[str],
+    min_mapq: int = 20,
+    min_baseq: int = 20,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """REF, ALT and total read counts at each variant from an indexed BAM/CRAM (NaN = not countable).
+
+    ``pos`` is the VCF 1-based POS. SNVs: bases with quality >= ``min_baseq`` at POS (pysam
+    ``count_coverage``). Indels (first base shared, the VCF anchor): reads in the pileup at the anchor
+    whose indel right after it has the variant's length (insertions also need the inserted bases);
+    REF = reads without an indel there. Reads below ``min_mapq``, secondary, supplementary,
+    duplicate or QC-failed are ignored. MNVs and complex alleles are not counted (NaN).
+    """
+    import pysam
+
+    from .contigs import harmonise
+
+    n = len(pos)
+    out_ref = np.full(n, np.nan)
+    out_alt = np.full(n, np.nan)
+    out_dp = np.full(n, np.nan)
+
+    def usable(read) -> bool:
+        return not (
+            read.is_unmapped
+            or read.is_secondary
+            or read.is_supplementary
+            or read.is_duplicate
+            or read.is_qcfail
+            or read.mapping_quality < min_mapq
+        )
+
+    try:
+        bam = pysam.AlignmentFile(str(bam_path))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"expected an indexed BAM/CRAM; found {exc}", path=bam_path) from None
+    with bam:
+        names = set(bam.references)
+        for i in range(n):
+            c = harmonise(chrom[i], names)
+            r, a = ref[i].upper(), alt[i].upper()
+            if c is None or not a or a[0] in "<.*[]" or "[" in a or "]" in a:
+                continue
+            p0 = int(pos[i]) - 1
+            if len(r) == 1 and len(a) == 1 and r in _BASE and a in _BASE:
+                try:
+                    acgt = bam.count_coverage(
+                        c, p0, p0 + 1, quality_threshold=min_baseq, read_callback=usable
+                    )
+                except (ValueError, KeyError):
+                    continue
+                counts = [int(x[0]) for x in acgt]
+                out_ref[i], out_alt[i], out_dp[i] = counts[_BASE[r]], counts[_BASE[a]], sum(counts)
+            elif (len(r) == 1 or len(a) == 1) and r[0] == a[0] and len(r) != len(a):
+                length = len(a) - len(r)
+                inserted = a[1:]
+                nr = na = depth = 0
+                for col in bam.pileup(
+                    c, p0, p0 + 1, truncate=True, stepper="nofilter", min_base_quality=0, ignore_orphans=False
+                ):
+                    for pr in col.pileups:
+                        if pr.is_refskip or not usable(pr.alignment):
+                            continue
+                        depth += 1
+                        if pr.indel == length and (
+                            length < 0
+                            or pr.query_position is not None
+                            and pr.alignment.query_sequence[
+                                pr.query_position + 1 : pr.query_position + 1 + length
+                            ]
+                            == inserted
+                        ):
+                            na += 1
+                        elif pr.indel == 0 and not pr.is_del:
+                            nr += 1
+                out_ref[i], out_alt[i], out_dp[i] = nr, na, depth
+    return out_ref, out_alt, out_dp

@@ -59,6 +59,8 @@ SO_TO_MAF = {
 }  # fmt: skip
 
 _CBIO_ID = re.compile(r"[^A-Za-z0-9._-]")
+#: Genes drawn in the oncoprint (the most frequently altered; the matrix data keep all of them).
+MAX_ONCOPRINT_GENES = 40
 ACTIONABLE_ESCAT = ("I-A", "I-B", "I-C", "II-A", "II-B", "III-A", "III-B")
 
 
@@ -74,6 +76,7 @@ def maf_alleles(pos: int, ref: str, alt: str) -> tuple[int, int, str, str, str]:
     deletions get ``alt='-'`` and span the deleted bases; substitutions span the substituted bases.
     """
     ref, alt = ref.upper(), alt.upper()
+    full_ref = ref
     prefix = 0
     while prefix < min(len(ref), len(alt)) and ref[prefix] == alt[prefix]:
         prefix += 1
@@ -85,6 +88,9 @@ def maf_alleles(pos: int, ref: str, alt: str) -> tuple[int, int, str, str, str]:
         ref, alt = ref[: len(ref) - suffix], alt[: len(alt) - suffix]
     if not ref and not alt:
         raise ValueError(f"REF and ALT are identical at {pos}")
+    if not ref and start == 1:
+        # an insertion before the first base of the contig has no left flank: keep the base after it
+        ref, alt = full_ref[prefix : prefix + 1], alt + full_ref[prefix : prefix + 1]
     if not ref:
         return start - 1, start, "-", alt, "INS"
     end = start + len(ref) - 1
@@ -401,18 +407,16 @@ def oncoprint(docs: list[dict]) -> dict:
         for f in doc["findings"]:
             if f["category"] not in ("variant", "cna", "fusion") or f["escat"] not in ACTIONABLE_ESCAT:
                 continue
-            cell = cells.setdefault((f["gene"], pid), {"kinds": set(), "labels": set(), "best": "X"})
+            cell = cells.setdefault((f["gene"], pid), {"kinds": set(), "labels": set()})
             cell["kinds"].add(_alteration_kind(f, by_id.get(f["variant_id"] or "")))
             cell["labels"].add(f"{f['alteration']} ({f['escat']})")
-            if ACTIONABLE_ESCAT.index(f["escat"]) < (
-                ACTIONABLE_ESCAT.index(cell["best"]) if cell["best"] in ACTIONABLE_ESCAT else 99
-            ):
-                cell["best"] = f["escat"]
     patients = [d["patient"]["patient_id"] for d in docs]
     counts: dict[str, int] = {}
     for gene, _ in cells:
         counts[gene] = counts.get(gene, 0) + 1
-    genes = sorted(counts, key=lambda g: (-counts[g], g))
+    all_genes = sorted(counts, key=lambda g: (-counts[g], g))
+    hidden = max(len(all_genes) - MAX_ONCOPRINT_GENES, 0)
+    genes = all_genes[:MAX_ONCOPRINT_GENES]
     # order patients by their alteration pattern (classic oncoprint sort)
     patients.sort(key=lambda p: (tuple(0 if (g, p) in cells else 1 for g in genes), p))
     cw, ch, left, top = 22, 18, 90, 80
@@ -428,7 +432,7 @@ def oncoprint(docs: list[dict]) -> dict:
                     "title": f"{p} {g}: " + ", ".join(sorted(cell["labels"])) if cell else f"{p} {g}: none",
                 }
             )  # fmt: skip
-    matrix = {g: {p: sorted(cells[(g, p)]["labels"]) for p in patients if (g, p) in cells} for g in genes}
+    matrix = {g: {p: sorted(cells[(g, p)]["labels"]) for p in patients if (g, p) in cells} for g in all_genes}
     return {
         "genes": [
             {"name": g, "y": top + i * ch + ch / 2 + 3, "count": counts[g]} for i, g in enumerate(genes)
@@ -440,6 +444,7 @@ def oncoprint(docs: list[dict]) -> dict:
         "top": top,
         "matrix": matrix,
         "legend_x": left + len(patients) * cw + 10,
+        "hidden_genes": hidden,
     }
 
 
@@ -470,9 +475,11 @@ def overview_context(docs: list[dict], variants, findings, biomarkers) -> dict:
     tiers = _count(f["escat"] for d in docs for f in d["findings"])
     amp = _count(v["amp_tier"] or "none" for d in docs for v in d["variants"])
     tmbs = [d["biomarkers"]["tmb"]["value"] for d in docs if d["biomarkers"]["tmb"]["value"] is not None]
-    top = max([20.0, *tmbs])
     bins = 20
-    edges = [top * i / bins for i in range(bins)]
+    # a round bin width (mut/Mb) so that 20 bins cover the largest TMB
+    width = next((w for w in (1, 2, 5, 10, 20, 50, 100) if w * bins > max(tmbs, default=0.0)), 500)
+    top = float(width * bins)
+    edges = [width * i for i in range(bins)]
     tmb_plot = bar_chart([f"{e:.0f}" for e in edges], histogram(tmbs, bins, 0.0, top))
     rows = []
     for d in docs:

@@ -301,6 +301,7 @@ def normalize_maf(
     pass_only: bool = True,
     filtered=None,
     stats=None,
+    bam=None,
 ) -> dict:
     """MAF → normalised VCF (contract §2 outputs). Stats gain ``input_format: "maf"``,
     ``maf_rows`` and ``maf_skipped``; skipped rows appear in the filtered TSV."""
@@ -325,6 +326,7 @@ def normalize_maf(
             pass_only=pass_only,
             filtered=tsv,
             stats=None,
+            bam=bam,
         )
         doc["input_format"] = "maf"
         doc["maf_rows"] = conv.rows

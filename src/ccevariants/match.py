@@ -289,7 +289,12 @@ class Matcher:
         self.hotspots = hotspots()
         listed: dict[str, set[str]] = {}
         for st in statements:
-            if st.effect == "sensitivity" and st.biomarker.type == "variant":
+            # allele-specific statements (e.g. T790M → osimertinib) list resistance alleles, not activating ones
+            if (
+                st.effect == "sensitivity"
+                and st.biomarker.type == "variant"
+                and not st.biomarker.allele_specific
+            ):
                 listed.setdefault(st.biomarker.gene, set()).update(st.biomarker.alterations)
         self.kb_listed = listed
         self._position_cache: dict[int, frozenset[int]] = {}
@@ -471,36 +476,20 @@ def match_patient(
 
     for st in sorted(candidates.values(), key=lambda s: s.id):
         extend = st.effect == "sensitivity" and not st.biomarker.allele_specific
-        best = _best_match(matcher, st.biomarker, index, extend)
-        if best is None:
-            continue
-        match_type, alt, reason = best
-        disease = tree.disease_match(st.disease_codes, tumor_type, st.disease_exclude)
-        if disease == "excluded":
-            excluded_keys.add((st.gene, tuple(st.therapies())))
-            suppressed.append(
-                {
-                    "statement_id": st.id,
-                    "variant_id": alt.variant_id if alt else None,
-                    "reason": f"indication excludes the patient's tumour type ({', '.join(st.disease_exclude)} in lineage {'>'.join(lineage)})",
-                }
+        for match_type, alt, reason in _best_matches(matcher, st.biomarker, index, extend):
+            _consider(
+                st,
+                match_type,
+                alt,
+                reason,
+                tree,
+                tumor_type,
+                lineage,
+                excluded_keys,
+                suppressed,
+                matched_alts,
+                pending,
             )
-            continue
-        if st.biomarker.type == "wildtype" and disease not in ("same", "ancestor"):
-            continue
-        decision = tier(st, match_type, disease)
-        if decision is None:
-            suppressed.append(
-                {
-                    "statement_id": st.id,
-                    "variant_id": alt.variant_id if alt else None,
-                    "reason": "similar alteration (codon/functional match) with evidence only in another tumour type",
-                }
-            )
-            if alt is not None:
-                matched_alts.add(id(alt))
-            continue
-        pending.append((st, alt, match_type, reason, (decision, disease)))
 
     for st, alt, match_type, reason, (decision, disease) in pending:
         if disease == "other" and (st.gene, tuple(st.therapies())) in excluded_keys:
@@ -518,6 +507,7 @@ def match_patient(
         if alt is not None:
             matched_alts.add(id(alt))
 
+    findings = _resistance_overrides(findings, suppressed)
     findings = _dedupe(findings, suppressed)
     findings.sort(
         key=lambda f: (
@@ -546,12 +536,74 @@ def match_patient(
         "tumor_type": {"code": tumor_type, "name": tree.name(tumor_type), "lineage": lineage},
         "oncotree_release": tree.release,
         "genome_build": genome_build,
-        "kb": {"name": snap.name, "version": snap.version, "content_hash": snap.content_hash},
+        "kb": {
+            "name": snap.name,
+            "version": snap.version,
+            "date": snap.manifest.get("date"),
+            "content_hash": snap.content_hash,
+        },
         "findings": findings,
         "unmatched": unmatched,
         "unmatched_summary": dict(sorted(summary.items())),
         "suppressed": sorted(suppressed, key=lambda s: (s["statement_id"], s["variant_id"] or "")),
     }
+
+
+def _consider(
+    st, match_type, alt, reason, tree, tumor_type, lineage, excluded_keys, suppressed, matched_alts, pending
+):
+    """Disease match and tier of one (statement, alteration) match; queue it or record why not."""
+    if alt is not None:
+        matched_alts.add(id(alt))
+    disease = tree.disease_match(st.disease_codes, tumor_type, st.disease_exclude)
+    vid = alt.variant_id if alt else None
+    if disease == "excluded":
+        excluded_keys.add((st.gene, tuple(st.therapies())))
+        suppressed.append(
+            {
+                "statement_id": st.id,
+                "variant_id": vid,
+                "reason": f"indication excludes the patient's tumour type ({', '.join(st.disease_exclude)} in lineage {'>'.join(lineage)})",
+            }
+        )
+        return
+    if st.biomarker.type == "wildtype" and disease not in ("same", "ancestor"):
+        return
+    decision = tier(st, match_type, disease)
+    if decision is None:
+        suppressed.append(
+            {
+                "statement_id": st.id,
+                "variant_id": vid,
+                "reason": (
+                    f"{st.effect} evidence is reported only for the patient's tumour type (statement: {disease})"
+                    if st.effect in ("prognostic", "diagnostic")
+                    else "similar alteration (codon/functional match) with evidence only in another tumour type"
+                ),
+            }
+        )
+        return
+    pending.append((st, alt, match_type, reason, (decision, disease)))
+
+
+def _best_matches(
+    matcher: Matcher, b: Biomarker, index: dict[str, list[Alteration]], extend: bool
+) -> list[tuple]:
+    """Every alteration matching ``b`` at its strongest match type (one entry for wildtype / all_of):
+    two variants that both match a statement exactly both become findings."""
+    if b.type in ("wildtype", "all_of"):
+        found = _best_match(matcher, b, index, extend)
+        return [found] if found else []
+    pool = index.get(CHARACTERISTICS_KEY if b.type == "characteristic" else (b.gene or ""), ())
+    hits = []
+    for alt in pool:
+        found = matcher.match(b, alt, extend)
+        if found:
+            hits.append((found[0], alt, found[1]))
+    if not hits:
+        return []
+    best = min(MATCH_RANK[h[0]] for h in hits)
+    return [h for h in hits if MATCH_RANK[h[0]] == best]
 
 
 CHARACTERISTICS_KEY = "#characteristic"
@@ -686,6 +738,67 @@ def _label_reason(st: Statement, agency: str, disease: str, similar: bool) -> st
     return "approved for another tumour type"
 
 
+def _resistance_overrides(findings: list[dict], suppressed: list[dict]) -> list[dict]:
+    """Drop weak sensitivity findings contradicted by resistance evidence for the same alteration.
+
+    A sensitivity finding that is only a similar-alteration match (III-B) or evidence from another
+    tumour type (III-A) is not reported when the same alteration has a resistance finding in the
+    patient's tumour type (same / ancestor / pan-cancer) for one of its drugs -- e.g. EGFR T790M is
+    resistant to afatinib, so the functional similarity of T790M to afatinib-sensitive uncommon EGFR
+    mutations must not suggest afatinib. Direct contradictions of equal standing are kept (both are
+    reported; the snapshot manifest lists them as conflicts).
+    """
+    resistant: dict[str, dict[str, str]] = {}
+    for f in findings:
+        if f["effect"] == "resistance" and f["disease_match"] in ("same", "ancestor", "pan_cancer"):
+            key = f["variant_id"] or f["gene"]
+            for therapy in f["therapies"]:
+                for drug in therapy.split(" + "):
+                    resistant.setdefault(key, {})[drug] = f["evidence"]["statement_id"]
+    sensitive: dict[str, set[str]] = {}
+    for f in findings:
+        if (
+            f["effect"] == "sensitivity"
+            and f["disease_match"] in ("same", "ancestor")
+            and not f["similar_alteration"]
+        ):
+            key = f["variant_id"] or f["gene"]
+            for therapy in f["therapies"]:
+                sensitive.setdefault(key, set()).update(therapy.split(" + "))
+    out = []
+    for f in findings:
+        key = f["variant_id"] or f["gene"]
+        if f["effect"] == "resistance" and f["disease_match"] == "other":
+            # resistance seen in another tumour type (often tissue-specific, e.g. EGFR feedback in colorectal
+            # cancer) does not override sensitivity evidence in the patient's own tumour type
+            overlap = sorted({d for t in f["therapies"] for d in t.split(" + ")} & sensitive.get(key, set()))
+            if overlap:
+                suppressed.append(
+                    {
+                        "statement_id": f["evidence"]["statement_id"],
+                        "variant_id": f["variant_id"],
+                        "reason": f"resistance reported in another tumour type; sensitivity to {', '.join(overlap)} is established in the patient's tumour type",
+                    }
+                )
+                continue
+        weak = f["similar_alteration"] or f["disease_match"] == "other"
+        drugs = {d for therapy in f["therapies"] for d in therapy.split(" + ")}
+        hits = resistant.get(key, {})
+        # any resisted drug undermines a weak (similar-alteration or other-tumour) inference for a regimen
+        if f["effect"] == "sensitivity" and weak and drugs & hits.keys():
+            suppressed.append(
+                {
+                    "statement_id": f["evidence"]["statement_id"],
+                    "variant_id": f["variant_id"],
+                    "reason": f"resistance evidence for this alteration in the patient's tumour type ({hits[sorted(drugs & hits.keys())[0]]}) "
+                    f"outweighs {'similar-alteration' if f['similar_alteration'] else 'other-tumour'} sensitivity",
+                }
+            )
+            continue
+        out.append(f)
+    return out
+
+
 def _dedupe(findings: list[dict], suppressed: list[dict]) -> list[dict]:
     """Fold findings for the same alteration, therapy and effect into the strongest one.
 
@@ -707,7 +820,10 @@ def _dedupe(findings: list[dict], suppressed: list[dict]) -> list[dict]:
             key=lambda f: (MATCH_RANK[f["match_type"]], f["evidence"]["statement_id"]),
         )
         for f in group:
-            if (ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]]) == best:
+            rank = (ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]])
+            # equally strong indications in the patient's own tumour type are distinct (e.g. adjuvant and
+            # metastatic); from other tumour types or pan-cancer one representative is enough
+            if rank == best and (f is winner or f["disease_match"] in ("same", "ancestor")):
                 out.append(f)
             else:
                 suppressed.append(

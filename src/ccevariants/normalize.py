@@ -7,15 +7,19 @@ Pipeline (all positions VCF 1-based):
    every record's column count, POS and REF; harmonise contig names onto the reference
    (``chr1``↔``1``, ``chrM``↔``MT``); check contigs exist, ``##contig`` lengths agree and a sample
    of REF alleles matches the FASTA (build mismatch = :class:`ReferenceMismatchError`); replace the
-   ``##contig`` lines with the reference's; add definitions for FORMAT tags used but undeclared.
+   ``##contig`` lines with the reference's; add definitions for FORMAT/INFO tags used but
+   undeclared; keep a pre-existing VEP ``CSQ`` / snpEff ``ANN`` as ``SRC_CSQ`` / ``SRC_ANN``.
 2. **bcftools norm through pysam.bcftools**: ``-m -any`` (split; Number=R/A fields such as AD are
-   split per allele), ``-f FASTA`` (left-align and trim indels) and ``-c wx`` (REF check: warn and
-   exclude the rare record whose REF disagrees with the FASTA; each is listed with reason
-   ``ref_mismatch``). Unsorted input is sorted first (``bcftools sort``).
-3. **Read support + filters** (batched, cyvcf2): harmonised ``T_DP/T_AD/T_AF`` (``N_*``) from the
-   caller's own fields (:mod:`ccevariants.callers`); exact duplicates (same CHROM, POS, REF, ALT
-   after normalisation; the first is kept, i.e. the rule of ``bcftools norm -d exact``) are removed
-   here so that each can be reported; then ``--keep-nonpass``, ``--min-depth``, ``--min-vaf``.
+   split per allele), ``--old-rec-tag CCEV_ORIG`` (the original record of every changed one),
+   ``-f FASTA`` (left-align and trim indels) and ``-c wx`` (REF check: warn and exclude the rare
+   record whose REF disagrees with the FASTA; each is listed with reason ``ref_mismatch``).
+   Unsorted input is sorted first (``bcftools sort``).
+3. **Read support + filters**, columnar in chunks of :data:`CHUNK` records: harmonised
+   ``T_DP/T_AD/T_AF`` (``N_*``) from the caller's own fields (:mod:`ccevariants.callers`; optional
+   BAM fallback); exact duplicates (:func:`exact_duplicates`, the rule of
+   ``bcftools norm -d exact``) are removed here so that each can be reported; then
+   ``--keep-nonpass``, ``--min-depth``, ``--min-vaf``. A streaming text pass writes the kept
+   records with their INFO additions.
 4. BGZF + tabix (pysam). Every output is written in a temporary directory beside the output and
    renamed into place only when everything succeeded.
 """
@@ -41,7 +45,9 @@ from .callers import (
     Columns,
     TagMap,
     canonical_caller,
+    count_from_bam,
     detect_caller,
+    finalise,
     identify_samples,
     query_exprs,
     query_tables,
@@ -166,8 +172,12 @@ def normalize_vcf(
     pass_only: bool = True,
     filtered=None,
     stats=None,
+    bam=None,
 ) -> dict:
     """Normalise ``input`` into a sorted, bgzipped, tabix-indexed ``output`` (contract §2).
+
+    ``bam``: optional indexed tumour BAM/CRAM; records whose tumour read support is missing from
+    the VCF get it counted from the BAM (:func:`ccevariants.callers.count_from_bam`).
 
     Returns the stats document (also written to ``stats`` when given). ``filtered`` receives a TSV
     ``chrom pos ref alt filter reason`` (1-based ``pos``) of every record removed. Raises
@@ -193,6 +203,7 @@ def normalize_vcf(
                 pass_only,
                 filtered,
                 stats,
+                bam=bam,
             )
     if not str(output).endswith(".vcf.gz"):
         raise InputError(f"expected an output name ending in .vcf.gz; found {output.name!r}", path=output)
@@ -201,6 +212,8 @@ def normalize_vcf(
     if not 0.0 <= min_vaf <= 1.0:
         raise InputError(f"expected --min-vaf between 0 and 1; found {min_vaf}")
     tmap = TagMap.from_obj(tag_map) if tag_map is not None else None
+    if bam is not None and not Path(bam).exists():
+        raise InputError("expected an existing tumour BAM/CRAM; found none", path=bam)
     ref = Reference.open(reference) if reference is not None else None
 
     warnings: list[str] = []
@@ -268,6 +281,7 @@ def normalize_vcf(
             tumor=roles.tumor,
             normal=roles.normal,
             tag_map=tmap,
+            bam=bam,
         )
         out_plain = tmp / "out.vcf"
         extra = [f"##ccev_caller={caller_name}", f"##ccev_tumor_sample={roles.tumor}"]
@@ -278,7 +292,8 @@ def normalize_vcf(
             extra.append(f"##ccev_normal_sample={normal_name}")
         extra.append(
             f"##ccev_normalize=<version={__version__},reference={ref.path.name if ref else 'none'},"
-            f"min_depth={min_depth},min_vaf={min_vaf},pass_only={str(pass_only).lower()}>"
+            f"min_depth={min_depth},min_vaf={min_vaf},pass_only={str(pass_only).lower()},"
+            f"bam={Path(bam).name if bam else 'none'}>"
         )
         extra += [f'##ccev_warning="{w}"' for w in warnings]
         result = _annotate(normed, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only)
@@ -288,7 +303,7 @@ def normalize_vcf(
             result = _annotate(resorted, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only)
             if result is None:  # pragma: no cover - bcftools sort output is sorted
                 raise RuntimeError("records still unsorted after bcftools sort")
-        kept, removed_rows = result
+        kept, removed_rows, bam_counted = result
         out_vcf = tmp / "out.vcf.gz"
         try:
             pysam.tabix_index(str(out_plain), preset="vcf", force=True)
@@ -314,6 +329,7 @@ def normalize_vcf(
             "reference_build": ref.build if ref else None,
             "contigs_renamed": dict(sorted(pre.renamed.items())),
             "info_renamed": dict(sorted(pre.renamed_info.items())),
+            "bam_counted": bam_counted,
             "warnings": warnings,
         }
         tsv_tmp = tmp / "filtered.tsv"
@@ -698,6 +714,27 @@ def _parse_norm_messages(messages: list[str]) -> tuple[dict[str, int], list[list
 # ------------------------------------------------------------------------------------------------
 
 
+def _bam_fallback(bam, cols: Columns, tumour, pos: np.ndarray) -> int:
+    """Fill tumour read support from the BAM where the VCF gave no ALT count; returns how many."""
+    miss = np.flatnonzero(tumour.ad_alt < 0)
+    if not len(miss):
+        return 0
+    chrom = np.asarray(cols.base["chrom"], dtype=object)[miss].tolist()
+    ref = np.asarray(cols.base["ref"], dtype=object)[miss].tolist()
+    alt = np.asarray(cols.base["alt"], dtype=object)[miss].tolist()
+    r, a, d = count_from_bam(bam, chrom, pos[miss].tolist(), ref, alt)
+    got = ~np.isnan(a)
+    if not got.any():
+        return 0
+    new = finalise(r, a, d, np.full(len(miss), np.nan), cols.multi()[miss])
+    idx = miss[got]
+    tumour.dp[idx] = new.dp[got]
+    tumour.ad_ref[idx] = new.ad_ref[got]
+    tumour.ad_alt[idx] = new.ad_alt[got]
+    tumour.af[idx] = new.af[got]
+    return int(got.sum())
+
+
 def _normed_header(path: Path) -> tuple[list[str], set[str], set[str], list[str]]:
     """``##`` lines, FORMAT and INFO IDs and contig order of a VCF text file's header."""
     meta: list[str] = []
@@ -727,6 +764,56 @@ class _Chunk:
     normal: object | None
 
 
+def exact_duplicates(
+    chrom: np.ndarray,
+    pos: np.ndarray,
+    ref: np.ndarray,
+    alt: np.ndarray,
+    end: np.ndarray,
+    carry: list | None = None,
+) -> np.ndarray:
+    """Vectorised ``bcftools norm -d exact`` rule on sorted records (1-based ``pos``, ``end``).
+
+    True for a record when an earlier one has the same CHROM, POS, REF, the same set of ALT
+    alleles (order ignored) and, for symbolic ALTs, the same END; the first is kept. Only records
+    sharing CHROM:POS with a neighbour are compared. ``carry`` (updated in place) holds the keys of
+    the previous chunk's last position so duplicates across a chunk boundary are found.
+    :class:`DuplicateTracker` is the per-record twin.
+    """
+    import pandas as pd
+
+    carry = [] if carry is None else carry
+    n = len(pos)
+    dup = np.zeros(n, dtype=bool)
+    if not n:
+        return dup
+    same_prev = np.zeros(n, dtype=bool)
+    same_prev[1:] = (pos[1:] == pos[:-1]) & (chrom[1:] == chrom[:-1])
+    if carry:
+        same_prev[0] = carry[0][0] == chrom[0] and carry[0][1] == pos[0]
+    cand = same_prev.copy()
+    cand[:-1] |= same_prev[1:]
+    last_c, last_p = chrom[-1], int(pos[-1])
+    tail_start = n - 1
+    while tail_start > 0 and pos[tail_start - 1] == last_p and chrom[tail_start - 1] == last_c:
+        tail_start -= 1
+    idx = np.union1d(np.flatnonzero(cand), np.arange(tail_start, n))
+    alt_key = [a if "," not in a else ",".join(sorted(a.split(","))) for a in alt[idx].tolist()]
+    rlen = [
+        int(e - p + 1) if "<" in a else -1
+        for a, e, p in zip(alt_key, end[idx].tolist(), pos[idx].tolist(), strict=True)
+    ]
+    keys = pd.DataFrame({"c": chrom[idx], "p": pos[idx], "r": ref[idx], "a": alt_key, "l": rlen})
+    prev = pd.DataFrame(carry, columns=["c", "p", "r", "a", "l"]) if carry else None
+    both = keys if prev is None else pd.concat([prev, keys], ignore_index=True)
+    dup[idx] = both.duplicated().to_numpy()[len(carry) :]
+    tail = [tuple(r) for r in keys[(keys["c"] == last_c) & (keys["p"] == last_p)].itertuples(index=False)]
+    if carry and carry[0][0] == last_c and carry[0][1] == last_p:
+        tail = carry + tail
+    carry[:] = tail
+    return dup
+
+
 def _reasons(res: _Chunk, carry: list, min_depth: int, min_vaf: float, pass_only: bool) -> np.ndarray:
     """Removal reason per record ('' = kept), vectorised; first matching rule wins.
 
@@ -736,40 +823,8 @@ def _reasons(res: _Chunk, carry: list, min_depth: int, min_vaf: float, pass_only
     active threshold. ``carry`` holds the keys of the previous chunk's last position so that
     duplicates spanning a chunk boundary are found; it is updated in place.
     """
-    import pandas as pd
-
     n = len(res.pos)
-    dup = np.zeros(n, dtype=bool)
-    if n:
-        # records are sorted: only records sharing CHROM:POS with a neighbour (or with the previous
-        # chunk's last position) can be duplicates, so the exact comparison runs on those alone
-        same_prev = np.zeros(n, dtype=bool)
-        same_prev[1:] = (res.pos[1:] == res.pos[:-1]) & (res.chrom[1:] == res.chrom[:-1])
-        if carry:
-            same_prev[0] = carry[0][0] == res.chrom[0] and carry[0][1] == res.pos[0]
-        cand = same_prev.copy()
-        cand[:-1] |= same_prev[1:]
-        idx = np.flatnonzero(cand)
-        last_c, last_p = res.chrom[-1], int(res.pos[-1])
-        tail_start = n - 1
-        while tail_start > 0 and res.pos[tail_start - 1] == last_p and res.chrom[tail_start - 1] == last_c:
-            tail_start -= 1
-        idx = np.union1d(idx, np.arange(tail_start, n))
-        alt_key = [a if "," not in a else ",".join(sorted(a.split(","))) for a in res.alt[idx].tolist()]
-        rlen = [
-            int(e - p + 1) if "<" in a else -1
-            for a, e, p in zip(alt_key, res.end[idx].tolist(), res.pos[idx].tolist(), strict=True)
-        ]
-        keys = pd.DataFrame(
-            {"c": res.chrom[idx], "p": res.pos[idx], "r": res.ref[idx], "a": alt_key, "l": rlen}
-        )
-        prev = pd.DataFrame(carry, columns=["c", "p", "r", "a", "l"]) if carry else None
-        both = keys if prev is None else pd.concat([prev, keys], ignore_index=True)
-        dup[idx] = both.duplicated().to_numpy()[len(carry) :]
-        tail = [tuple(r) for r in keys[(keys["c"] == last_c) & (keys["p"] == last_p)].itertuples(index=False)]
-        if carry and carry[0][0] == last_c and carry[0][1] == last_p:
-            tail = carry + tail
-        carry[:] = tail
+    dup = exact_duplicates(res.chrom, res.pos, res.ref, res.alt, res.end, carry)
     not_pass = ~np.isin(res.filter, ["PASS", "."])
     conds = [
         dup,
@@ -850,7 +905,8 @@ def _annotate(
     )
     keys = ["T_DP", "T_AD", "T_AF"] + (["N_DP", "N_AD", "N_AF"] if has_normal else [])
     order = {c: i for i, c in enumerate(contigs)}
-    state = {"last": -1, "carry": [], "kept": 0}
+    state = {"last": -1, "carry": [], "kept": 0, "bam": 0}
+    bam = extract_args.get("bam")
     removed: list[list] = []
 
     def flush(lines: list[str], rows: list[list[str]], out) -> bool:
@@ -860,6 +916,8 @@ def _annotate(
         cols = Columns(table, info_exprs, fmt_exprs, len(samples))
         tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
         pos = np.array(cols.base["pos"], dtype=np.int64)
+        if bam is not None:
+            state["bam"] += _bam_fallback(bam, cols, tumour, pos)
         chrom = np.array(cols.base["chrom"], dtype=object)
         codes = np.array([order.get(c, len(order)) for c in chrom.tolist()], dtype=np.int64)
         key = codes * (1 << 33) + pos
@@ -914,4 +972,4 @@ def _annotate(
                 rows = []
         if rows and not flush(lines, rows, out):
             return None
-    return state["kept"], removed
+    return state["kept"], removed, state["bam"]

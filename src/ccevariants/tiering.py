@@ -7,8 +7,11 @@ match (``same``/``ancestor``/``pan_cancer``/``other``). Rules, first applicable 
                 functional match to a variant-specific statement): ESCAT III-B (Mateo et al. 2018:
                 functionally similar alteration), never on-label; not reported in another tumour type.
 ``same``/``ancestor`` -- the statement's ESCAT applies unchanged.
-``pan_cancer`` -- tier I/II evidence from basket / tumour-agnostic trials: I-C.
+``pan_cancer`` -- tier I evidence from basket / tumour-agnostic trials: I-C; weaker keeps its level.
 ``other``    -- tier I/II evidence in another tumour type: III-A; weaker evidence keeps its level.
+
+Prognostic and diagnostic statements are not therapeutic: ESCAT X, AMP tier from the statement's
+level, and only reported for the patient's tumour type (or pan-cancer).
 
 AMP/ASCO/CAP (Li et al. 2017) follows the final ESCAT: I-A/I-B → I with level A when on-label for
 either agency or the statement's AMP level in this tumour type is A, else B; I-C → I-A when approved
@@ -74,9 +77,11 @@ def _worse(a: str, b: str) -> str:
 
 def tier(statement: Statement, match_type: str, disease_match: str) -> TierDecision | None:
     """Tier one match; None when the rules say it is not reported (similar alteration in another tumour type)."""
+    similar = is_similar(statement, match_type)
+    if statement.effect in ("prognostic", "diagnostic"):
+        return _tier_non_therapeutic(statement, disease_match, similar)
     base, note = base_escat(statement)
     notes = (note,) if note else ()
-    similar = is_similar(statement, match_type)
     if similar:
         if disease_match == "other":
             return None
@@ -89,12 +94,12 @@ def tier(statement: Statement, match_type: str, disease_match: str) -> TierDecis
         escat = base
         rule = f"same tumour type ({disease_match}): the statement's ESCAT {base} applies"
     elif disease_match == "pan_cancer":
-        if _tier_i_or_ii(base):
+        if base.startswith("I-"):
             escat = "I-C"
             rule = f"pan-cancer / tumour-agnostic evidence (statement ESCAT {base}) → ESCAT I-C"
         else:
             escat = base
-            rule = f"pan-cancer evidence below tier II (statement ESCAT {base}) keeps its level"
+            rule = f"pan-cancer evidence below tier I (statement ESCAT {base}) keeps its level"
     elif disease_match == "other":
         if _tier_i_or_ii(base):
             escat = "III-A"
@@ -115,6 +120,21 @@ def tier(statement: Statement, match_type: str, disease_match: str) -> TierDecis
     }
     amp_tier, amp_level = amp_from_escat(escat, statement, match_type, disease_match, on_label)
     return TierDecision(escat, amp_tier, amp_level, on_label, rule, similar, notes)
+
+
+def _tier_non_therapeutic(statement: Statement, disease_match: str, similar: bool) -> TierDecision | None:
+    """Prognostic / diagnostic evidence: reported only for the patient's tumour type (or pan-cancer)
+    and exact-class matches. ESCAT grades therapeutic actionability, so it is X here; the AMP tier
+    follows the statement's level (A/B → tier I, C/D → tier II; Li et al. 2017)."""
+    if similar or disease_match not in ("same", "ancestor", "pan_cancer"):
+        return None
+    level = statement.amp_level or "D"
+    tier_ = "I" if level in ("A", "B") and disease_match != "pan_cancer" else "II"
+    rule = (
+        f"{statement.effect} evidence in the patient's tumour type ({disease_match}): ESCAT not applicable (X); "
+        f"AMP tier {tier_} from level {level}"
+    )
+    return TierDecision("X", tier_, level, {"EMA": False, "FDA": False}, rule, False)
 
 
 def amp_from_escat(

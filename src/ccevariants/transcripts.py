@@ -390,7 +390,7 @@ def load_annotation(
 ) -> TranscriptIndex:
     """Parse a GFF3 or GTF file (plain or gzip) into a :class:`TranscriptIndex`.
 
-    The parsed index is cached as ``<cache_dir>/<sha256 of the file>.npz`` (``cache_dir`` defaults to
+    The parsed index is cached as ``<cache_dir>/<sha256 of the file>.v<CACHE_VERSION>.npz`` (``cache_dir`` defaults to
     ``$CCEV_CACHE_DIR/transcripts`` or ``~/.cache/ccevariants/transcripts``); a second load of the same
     file content reads the cache.
     """
@@ -401,7 +401,7 @@ def load_annotation(
     if use_cache:
         digest = sha256_file(path)
         cache_file = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        cache_file = cache_file / f"{digest}.npz"
+        cache_file = cache_file / f"{digest}.v{CACHE_VERSION}.npz"
         if cache_file.exists():
             try:
                 index = TranscriptIndex.load(cache_file)

@@ -118,6 +118,12 @@ def read_header(lines: Iterator[str], path: str | Path) -> Header:
     for line in lines:
         n += 1
         text = line.rstrip("\r\n")
+        if n == 1 and text.startswith("BCF"):
+            raise InputError(
+                "expected VCF text (plain, gzip or bgzip); found BCF — convert it with 'bcftools view -Oz'",
+                path=path,
+                line=1,
+            )
         if n == 1 and not text.startswith("##fileformat=VCF"):
             raise InputError(
                 f"expected '##fileformat=VCFv4.x' as the first line; found {text[:40]!r}", path=path, line=1

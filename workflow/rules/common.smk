@@ -2,7 +2,6 @@
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -48,10 +47,6 @@ PATIENTS = sorted(SAMPLES)
 
 # Provenance: a hash of the effective configuration, printed in every report.
 CONFIG_HASH = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-# `ccev` from the same installation as Snakemake, also when the virtual environment is not activated
-# (under --software-deployment-method conda the job's environment is prepended and wins).
-os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 # Numba's compile cache is shared by all jobs (each job would otherwise pay the compile).
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(config["numba_cache_dir"]).resolve()))
@@ -120,6 +115,8 @@ def get_biomarker_args(wildcards, input):
         args.append(f"--sv-vcf '{input.sv_vcf}'")
     if "callable_bed" in input.keys():
         args.append(f"--callable-bed '{input.callable_bed}'")
+    if "bam" in input.keys():
+        args.append(f"--bam '{input.bam}'")
     if row.assay:
         args.append(f"--assay {row.assay}")
         size = config["biomarkers"]["callable_mb"].get(row.assay)

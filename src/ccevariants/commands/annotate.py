@@ -29,6 +29,10 @@ def run(args) -> int:
 
     set_threads(args.threads)
     order = annotate.parse_pick_order(args.pick_order)
+    if args.chunk_size < 1:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"expected --chunk-size >= 1; found {args.chunk_size}")
     annotate.annotate_vcf(
         args.input,
         args.reference,

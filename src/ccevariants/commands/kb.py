@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import sys
 
+    from .. import __version__
     from .._io import read_json, write_json
     from ..errors import KnowledgeBaseError
     from ..kb.genes import GeneAliases
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from ..oncotree import OncoTree
 
     log = logging.getLogger("ccevariants.kb")
+    log.info("ccevariants %s: kb %s", __version__, args.kb_command)
     if args.kb_command in ("build", "validate") and not (args.kb_command == "validate" and args.snapshot):
         tree = OncoTree.load(args.oncotree) if args.oncotree else None
         aliases = GeneAliases.load(args.aliases) if args.aliases else None

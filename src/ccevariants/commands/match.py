@@ -30,12 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from .. import __version__
     from .._io import read_json, write_json
     from ..kb.snapshot import load_snapshot
     from ..match import compare_matches, match_patient, read_variants, validate_matches
     from ..oncotree import OncoTree
 
     log = logging.getLogger("ccevariants.match")
+    log.info(
+        "ccevariants %s: match patient %r (%s); variants %s, biomarkers %s, kb %s",
+        __version__,
+        args.patient,
+        args.tumor_type,
+        args.variants,
+        args.biomarkers,
+        args.kb,
+    )
     snapshot = load_snapshot(args.kb)
     log.info("KB snapshot %s %s (content hash %s)", snapshot.name, snapshot.version, snapshot.content_hash)
     tree = OncoTree.load(args.oncotree) if args.oncotree else OncoTree.load()

@@ -10,7 +10,9 @@ HELP = "split, left-align, REF-check and harmonise read support of a VCF"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", "-i", required=True, help="input VCF (plain, gzip or bgzip)")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", "-i", help="input VCF (plain, gzip or bgzip); a MAF is recognised too")
+    src.add_argument("--maf", help="input MAF (GDC, cBioPortal, vcf2maf); converted to the same VCF")
     parser.add_argument(
         "--reference",
         "-r",
@@ -39,11 +41,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-nonpass", action="store_true", help="keep records whose FILTER is not PASS/.")
     parser.add_argument("--filtered", metavar="TSV", help="write every removed record with its reason")
     parser.add_argument("--stats", metavar="JSON", help="write normalisation statistics")
+    parser.add_argument(
+        "--bam", help="indexed tumour BAM/CRAM: count read support where the VCF has none (sheet column bam)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..normalize import normalize_vcf
 
+    if args.maf:
+        from ..maf import normalize_maf
+
+        normalize_maf(
+            args.maf,
+            args.output,
+            reference=args.reference,
+            tumor_sample=args.tumor_sample,
+            normal_sample=args.normal_sample,
+            min_depth=args.min_depth,
+            min_vaf=args.min_vaf,
+            pass_only=not args.keep_nonpass,
+            filtered=args.filtered,
+            stats=args.stats,
+            bam=args.bam,
+        )
+        return 0
     normalize_vcf(
         args.input,
         args.output,
@@ -57,5 +79,6 @@ def run(args: argparse.Namespace) -> int:
         pass_only=not args.keep_nonpass,
         filtered=args.filtered,
         stats=args.stats,
+        bam=args.bam,
     )
     return 0

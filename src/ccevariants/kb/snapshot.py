@@ -2,7 +2,7 @@
 
 Snapshot JSON::
 
-    {"manifest": {"name", "version", "schema_version", "oncotree_release", "statement_count",
+    {"manifest": {"name", "version", "date", "schema_version", "oncotree_release", "statement_count",
                   "content_hash", "sources": [{"name", "version", "date", "licence", "research_only",
                   "path", "rows_read", "imported", "skipped": {reason: n}, "problems": [...],
                   "normalised_genes": {alias: symbol}, "unverified_genes": [...]}],
@@ -230,6 +230,8 @@ def build_snapshot(
     manifest = {
         "name": SNAPSHOT_NAME,
         "version": "+".join(f"{m['name']}-{m['version']}" for m in manifests),
+        # content date (newest source date), not the build time: identical inputs give identical snapshots
+        "date": max((str(m["date"]) for m in manifests if m.get("date")), default=None),
         "schema_version": SCHEMA_VERSION,
         "oncotree_release": tree.release,
         "statement_count": len(docs),

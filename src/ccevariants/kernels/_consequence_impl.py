@@ -158,17 +158,24 @@ def _stream_base(j, seq, s0, w0, c0, c1, alt, alt_rc, alen):
 @jit
 def _alt_codon(k, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen, base_code, aa_code):
     """Amino acid of codon ``k`` of the alt stream from ``w0`` (-1 when the stream ends)."""
-    bases = np.empty(3, dtype=np.int64)
-    for q in range(3):
-        j = 3 * k + q
-        b = _stream_base(j, seq, s0, w0, c0, c1, alt, alt_rc, alen)
-        if b < 0:
-            idx = c1 + (j - (c0 - w0) - alen)
-            if idx >= slen:
-                return -1
-            b = seq[s0 + idx]
-        bases[q] = b
-    return translate_codon(bases[0], bases[1], bases[2], base_code, aa_code)
+    b1 = _alt_base(3 * k, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen)
+    b2 = _alt_base(3 * k + 1, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen)
+    b3 = _alt_base(3 * k + 2, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen)
+    if b1 < 0 or b2 < 0 or b3 < 0:
+        return -1
+    return translate_codon(b1, b2, b3, base_code, aa_code)
+
+
+@jit
+def _alt_base(j, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen):
+    """Base ``j`` of the alt stream seq[w0:c0] + alt + seq[c1:slen] (-1 past the end)."""
+    b = _stream_base(j, seq, s0, w0, c0, c1, alt, alt_rc, alen)
+    if b < 0:
+        idx = c1 + (j - (c0 - w0) - alen)
+        if idx >= slen:
+            return -1
+        b = seq[s0 + idx]
+    return b
 
 
 @jit
@@ -195,6 +202,10 @@ def consequences(
     v_end,
     v_alt_buf,
     v_alt_off,
+    sh_start,
+    sh_end,
+    sh_alt_buf,
+    sh_alt_off,
     t_start,
     t_end,
     t_strand,
@@ -213,6 +224,12 @@ def consequences(
     aa_code,
 ):
     """Consequence of each (variant, transcript) pair.
+
+    ``sh_*`` hold, per variant, two alternative placements of an insertion/deletion (row 0: shifted
+    right as far as the sequence allows, row 1: shifted left; equal to the given allele otherwise).
+    Location terms use the given placement (as VEP); the protein change uses the placement that is
+    3'-most in transcript orientation when it stays inside the same exon and the CDS, so that the
+    peptide change does not depend on where the caller put the indel in a repeat.
 
     Returns ``(flags, ints, aa_off, aa_ref, aa_alt)``: ``flags[k]`` a bit set over ``SO_TERMS``;
     ``ints[k, :]`` = exon_first, exon_last, intron_first, intron_last, cdna_s, cdna_e, cds_s, cds_e,
@@ -471,6 +488,40 @@ def consequences(
             f |= CODING_SEQUENCE
             flags[k] = f
             continue
+        # 3'-most placement (transcript orientation) of a pure indel for the protein change
+        row_sh = 0 if strand >= 0 else 1
+        svs = sh_start[row_sh, v]
+        sve = sh_end[row_sh, v]
+        if (svs != vs or sve != ve) and (ins or alen == 0):
+            ok_sh = False
+            for i in range(ne):
+                a_ = ex_start[e0 + i]
+                b_ = ex_end[e0 + i]
+                if ins:
+                    if a_ < vs and vs < b_ and a_ < svs and svs < b_:
+                        ok_sh = True
+                elif a_ <= vs and ve <= b_ and a_ <= svs and sve <= b_:
+                    ok_sh = True
+            if ok_sh:
+                if ins:
+                    if strand >= 0:
+                        n0 = _g2c(svs, e0, ne, ex_start, ex_end, strand, total)
+                    else:
+                        n0 = _g2c(svs - 1, e0, ne, ex_start, ex_end, strand, total)
+                    n1 = n0
+                    inside = cds_c0 < n0 and n0 < cds_c1
+                else:
+                    na_ = _g2c(svs, e0, ne, ex_start, ex_end, strand, total)
+                    nb_ = _g2c(sve - 1, e0, ne, ex_start, ex_end, strand, total)
+                    n0 = min(na_, nb_)
+                    n1 = max(na_, nb_) + 1
+                    inside = cds_c0 <= n0 and n1 <= cds_c1
+                if inside:
+                    c0 = n0
+                    c1 = n1
+                    alt = sh_alt_buf[row_sh, sh_alt_off[row_sh, v] : sh_alt_off[row_sh, v + 1]]
+                    ints[k, 16] = c0
+                    ints[k, 17] = c1
         slen = total
         frame = t_frame[t]
         o = cds_c0 + frame
@@ -572,6 +623,15 @@ def consequences(
             p1 = 0
             while p1 < nr and p1 < na and aa_ref[base + p1] == aa_alt[base + p1]:
                 p1 += 1
+            # VEP's inframe_insertion test: the alt window peptide starts or ends with the ref one
+            s_full = 0
+            while (
+                s_full < nr
+                and s_full < na
+                and aa_ref[base + nr - 1 - s_full] == aa_alt[base + na - 1 - s_full]
+            ):
+                s_full += 1
+            alt_contains_ref = p1 == nr or s_full == nr
             p2 = 0
             while p2 < nr - p1 and p2 < na - p1 and aa_ref[base + nr - 1 - p2] == aa_alt[base + na - 1 - p2]:
                 p2 += 1
@@ -623,14 +683,24 @@ def consequences(
                             break
                         i += 1
                     if ext >= 0:
-                        ints[k, 13] = ext - (ref_stop + delta // 3) + 1
+                        ints[k, 13] = ext - (ref_stop + delta // 3)  # HGVS: position in the added tail
                 if ref_stop >= 0 and alt_stop >= 0 and ref_has_stop and gained and rr == ra:
                     f |= STOP_RETAINED
+                # VEP: an in-frame gain whose alt peptide contains the ref peptide at one end is an
+                # inframe_insertion, a pure in-frame loss an inframe_deletion; other length-changing
+                # in-frame changes (delins) are protein_altering_variant
+                terminal = (f & (STOP_GAINED | STOP_LOST | START_LOST)) != 0
                 if delta > 0:
-                    f |= INFRAME_INS
+                    if alt_contains_ref or (f & STOP_LOST) != 0:
+                        f |= INFRAME_INS
+                    elif not terminal:
+                        f |= PROTEIN_ALTERING
                 elif delta < 0:
-                    f |= INFRAME_DEL
-                elif (f & (STOP_GAINED | STOP_LOST | START_LOST)) == 0:
+                    if alen == 0:
+                        f |= INFRAME_DEL
+                    elif not terminal:
+                        f |= PROTEIN_ALTERING
+                elif not terminal:
                     f |= MISSENSE
                 if ref_stop < 0 and n_ref > 0 and w1 >= cds_c1 and (cds_c1 - o) % 3 != 0:
                     f |= INCOMPLETE_TERMINAL

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import __version__
 from . import clinical
-from .inputs import clean_count, clean_number, parse_purity
+from .inputs import clean_count, clean_number, parse_assay, parse_purity
 
 SCHEMA_VERSION = "1.0.0"
 #: Variants with tumour depth below this are flagged in QC.
@@ -86,49 +86,70 @@ def normalise_reference(ref: Any) -> dict[str, str]:
 # variants
 
 
-def _variant_records(variants) -> list[dict]:
-    """One dict per variant from the reporting-transcript (pick) rows, sorted by genomic position."""
+def _record(row: dict) -> dict:
+    """A report variant dict from one annotated-table row (already plain Python values)."""
+    return {
+        "variant_id": str(row["variant_id"]),
+        "chrom": str(row["chrom"]),
+        "pos": int(row["pos"]),
+        "ref": str(row["ref"]),
+        "alt": str(row["alt"]),
+        "filter": str(row["filter"]),
+        "gene": str(row["gene"]),
+        "gene_id": str(row["gene_id"]),
+        "transcript": str(row["transcript"]),
+        "biotype": str(row["biotype"]),
+        "consequence": str(row["consequence"]),
+        "impact": str(row["impact"]),
+        "exon": str(row["exon"]),
+        "intron": str(row["intron"]),
+        "hgvsc": str(row["hgvsc"]),
+        "hgvsp": str(row["hgvsp"]),
+        "hgvsp_short": str(row["hgvsp_short"]),
+        "protein_position": clean_count(row["protein_position"]),
+        "mane": bool(row["mane"]),
+        "canonical": bool(row["canonical"]),
+        "t_dp": clean_count(row["t_dp"]),
+        "t_ad_ref": clean_count(row["t_ad_ref"]),
+        "t_ad_alt": clean_count(row["t_ad_alt"]),
+        "t_af": clean_number(row["t_af"], 4),
+        "n_dp": clean_count(row["n_dp"]),
+        "n_ad_ref": clean_count(row["n_ad_ref"]),
+        "n_ad_alt": clean_count(row["n_ad_alt"]),
+        "n_af": clean_number(row["n_af"], 4),
+    }
+
+
+def sorted_pick_rows(variants):
+    """The reporting-transcript (pick) rows in genomic order (chromosomes in natural order, then
+    1-based position, REF, ALT), as a DataFrame with a fresh index. Columnar: no per-row Python."""
+    import numpy as np
+    import pandas as pd
+
     if variants is None or len(variants) == 0:
-        return []
-    picked = variants[variants["pick"].astype(bool)]
-    records = []
-    columns = {c: picked[c].tolist() for c in picked.columns}
-    for i in range(len(picked)):
-        row = {c: columns[c][i] for c in columns}
-        records.append(
-            {
-                "variant_id": str(row["variant_id"]),
-                "chrom": str(row["chrom"]),
-                "pos": int(row["pos"]),
-                "ref": str(row["ref"]),
-                "alt": str(row["alt"]),
-                "filter": str(row["filter"]),
-                "gene": str(row["gene"]),
-                "gene_id": str(row["gene_id"]),
-                "transcript": str(row["transcript"]),
-                "biotype": str(row["biotype"]),
-                "consequence": str(row["consequence"]),
-                "impact": str(row["impact"]),
-                "exon": str(row["exon"]),
-                "intron": str(row["intron"]),
-                "hgvsc": str(row["hgvsc"]),
-                "hgvsp": str(row["hgvsp"]),
-                "hgvsp_short": str(row["hgvsp_short"]),
-                "protein_position": clean_count(row["protein_position"]),
-                "mane": bool(row["mane"]),
-                "canonical": bool(row["canonical"]),
-                "t_dp": clean_count(row["t_dp"]),
-                "t_ad_ref": clean_count(row["t_ad_ref"]),
-                "t_ad_alt": clean_count(row["t_ad_alt"]),
-                "t_af": clean_number(row["t_af"], 4),
-                "n_dp": clean_count(row["n_dp"]),
-                "n_ad_ref": clean_count(row["n_ad_ref"]),
-                "n_ad_alt": clean_count(row["n_ad_alt"]),
-                "n_af": clean_number(row["n_af"], 4),
-            }
-        )
-    records.sort(key=variant_sort_key)
-    return records
+        return pd.DataFrame(columns=list(variants.columns) if variants is not None else [])
+    picked = variants[variants["pick"].to_numpy(dtype=bool)]
+    chrom = picked["chrom"].astype(str)
+    names = sorted(pd.unique(chrom), key=_chrom_key)
+    keys = pd.DataFrame(
+        {
+            "c": pd.Categorical(chrom, categories=names).codes.astype(np.int64),
+            "p": picked["pos"].to_numpy(dtype=np.int64),
+            "r": picked["ref"].astype(str).to_numpy(),
+            "a": picked["alt"].astype(str).to_numpy(),
+        }
+    )
+    order = keys.sort_values(["c", "p", "r", "a"], kind="mergesort").index.to_numpy()
+    return picked.iloc[order].reset_index(drop=True)
+
+
+def _altering_mask(consequence):
+    """Boolean array: consequence has a protein-altering SO term (evaluated once per distinct value)."""
+    import pandas as pd
+
+    values = consequence.astype(str)
+    lookup = {c: clinical.is_protein_altering(c) for c in pd.unique(values)}
+    return values.map(lookup).to_numpy(dtype=bool)
 
 
 def _one_letter(hgvsp_short: str) -> str:
@@ -174,8 +195,26 @@ def _finding_record(f: dict, variant: dict | None) -> dict:
         "vaf": variant["t_af"] if variant else None,
         "depth": variant["t_dp"] if variant else None,
         "germline_flag": None,
+        "caveat": None,
     }
     return record
+
+
+WILDTYPE_CAVEAT = (
+    "wild-type status is inferred from the absence of variant calls; without adequate coverage of {genes} "
+    "absence is not proven — confirm before treatment"
+)
+
+
+def _wildtype_caveats(findings: list[dict], coverage: dict[str, dict]) -> None:
+    """Flag wild-type findings whose genes have no adequate-coverage evidence (in place)."""
+    for f in findings:
+        if f["match_type"] != "wildtype":
+            continue
+        genes = [g for g in re.split(r"[/,+ ]+", f["gene"]) if g]
+        uncovered = [g for g in genes if not (coverage.get(g) or {}).get("adequate")]
+        if uncovered or not genes:
+            f["caveat"] = WILDTYPE_CAVEAT.format(genes=", ".join(uncovered or [f["gene"] or "the gene"]))
 
 
 def _indication(ind) -> str | None:
@@ -391,13 +430,26 @@ def build_document(
     tumor = matches.get("tumor_type") or {}
     lineage = [str(c) for c in (tumor.get("lineage") or [tumor.get("code", "")])]
 
-    all_variants = _variant_records(variants)
-    by_id = {v["variant_id"]: v for v in all_variants}
+    import numpy as np
+
+    picked = sorted_pick_rows(variants)
+    finding_vids = {str(f.get("variant_id")) for f in matches["findings"] if f.get("variant_id")}
+    if len(picked):
+        keep = (
+            _altering_mask(picked["consequence"])
+            | picked["variant_id"].astype(str).isin(finding_vids).to_numpy()
+        )
+    else:
+        keep = np.zeros(0, dtype=bool)
+    reported_rows = picked[keep]
+    other = picked[~keep].reset_index(drop=True)
+    reported = [_record(r) for r in reported_rows.to_dict("records")]
+    by_id = {v["variant_id"]: v for v in reported}
 
     normal_sample = (sheet_row.get("normal_sample") or "").strip()
     if normalize_stats and normalize_stats.get("normal_sample"):
         normal_sample = normal_sample or str(normalize_stats["normal_sample"])
-    paired = bool(normal_sample) or any(v["n_dp"] is not None for v in all_variants)
+    paired = bool(normal_sample) or bool(len(picked) and (picked["n_dp"].to_numpy() >= 0).any())
 
     # findings
     findings = [_finding_record(f, by_id.get(f.get("variant_id") or "")) for f in matches["findings"]]
@@ -411,27 +463,22 @@ def build_document(
         if isinstance(u, dict) and u.get("variant_id"):
             unmatched_reason.setdefault(str(u["variant_id"]), str(u.get("reason") or ""))
 
-    # classify variants; germline
+    # classify reported variants; germline
     germline = []
-    for v in all_variants:
+    for v in reported:
         fs = findings_by_variant.get(v["variant_id"], [])
         tiers = sorted((f["amp_tier"] for f in fs), key=clinical.amp_rank)
         escats = sorted((f["escat"] for f in fs), key=clinical.escat_rank)
-        altering = clinical.is_protein_altering(v["consequence"])
         best_tier = tiers[0] if tiers else None
         if best_tier in ("I", "II"):
             v["class"] = "actionable"
-        elif altering or fs:
+        else:
             v["class"] = "vus"
             best_tier = best_tier or "III"
-        else:
-            v["class"] = "other"
         v["amp_tier"] = best_tier
         v["escat"] = escats[0] if escats else None
         v["finding_ids"] = [f["finding_id"] for f in fs]
         v["note"] = unmatched_reason.get(v["variant_id"], "")
-        if v["class"] == "other" and not v["note"]:
-            v["note"] = "not protein-altering"
         reason = None if paired else clinical.germline_suspect(v["gene"], v["t_af"], v["consequence"])
         v["germline_flag"] = reason
         if reason:
@@ -451,12 +498,11 @@ def build_document(
             for f in fs:
                 f["germline_flag"] = reason
 
-    reported = [v for v in all_variants if v["class"] != "other"]
-    other = [v for v in all_variants if v["class"] == "other"]
-    other_by_consequence: dict[str, int] = {}
-    for v in other:
-        key = v["consequence"].split("&")[0] or "unknown"
-        other_by_consequence[key] = other_by_consequence.get(key, 0) + 1
+    if len(other):
+        first_term = other["consequence"].astype(str).str.split("&").str[0].replace("", "unknown")
+        other_by_consequence = {str(k): int(v) for k, v in first_term.value_counts().sort_index().items()}
+    else:
+        other_by_consequence = {}
 
     # key findings
     key = [f["finding_id"] for f in findings if is_key_finding(f)]
@@ -513,6 +559,7 @@ def build_document(
         ),
     }
     coverage = _coverage_by_gene(biomarkers)
+    _wildtype_caveats(findings, coverage)
 
     # filtered
     filtered_doc = {"total": 0, "by_reason": {}, "records": [], "listed": 0, "source": "none"}
@@ -554,15 +601,16 @@ def build_document(
                         "listed": 0, "source": "normalize_stats"}  # fmt: skip
 
     # QC
-    depths = sorted(v["t_dp"] for v in all_variants if v["t_dp"] is not None)
-    purity = parse_purity(sheet_row.get("purity"))
+    depths = picked["t_dp"].to_numpy(dtype=np.int64) if len(picked) else np.zeros(0, dtype=np.int64)
+    depths = depths[depths >= 0]
+    purity = parse_purity(sheet_row.get("purity"), "sample sheet")
     qc = {
-        "variants_total": len(all_variants),
+        "variants_total": int(len(picked)),
         "variants_reported": len(reported),
-        "median_depth": _median(depths),
-        "min_depth": depths[0] if depths else None,
+        "median_depth": float(np.median(depths)) if len(depths) else None,
+        "min_depth": int(depths.min()) if len(depths) else None,
         "low_depth_threshold": LOW_DEPTH,
-        "variants_low_depth": sum(1 for d in depths if d < LOW_DEPTH),
+        "variants_low_depth": int((depths < LOW_DEPTH).sum()),
         "normalize": _normalize_summary(normalize_stats),
         "coverage": [dict(sorted(c.items()), gene=g) for g, c in sorted(coverage.items())],
     }
@@ -592,7 +640,7 @@ def build_document(
         "synthetic": synthetic,
     }
 
-    assay = (sheet_row.get("assay") or "").strip().lower() or None
+    assay = parse_assay(sheet_row.get("assay"), "sample sheet")
     tumor_sample = (
         (sheet_row.get("tumor_sample") or "")
         or (normalize_stats or {}).get("tumor_sample")
@@ -622,7 +670,7 @@ def build_document(
         "key_findings": key,
         "findings": findings,
         "biomarkers": bm,
-        "pertinent_negatives": _pertinent_negatives(lineage, all_variants, bm, sheet_row, coverage),
+        "pertinent_negatives": _pertinent_negatives(lineage, reported, bm, sheet_row, coverage),
         "germline": germline,
         "variants": reported,
         "variants_not_reported": {
@@ -664,17 +712,12 @@ def build_document(
     doc["limitations"] = _limitations(doc)
     if previous is not None:
         doc["changes"] = diff_reports(previous, doc)
-    # ``other`` variants are kept out of the JSON (they can number 10^5 on WGS) but go to the TSV.
-    doc["_other_variants"] = other
+    # Private (not in the JSON): the non-reported variants (10^5 on WGS) go to the TSV as a table, and
+    # the VAFs of all variants to the histogram.
+    doc["_other"] = other
+    vafs = picked["t_af"].to_numpy(dtype=float) if len(picked) else np.zeros(0)
+    doc["_vafs"] = vafs[~np.isnan(vafs)]
     return doc
-
-
-def _median(values: list[int]) -> float | None:
-    if not values:
-        return None
-    n = len(values)
-    mid = n // 2
-    return float(values[mid]) if n % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 def _normalize_summary(stats: dict | None) -> dict | None:

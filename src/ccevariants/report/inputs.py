@@ -23,6 +23,14 @@ VARIANT_COLUMNS = (
 FINDING_KEYS = ("finding_id", "gene", "alteration", "category", "effect", "escat", "amp_tier", "on_label")
 FILTERED_COLUMNS = ("chrom", "pos", "ref", "alt", "filter", "reason")
 SHEET_REQUIRED = ("patient", "sample", "center", "tumor_type")
+ASSAYS = ("panel", "wes", "wgs")
+#: Allowed values of finding fields (contracts section 6).
+ENUMS = {
+    "category": ("variant", "cna", "fusion", "biomarker"),
+    "effect": ("sensitivity", "resistance", "prognostic", "diagnostic"),
+    "escat": ("I-A", "I-B", "I-C", "II-A", "II-B", "III-A", "III-B", "IV-A", "IV-B", "V", "X"),
+    "amp_tier": ("I", "II", "III", "IV"),
+}
 
 
 def read_sheet_row(path: str | Path, patient: str) -> dict[str, str]:
@@ -145,6 +153,16 @@ def check_matches(matches: Any, path: str | Path | None = None) -> None:
             raise InputError(
                 f"expected findings[{i}].on_label with EMA and FDA; found {labels!r}", path=where
             )
+        for key, allowed in ENUMS.items():
+            if finding[key] not in allowed:
+                raise InputError(
+                    f"expected findings[{i}].{key} one of {', '.join(allowed)}; found {finding[key]!r}",
+                    path=where,
+                )
+        if not isinstance(finding.get("therapies", []), list):
+            raise InputError(
+                f"expected findings[{i}].therapies as a list; found {finding['therapies']!r}", path=where
+            )
 
 
 def check_biomarkers(biomarkers: Any, path: str | Path | None = None) -> None:
@@ -182,6 +200,15 @@ def clean_count(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return None if number < 0 else number
+
+
+def parse_assay(text: str | None, path: str | Path | None = None) -> str | None:
+    value = (text or "").strip().lower()
+    if value in ("", "na", "."):
+        return None
+    if value not in ASSAYS:
+        raise InputError(f"expected assay one of {', '.join(ASSAYS)}; found {text!r}", path=path)
+    return value
 
 
 def parse_purity(text: str | None, path: str | Path | None = None) -> float | None:

@@ -13,7 +13,8 @@ from ..errors import InputError
 
 
 def git_commit() -> str | None:
-    """The commit of the source checkout the package runs from (env ``CCEV_GIT_COMMIT`` wins), or None."""
+    """The commit of the source checkout the package runs from, with ``-dirty`` when tracked files differ
+    from it (env ``CCEV_GIT_COMMIT`` wins), or None when not running from a git checkout."""
     env = os.environ.get("CCEV_GIT_COMMIT")
     if env:
         return env.strip()
@@ -31,7 +32,18 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     commit = result.stdout.strip()
-    return commit if result.returncode == 0 and len(commit) == 40 else None
+    if result.returncode != 0 or len(commit) != 40:
+        return None
+    try:
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "diff", "--quiet", "HEAD", "--"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        ).returncode
+    except (OSError, subprocess.SubprocessError):
+        dirty = 0
+    return commit + ("-dirty" if dirty == 1 else "")
 
 
 def _header_lines(path: Path, limit: int = 200) -> list[str]:

@@ -55,15 +55,17 @@ def format_number(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def histogram(values: list[float], bins: int = 20, lo: float = 0.0, hi: float = 1.0) -> list[int]:
-    """Counts of ``values`` in ``bins`` equal bins over [lo, hi] (the last bin is closed)."""
-    counts = [0] * bins
-    width = (hi - lo) / bins
-    for v in values:
-        if v is None or not lo <= v <= hi:
-            continue
-        counts[min(int((v - lo) / width), bins - 1)] += 1
-    return counts
+def histogram(values, bins: int = 20, lo: float = 0.0, hi: float = 1.0) -> list[int]:
+    """Counts of ``values`` in ``bins`` equal bins over [lo, hi] (the last bin is closed; values
+    outside or missing are ignored)."""
+    import numpy as np
+
+    arr = np.asarray(
+        [np.nan if v is None else v for v in values] if isinstance(values, list) else values, dtype=float
+    )
+    arr = arr[(arr >= lo) & (arr <= hi)]
+    idx = np.minimum(((arr - lo) / ((hi - lo) / bins)).astype(np.int64), bins - 1)
+    return np.bincount(idx, minlength=bins).astype(int).tolist()
 
 
 def bar_chart(labels: list[str], counts: list[int], width: int = 360, height: int = 150) -> dict:
@@ -140,8 +142,7 @@ def group_key_findings(findings: list[dict]) -> list[dict]:
 
 
 def render_report(doc: dict) -> str:
-    vafs = [v["t_af"] for v in doc["variants"]] + [v["t_af"] for v in doc.get("_other_variants", [])]
-    vaf_counts = histogram([v for v in vafs if v is not None])
+    vaf_counts = histogram(doc["_vafs"])
     vaf_labels = [f"{i * 0.05:.2f}" for i in range(20)]
     tier_labels = ["I", "II", "III", "not reported"]
     tier_counts = [

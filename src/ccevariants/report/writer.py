@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,12 +39,31 @@ def _schema() -> dict:
         return json.load(handle)
 
 
-def validate_document(doc: dict, path: str | Path | None = None) -> None:
-    """Validate a report document against ``report.schema.json``; raise SchemaError on the first error."""
+@lru_cache(maxsize=1)
+def _validator():
+    """A validator for the schema with its local ``#/$defs/...`` references inlined (the schema has no
+    recursion): resolving ``$ref`` per instance dominates validation time on large reports."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    schema = _schema()
+    defs = schema.get("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return jsonschema.Draft202012Validator(inline(schema))
+
+
+def validate_document(doc: dict, path: str | Path | None = None) -> None:
+    """Validate a report document against ``report.schema.json``; raise SchemaError on the first error."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "(document)"
@@ -59,16 +79,74 @@ def _fmt(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
+        return format(value, ".4g")
     return str(value).replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _variant_section(doc: dict) -> str:
+    """TSV rows (record=variant) for every variant, reported or not, in genomic order. Columnar."""
+    import numpy as np
+    import pandas as pd
+
+    from .document import sorted_pick_rows
+
+    columns = list(TSV_COLUMNS)
+    reported = pd.DataFrame(doc["variants"])
+    other = doc["_other"]
+    frames = []
+    if len(reported):
+        frames.append(reported.drop(columns=["finding_ids"]))
+    if len(other):
+        extra = other.copy()
+        extra["class"] = "other"
+        extra["note"] = "not protein-altering"
+        notes = {u["variant_id"]: u["reason"] for u in doc["unmatched"] if u["variant_id"] and u["reason"]}
+        if notes:
+            hit = extra["variant_id"].astype(str).map(notes)
+            extra["note"] = hit.fillna(extra["note"])
+        for c in ("amp_tier", "escat", "germline_flag"):
+            extra[c] = None
+        for c in ("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt", "protein_position"):
+            extra[c] = extra[c].where(extra[c] >= 0, None)
+        frames.append(extra)
+    if not frames:
+        return ""
+    table = pd.concat(frames, ignore_index=True)
+    table["pick"] = True
+    table = sorted_pick_rows(table)
+    table["record"] = "variant"
+    table["patient"] = doc["patient"]["patient_id"]
+    short = table["hgvsp_short"].astype(str)
+    table["alteration"] = np.where(short.str.startswith("p."), short.str[2:], "")
+    out = pd.DataFrame(index=table.index)
+    for c in columns:
+        col = table[c] if c in table.columns else pd.Series([None] * len(table), index=table.index)
+        if c == "t_af":
+            values = pd.to_numeric(col, errors="coerce").round(4).to_numpy(dtype=float)
+            text = np.char.mod("%.4g", np.nan_to_num(values))
+            out[c] = np.where(np.isnan(values), "", text)
+        elif c in ("t_dp", "t_ad_alt", "pos"):
+            out[c] = pd.to_numeric(col, errors="coerce").astype("Int64").astype("string").fillna("")
+        else:
+            out[c] = col.fillna("").astype(str).str.replace(r"[\t\r\n]", " ", regex=True)
+    # every cell is a string without tab or newline: Arrow's CSV writer with quoting off is exact and
+    # an order of magnitude faster than DataFrame.to_csv on 10^5 rows
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table_ = pa.Table.from_pandas(out.astype(str), preserve_index=False)
+    sink = io.BytesIO()
+    options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+    pacsv.write_csv(table_, sink, write_options=options)
+    return sink.getvalue().decode("utf-8")
 
 
 def render_tsv(doc: dict) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar=None)
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, quotechar=None)
     writer.writerow(TSV_COLUMNS)
     patient = doc["patient"]["patient_id"]
-    by_id = {v["variant_id"]: v for v in doc["variants"] + doc.get("_other_variants", [])}
+    by_id = {v["variant_id"]: v for v in doc["variants"]}
     for f in doc["findings"]:
         v = by_id.get(f["variant_id"] or "", {})
         row = {
@@ -85,19 +163,7 @@ def render_tsv(doc: dict) -> str:
             "germline_flag": f["germline_flag"], "note": "",
         }  # fmt: skip
         writer.writerow([_fmt(row.get(c)) for c in TSV_COLUMNS])
-    from .document import variant_sort_key
-
-    for v in sorted(by_id.values(), key=variant_sort_key):
-        row = dict(v)
-        row.update(
-            {
-                "record": "variant",
-                "patient": patient,
-                "alteration": v["hgvsp_short"][2:] if v["hgvsp_short"].startswith("p.") else "",
-            }
-        )
-        writer.writerow([_fmt(row.get(c)) for c in TSV_COLUMNS])
-    return buffer.getvalue()
+    return buffer.getvalue() + _variant_section(doc)
 
 
 def write_report(
@@ -120,12 +186,23 @@ def write_report(
     improves error messages. Positions in all outputs are 1-based.
     """
     paths = input_paths or {}
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(patient)):
+        raise InputError(
+            f"expected a patient ID of letters, digits, '.', '_', '-' (it names the output files); found {patient!r}"
+        )
     check_matches(matches, paths.get("matches"))
     check_biomarkers(biomarkers, paths.get("biomarkers"))
     check_variants(variants, paths.get("variants"))
     if matches.get("patient") not in (None, "", patient):
         raise InputError(
             f"expected matches for patient {patient!r}; found {matches.get('patient')!r}",
+            path=paths.get("matches") or "matches",
+        )
+    sheet_code = str(sheet_row.get("tumor_type") or "").strip()
+    match_code = str(matches["tumor_type"].get("code") or "")
+    if sheet_code and match_code and sheet_code != match_code:
+        raise InputError(
+            f"expected matches for tumour type {sheet_code} (sample sheet); found {match_code}",
             path=paths.get("matches") or "matches",
         )
     if previous is not None and not (
