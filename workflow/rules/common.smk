@@ -141,8 +141,19 @@ def get_oncotree_arg(wildcards):
 
 
 def get_kb_sources(wildcards):
-    args = " ".join(f"--source '{s}'" for s in config["kb"]["sources"])
-    return args + (" --strict" if config["kb"]["strict"] else "")
+    args = [f"--source '{s}'" for s in config["kb"]["sources"]]
+    if config["kb"]["strict"]:
+        args.append("--strict")
+    if config["kb"]["aliases"]:
+        args.append(f"--aliases '{config['kb']['aliases']}'")
+    if config["oncotree"]:
+        args.append(f"--oncotree '{config['oncotree']}'")
+    return " ".join(args)
+
+
+def get_genome_build_arg(wildcards):
+    build = config["reference"]["build"]
+    return f"--genome-build {build}" if build in ("GRCh37", "GRCh38") else ""
 
 
 def get_final_outputs():

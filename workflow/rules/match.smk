@@ -11,6 +11,7 @@ rule match:
     params:
         tumor_type=get_tumor_type,
         oncotree=get_oncotree_arg,
+        build=get_genome_build_arg,
     log:
         "logs/match/{patient}.log",
     threads: 1
@@ -21,4 +22,4 @@ rule match:
         "../../envs/ccevariants.yaml"
     shell:
         "ccev match --patient {wildcards.patient} --variants {input.variants} --biomarkers {input.biomarkers}"
-        " --tumor-type {params.tumor_type} --kb {input.kb} {params.oncotree} --output {output} > {log} 2>&1"
+        " --tumor-type {params.tumor_type} --kb {input.kb} {params.oncotree} {params.build} --output {output} > {log} 2>&1"
