@@ -209,6 +209,8 @@ def test_indels_inframe_frameshift_and_splice(use_jit, tmp_path):
         (50, "ACTGTGG", "A"): ("inframe_deletion", "p.Leu6_Trp7del"),
         (81, "C", "G"): ("missense_variant", "p.Ala9Gly"),
         (101, "T", "C"): ("stop_lost", "p.Ter16GlnextTer3"),
+        # in-frame deletion of ATA+TA... leaves ATA (Ile15) and reads into the 3'UTR: GGC AGG TAG
+        (100, "ATAA", "A"): ("stop_lost", "p.Ter16GlyextTer2"),
         (98, "A", "T"): ("missense_variant", "p.Ile15Leu"),
         (61, "G", "A"): ("splice_donor_variant", None),
         (64, "A", "C"): ("splice_region_variant", None),
@@ -333,7 +335,7 @@ def test_consequence_kernel_empty_batch(use_jit):
         np.zeros((2, 1), dtype=np.int64), z, z, z, z, z, z, z, z,
         np.zeros(0, dtype=bool), z, z, np.zeros(1, dtype=np.uint8), z, 5000, k.BASE_CODE, k.AA_CODE,
     )  # fmt: skip
-    assert flags.shape == (0,) and ints.shape == (0, 18) and aa_off.tolist() == [0] and len(aa_ref) == 0
+    assert flags.shape == (0,) and ints.shape == (0, 19) and aa_off.tolist() == [0] and len(aa_ref) == 0
 
 
 @pytest.mark.parametrize("use_jit", TWINS)

@@ -342,6 +342,33 @@ def test_filtered_counts_per_reason(tmp_path):
     assert doc2["filtered"]["source"] == "normalize_stats" and doc2["filtered"]["total"] == 5
 
 
+def test_many_filtered_records_are_counted_and_capped(tmp_path):
+    import pandas as pd
+
+    n = 1203
+    frame = pd.DataFrame(
+        {
+            "chrom": ["chr10" if i % 2 else "chr2" for i in range(n)],
+            "pos": [n - i for i in range(n)],
+            "ref": ["A"] * n,
+            "alt": ["G"] * n,
+            "filter": ["LowQual"] * n,
+            "reason": ["non_pass" if i % 3 else "low_depth" for i in range(n)],
+        }
+    ).astype({"pos": "int64"})
+    _, doc, html = _write(tmp_path, filtered=frame)
+    fl = doc["filtered"]
+    assert (fl["total"], fl["listed"], fl["by_reason"]) == (1203, 500, {"low_depth": 401, "non_pass": 802})
+    first = fl["records"][:2]
+    # sorted by reason, then chr2 before chr10 (natural order), then position: low_depth on chr2 are the
+    # rows i = 0 (mod 6), pos = n - i, so the smallest positions are 1203 - 1200 and 1203 - 1194
+    assert [(r["reason"], r["chrom"], r["pos"]) for r in first] == [
+        ("low_depth", "chr2", 3),
+        ("low_depth", "chr2", 9),
+    ]
+    assert "First 500 of 1203 records" in html
+
+
 def test_tsv_rows(tmp_path):
     paths, doc, _ = _write(tmp_path)
     lines = paths["tsv"].read_text(encoding="utf-8").splitlines()
@@ -473,6 +500,17 @@ def test_sheet_values_checked(tmp_path):
         _write(tmp_path, sheet_row=sheet_row(tumor_type="COAD"))
     _, doc, _ = _write(tmp_path, sheet_row=sheet_row(assay="WES"))
     assert doc["patient"]["assay"] == "wes"
+
+
+def test_outputs_readable(tmp_path):
+    import os
+    import stat
+
+    paths, _, _ = _write(tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in paths.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
 
 
 def test_deterministic_output(tmp_path):
@@ -705,9 +743,15 @@ def test_wildtype_finding_caveat_without_coverage(tmp_path):
     assert "Caution: wild-type status is inferred" in html
     assert all(f["caveat"] is None for f in doc["findings"] if f["finding_id"] != "W1")
     bm = biomarkers()
-    bm["coverage"] = {"KRAS": {"adequate": True, "min_depth": 300}, "NRAS": {"adequate": False, "min_depth": 8}}
+    bm["coverage"] = {
+        "KRAS": {"adequate": True, "min_depth": 300},
+        "NRAS": {"adequate": False, "min_depth": 8},
+    }
     _, doc2, _ = _write(tmp_path, "partial", matches=matches, biomarkers=bm)
-    assert "without adequate coverage of NRAS " in next(f for f in doc2["findings"] if f["finding_id"] == "W1")["caveat"]
+    assert (
+        "without adequate coverage of NRAS "
+        in next(f for f in doc2["findings"] if f["finding_id"] == "W1")["caveat"]
+    )
     bm["coverage"]["NRAS"] = {"adequate": True, "min_depth": 250}
     _, doc3, _ = _write(tmp_path, "covered", matches=matches, biomarkers=bm)
     assert next(f for f in doc3["findings"] if f["finding_id"] == "W1")["caveat"] is None

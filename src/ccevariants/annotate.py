@@ -498,7 +498,8 @@ class Annotator:
                     ps += 1
                 row["protein_position"] = ps
                 row["protein_span"] = _span(ps, ps + len(ref_aa) - 1)
-            p = H.hgvsp(nameset, ps, ref_aa, alt_aa, int(ints[12]), int(ints[13]), before, after, dup)
+            ext_aa = chr(ints[18]) if ints[18] > 0 else ""
+            p = H.hgvsp(nameset, ps, ref_aa, alt_aa, int(ints[12]), int(ints[13]), before, after, dup, ext_aa)
             row["hgvsp"] = p
             row["hgvsp_short"] = H.short_p(p)
             if "frameshift_variant" in nameset:

@@ -517,6 +517,7 @@ def build_cohort(
 ) -> dict[str, Path]:
     """Pool report JSONs (paths or documents) into ``outdir``; return the written paths by name."""
     from .report.render import render_cohort
+    from .report.writer import readable
 
     if not re.fullmatch(r"[A-Za-z0-9_]+", study_id):
         raise InputError(f"expected a study identifier of letters, digits and '_'; found {study_id!r}")
@@ -541,5 +542,6 @@ def build_cohort(
             out[f"{name}.parquet"] = outdir / f"{name}.parquet"
             tmp = stack.enter_context(atomic_path(out[f"{name}.parquet"]))
             frame.to_parquet(tmp, index=False)
+    readable(out.values())
     log.info("cohort of %d patients: %d variants, %d findings", len(docs), len(variants), len(findings))
     return out

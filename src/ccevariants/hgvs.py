@@ -156,6 +156,7 @@ def hgvsp(
     before_aa: str = "",
     after_aa: str = "",
     dup: bool = False,
+    ext_aa: str = "",
 ) -> str:
     """HGVS p. (three-letter) from the kernel's trimmed peptides (1-based ``prot_s``)."""
     if "start_lost" in flags_names:
@@ -180,7 +181,7 @@ def hgvsp(
         return ""
     if ref_aa and ref_aa[0] == "*" and "stop_lost" in flags_names:
         ter = f"Ter{ext_ter}" if ext_ter > 0 else "Ter?"
-        return f"p.Ter{prot_s}{three(alt_aa[:1] or 'X')}ext{ter}"
+        return f"p.Ter{prot_s}{three(alt_aa[:1] or ext_aa or 'X')}ext{ter}"
     if not ref_aa:  # insertion between before_aa (prot_s - 1) and after_aa (prot_s)
         if dup:
             n = len(alt_aa)

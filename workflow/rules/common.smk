@@ -130,7 +130,9 @@ def get_biomarker_args(wildcards, input):
 
 
 def get_report_args(wildcards):
-    args = [f"--config-hash {CONFIG_HASH}"]
+    args = [f"--config-hash {CONFIG_HASH}", f"--genome-build '{config['reference']['build']}'"]
+    if config["oncotree"]:
+        args.append(f"--oncotree '{config['oncotree']}'")
     if config["report"]["fixed_date"]:
         args.append(f"--fixed-date {config['report']['fixed_date']}")
     return " ".join(args)

@@ -10,6 +10,8 @@ rule report:
         stats="results/normalized/{patient}.stats.json",
         filtered="results/normalized/{patient}.filtered.tsv",
         kb="results/kb/snapshot.json",
+        fasta=config["reference"]["fasta"],
+        annotation=config["reference"]["annotation"],
     output:
         html=report(
             "results/reports/{patient}.html",
@@ -31,4 +33,5 @@ rule report:
     shell:
         "ccev report --patient {wildcards.patient} --sheet {input.sheet} --matches {input.matches}"
         " --variants {input.variants} --biomarkers {input.biomarkers} --normalize-stats {input.stats}"
-        " --filtered {input.filtered} --kb {input.kb} {params.extra} --outdir results/reports > {log} 2>&1"
+        " --filtered {input.filtered} --kb {input.kb} --reference {input.fasta} --annotation {input.annotation}"
+        " {params.extra} --outdir results/reports > {log} 2>&1"

@@ -233,7 +233,7 @@ def consequences(
 
     Returns ``(flags, ints, aa_off, aa_ref, aa_alt)``: ``flags[k]`` a bit set over ``SO_TERMS``;
     ``ints[k, :]`` = exon_first, exon_last, intron_first, intron_last, cdna_s, cdna_e, cds_s, cds_e,
-    prot_s, prot_e, n_aa_ref, n_aa_alt, fs_ter, ext_ter, win_c0, win_c1, c0, c1 (positions 1-based
+    prot_s, prot_e, n_aa_ref, n_aa_alt, fs_ter, ext_ter, win_c0, win_c1, c0, c1, ext_aa (positions 1-based
     except the cDNA window ``win_c0``/``win_c1`` and the variant's cDNA span ``c0``/``c1``, 0-based
     half-open; -1 = none); ``aa_ref``/``aa_alt`` hold the trimmed changed peptides of pair ``k`` at
     ``aa_off[k]`` (``n_aa_ref``/``n_aa_alt`` long).
@@ -247,7 +247,7 @@ def consequences(
     aa_ref = np.zeros(aa_off[n], dtype=np.uint8)
     aa_alt = np.zeros(aa_off[n], dtype=np.uint8)
     flags = np.zeros(n, dtype=np.int64)
-    ints = np.full((n, 18), -1, dtype=np.int64)
+    ints = np.full((n, 19), -1, dtype=np.int64)
     for k in range(n):
         v = p_var[k]
         t = p_tx[k]
@@ -646,8 +646,8 @@ def consequences(
             ints[k, 8] = a_codon + p1 + 1
             ints[k, 9] = a_codon + p1 + max(rr, 1)
             if rr == 0 and ra == 0:
-                if a_codon == 0 and frame == 0:
-                    f |= START_RETAINED
+                if a_codon == 0 and frame == 0 and delta != 0:
+                    f |= START_RETAINED  # VEP: an indel in the start codon that keeps it
                 if ref_stop >= 0:
                     f |= STOP_RETAINED
                 if (f & (START_RETAINED | STOP_RETAINED)) == 0:
@@ -683,7 +683,13 @@ def consequences(
                             break
                         i += 1
                     if ext >= 0:
-                        ints[k, 13] = ext - (ref_stop + delta // 3)  # HGVS: position in the added tail
+                        # HGVS p.Ter110GlnextTer17: the new stop's position in the tail added after the
+                        # former stop (residues before the stop are unchanged when ext applies)
+                        ints[k, 13] = ext - ref_stop
+                    # the residue that now stands where the stop was (HGVS p.Ter110Gln...)
+                    ints[k, 18] = _alt_codon(
+                        ref_stop, seq_buf, s0, slen, w0, c0, c1, alt, alt_rc, alen, base_code, aa_code
+                    )
                 if ref_stop >= 0 and alt_stop >= 0 and ref_has_stop and gained and rr == ra:
                     f |= STOP_RETAINED
                 # VEP: an in-frame gain whose alt peptide contains the ref peptide at one end is an

@@ -564,35 +564,34 @@ def build_document(
     # filtered
     filtered_doc = {"total": 0, "by_reason": {}, "records": [], "listed": 0, "source": "none"}
     if filtered is not None:
-        reasons = filtered["reason"].astype(str).tolist()
-        by_reason: dict[str, int] = {}
-        for r in reasons:
-            by_reason[r or "unspecified"] = by_reason.get(r or "unspecified", 0) + 1
-        records = [
+        import pandas as pd
+
+        reasons = filtered["reason"].astype(str).replace("", "unspecified")
+        by_reason = {str(r): int(n) for r, n in reasons.value_counts().sort_index().items()}
+        chrom = filtered["chrom"].astype(str)
+        keys = pd.DataFrame(
             {
-                "chrom": str(c),
-                "pos": int(p),
-                "ref": str(r),
-                "alt": str(a),
-                "filter": str(fl),
-                "reason": str(rs),
+                "reason": filtered["reason"].astype(str).to_numpy(),
+                "c": pd.Categorical(chrom, categories=sorted(pd.unique(chrom), key=_chrom_key)).codes,
+                "p": filtered["pos"].to_numpy(dtype=np.int64),
+                "r": filtered["ref"].astype(str).to_numpy(),
+                "a": filtered["alt"].astype(str).to_numpy(),
             }
+        )
+        first = keys.sort_values(["reason", "c", "p", "r", "a"], kind="mergesort").index[:MAX_FILTERED_LISTED]
+        listed = filtered.iloc[first]
+        records = [
+            {"chrom": str(c), "pos": int(p), "ref": str(r), "alt": str(a), "filter": str(fl), "reason": str(rs)}
             for c, p, r, a, fl, rs in zip(
-                filtered["chrom"],
-                filtered["pos"],
-                filtered["ref"],
-                filtered["alt"],
-                filtered["filter"],
-                filtered["reason"],
+                listed["chrom"], listed["pos"], listed["ref"], listed["alt"], listed["filter"], listed["reason"],
                 strict=True,
             )
-        ]
-        records.sort(key=lambda x: (x["reason"], *variant_sort_key(x)))
+        ]  # fmt: skip
         filtered_doc = {
-            "total": len(records),
-            "by_reason": dict(sorted(by_reason.items())),
-            "records": records[:MAX_FILTERED_LISTED],
-            "listed": min(len(records), MAX_FILTERED_LISTED),
+            "total": int(len(filtered)),
+            "by_reason": by_reason,
+            "records": records,
+            "listed": len(records),
             "source": "filtered_tsv",
         }
     elif normalize_stats and isinstance(normalize_stats.get("removed"), dict):

@@ -50,7 +50,9 @@ def format_number(value, digits: int = 2) -> str:
         return "yes" if value else "no"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+    if not isinstance(value, int | float):
+        return str(value)
+    if math.isnan(value) or math.isinf(value):
         return "—"
     return f"{value:.{digits}f}"
 

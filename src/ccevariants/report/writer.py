@@ -166,6 +166,17 @@ def render_tsv(doc: dict) -> str:
     return buffer.getvalue() + _variant_section(doc)
 
 
+def readable(paths) -> None:
+    """Give written files the usual permissions (0666 minus the umask): the temporary files behind the
+    atomic writes are created 0600, and a report is meant to be shared."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in paths:
+        os.chmod(path, 0o666 & ~mask)
+
+
 def write_report(
     patient: str,
     sheet_row: dict,
@@ -250,6 +261,7 @@ def write_report(
         handles["html"].write(html)
         handles["json"].write(text)
         handles["tsv"].write(tsv)
+    readable(out.values())
     log.info("report for %s: %d findings, %d key, %d reported variants", patient, len(doc["findings"]),
              len(doc["key_findings"]), len(doc["variants"]))  # fmt: skip
     return out
