@@ -306,3 +306,75 @@ def test_unreadable_vcf_and_fasta_are_input_errors(tmp_path, capsys):
     (tmp_path / "g.fa.fai").unlink()
     rc, out, _ = _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]))
     assert rc == 2 and "expected an indexable FASTA" in capsys.readouterr().err and not out.exists()
+
+
+def test_gtf_annotation_gives_the_same_calls_as_gff3(tmp_path):
+    """The same models written as Ensembl-style GTF (CDS without the stop codon + stop_codon rows)."""
+    _build(tmp_path)
+    gtf = []
+    genes_of: dict[str, str] = {}
+    for line in (tmp_path / "g.gff3").read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split("\t")
+        attrs = dict(kv.split("=", 1) for kv in f[8].split(";"))
+        if f[2] == "gene":
+            gid = attrs["ID"].split(":")[1]
+            gtf.append(f[:2] + ["gene"] + f[3:8] + [f'gene_id "{gid}"; gene_name "{attrs["Name"]}";'])
+            continue
+        if f[2] == "mRNA":
+            tid, gid = attrs["ID"].split(":")[1], attrs["Parent"].split(":")[1]
+            tags = "".join(f' tag "{t}";' for t in attrs.get("tag", "").split(",") if t)
+            genes_of[tid] = gid
+            gtf.append(f[:2] + ["transcript"] + f[3:8] + [f'gene_id "{gid}"; transcript_id "{tid}";{tags}'])
+            continue
+        tid = attrs["Parent"].split(":")[1]
+        gtf.append(f[:8] + [f'gene_id "{genes_of[tid]}"; transcript_id "{tid}";'])
+    # move the 3 stop-codon bases out of the last CDS row into a stop_codon row (GTF convention)
+    out = []
+    last_cds = {r[8]: i for i, r in enumerate(gtf) if r[2] == "CDS"}
+    for i, r in enumerate(gtf):
+        if r[2] == "CDS" and last_cds[r[8]] == i:
+            s, e = int(r[3]), int(r[4])
+            if r[6] == "+":
+                out.append(r[:3] + [str(s), str(e - 3)] + r[5:])
+                out.append(r[:2] + ["stop_codon", str(e - 2), str(e)] + r[5:7] + ["0", r[8]])
+            else:
+                out.append(r[:3] + [str(s + 3), str(e)] + r[5:])
+                out.append(r[:2] + ["stop_codon", str(s), str(s + 2)] + r[5:7] + ["0", r[8]])
+        else:
+            out.append(r)
+    (tmp_path / "g.gtf").write_text("\n".join("\t".join(r) for r in out) + "\n")
+    lines = [
+        "chr1\t38\t.\tGGAA\tG\t.\tPASS\t.",
+        "chr1\t81\t.\tC\tG\t.\tPASS\t.",
+        "chr1\t101\t.\tT\tC\t.\tPASS\t.",
+    ]
+    vcf = _vcf(tmp_path, lines)
+    _run(tmp_path, vcf)
+    from_gff = pq.read_table(tmp_path / "out.parquet").to_pandas()
+    rc = main(
+        ["annotate", "--input", str(vcf), "--reference", str(tmp_path / "g.fa"), "--annotation",
+         str(tmp_path / "g.gtf"), "--output", str(tmp_path / "gtf.vcf.gz"), "--table", str(tmp_path / "gtf.parquet"),
+         "--cache-dir", str(tmp_path / "cache")]
+    )  # fmt: skip
+    assert rc == 0
+    from_gtf = pq.read_table(tmp_path / "gtf.parquet").to_pandas()
+    cols = ["variant_id", "transcript", "consequence", "hgvsc", "hgvsp", "exon", "pick", "mane"]
+    assert from_gff[cols].equals(from_gtf[cols])
+    assert "stop_lost" in from_gtf[(from_gtf.transcript == "T1") & (from_gtf.pos == 101)].consequence.iloc[0]
+
+
+def test_multiallelic_and_spanning_deletion_alleles(tmp_path):
+    _build(tmp_path)
+    vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG,A\t.\tPASS\t.", "chr1\t82\t.\tA\t*\t.\tPASS\t."])
+    rc, out, table = _run(tmp_path, vcf)
+    assert rc == 0
+    df = pq.read_table(table).to_pandas()
+    picked = df[df.pick].set_index("variant_id")
+    assert picked.loc["chr1:81:C:G"].hgvsp == "p.Ala9Gly"
+    assert picked.loc["chr1:81:C:A"].hgvsp == "p.Ala9Glu"
+    assert picked.loc["chr1:82:A:*"].consequence == "sequence_variant"
+    rec = next(iter(pysam.VariantFile(str(out))))
+    alleles = {e.split("|")[0] for e in rec.info["CSQ"]}
+    assert alleles == {"G", "A"}
