@@ -50,6 +50,8 @@ CONFIG_HASH = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).enc
 
 # Numba's compile cache is shared by all jobs (each job would otherwise pay the compile).
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(config["numba_cache_dir"]).resolve()))
+# Parsed transcript indexes are cached by checksum of the annotation file (ccevariants.transcripts).
+os.environ.setdefault("CCEV_CACHE_DIR", str(Path(config["cache_dir"]).resolve()))
 
 
 wildcard_constraints:
