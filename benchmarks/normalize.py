@@ -9,13 +9,16 @@ subprocess so peak memory is per tool:
 * ``bcftools norm -m -any -f REF -c wx -Oz`` through pysam (the step we wrap), plus tabix;
 * ``ccev normalize`` (pre-pass checks, the same norm, read support, filters, BGZF + tabix).
 
-Prints a table: wall time, records/s, peak RSS, and the ratio to bcftools. Not part of the tests.
+Each tool runs ``--repeats`` times (interleaved); the table gives the median wall time, the median
+CPU time (user + sys of the child: robust when other jobs share the machine), records per CPU
+second, peak RSS and both ratios to bcftools, plus the load average. Not part of the tests.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,36 +109,61 @@ normalize_vcf(vcf, out, reference=ref, filtered=out + ".filtered.tsv", stats=out
 """
 
 
-def run(code: str, *args: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a Python snippet run in a fresh subprocess."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run(code: str, *args: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + sys) and peak RSS (MB) of a Python snippet run in a
+    fresh subprocess (``os.wait4`` gives that child's own resource usage)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code, *args], check=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, *args])
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024.0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"benchmark step failed with exit code {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=3, help="runs per tool; the median is reported [3]")
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     args = ap.parse_args(argv)
     tmp = tempfile.TemporaryDirectory(prefix="ccev-bench-", dir=args.workdir)
     work = Path(tmp.name)
     t0 = time.perf_counter()
-    ref, vcf = make_inputs(work, args.records)
+    # generated in a child process: a forked child's peak RSS would include this process's memory
+    gen = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import normalize as b; "
+    gen += f"from pathlib import Path; b.make_inputs(Path({str(work)!r}), {args.records})"
+    subprocess.run([sys.executable, "-c", gen], check=True)
+    ref, vcf = work / "bench.fa", work / "bench.vcf"
     print(f"generated {args.records:,} records in {time.perf_counter() - t0:.1f} s ({work})")
-    rows = []
-    b_wall, b_mem = run(BCFTOOLS, str(ref), str(vcf), str(work / "bcftools.vcf.gz"))
-    rows.append(("bcftools norm (pysam) + tabix", b_wall, b_mem))
-    c_wall, c_mem = run(CCEV, str(ref), str(vcf), str(work / "ccev.vcf.gz"))
-    rows.append(("ccev normalize", c_wall, c_mem))
-    print(f"{'tool':<32}{'wall s':>10}{'records/s':>14}{'peak RSS MB':>14}{'x bcftools':>12}")
-    for name, wall, mem in rows:
-        print(f"{name:<32}{wall:>10.2f}{args.records / wall:>14,.0f}{mem:>14.0f}{wall / b_wall:>12.2f}")
-    print("(peak RSS of children is cumulative-max: the second row is max(bcftools, ccev))")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    tools = [
+        ("bcftools norm (pysam) + tabix", BCFTOOLS, work / "bcftools.vcf.gz"),
+        ("ccev normalize", CCEV, work / "ccev.vcf.gz"),
+    ]
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in tools}
+    for _ in range(args.repeats):  # interleaved, so both tools see similar machine load
+        for name, code, out in tools:
+            runs[name].append(run(code, str(ref), str(vcf), str(out)))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    med = {name: tuple(statistics.median(r[i] for r in rs) for i in range(3)) for name, rs in runs.items()}
+    b_wall, b_cpu, _ = med[tools[0][0]]
+    print(f"median of {args.repeats} runs each")
+    print(
+        f"{'tool':<32}{'wall s':>9}{'CPU s':>9}{'records/CPU s':>15}{'peak RSS MB':>13}"
+        f"{'wall x':>8}{'CPU x':>8}"
+    )
+    for name, (wall, cpu, mem) in med.items():
+        print(
+            f"{name:<32}{wall:>9.2f}{cpu:>9.2f}{args.records / cpu:>15,.0f}{mem:>13.0f}"
+            f"{wall / b_wall:>8.2f}{cpu / b_cpu:>8.2f}"
+        )
+    for name, rs in runs.items():
+        print(
+            f"  {name}: wall {', '.join(f'{r[0]:.2f}' for r in rs)}; CPU {', '.join(f'{r[1]:.2f}' for r in rs)}"
+        )
     if args.keep:
         print(f"kept {work}")
         tmp._finalizer.detach()  # noqa: SLF001 - keep the directory

@@ -378,3 +378,65 @@ def test_multiallelic_and_spanning_deletion_alleles(tmp_path):
     rec = next(iter(pysam.VariantFile(str(out))))
     alleles = {e.split("|")[0] for e in rec.info["CSQ"]}
     assert alleles == {"G", "A"}
+
+
+def test_existing_csq_is_replaced_in_place_and_other_info_kept(tmp_path):
+    _build(tmp_path)
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text(
+        HEADER.replace(
+            "##FILTER=", '##INFO=<ID=CSQ,Number=.,Type=String,Description="old">\n##FILTER='
+        ).replace("#CHROM", '##INFO=<ID=SOMATIC,Number=0,Type=Flag,Description="s">\n#CHROM')
+        + "chr1\t81\t.\tC\tG\t.\tPASS\tT_DP=50;CSQ=G|old|x;SOMATIC\n"
+        + "chr1\t120\t.\tT\tC\t.\t.\tSOMATIC;T_AD=.,4\n"
+    )
+    rc, out, table = _run(tmp_path, vcf)
+    assert rc == 0
+    import gzip
+
+    data = [ln.rstrip("\n").split("\t") for ln in gzip.open(out, "rt") if not ln.startswith("#")]
+    info0, info1 = data[0][7], data[1][7]
+    # CSQ keeps its place between T_DP and SOMATIC; the old value is gone
+    assert info0.startswith("T_DP=50;CSQ=G|missense_variant&splice_region_variant|MODERATE|GENE|G1|T1|")
+    assert info0.endswith(";SOMATIC")
+    assert "old" not in info0 and info0.count("CSQ=") == 1
+    assert info1.startswith("SOMATIC;T_AD=.,4;CSQ=C|")
+    df = pq.read_table(table).to_pandas()
+    second = df[df.variant_id == "chr1:120:T:C"]
+    # missing FILTER reads as PASS; a missing AD value stays -1, the present one is read
+    assert set(second["filter"]) == {"PASS"}
+    assert set(second.t_ad_ref) == {-1} and set(second.t_ad_alt) == {4} and set(second.t_dp) == {-1}
+
+
+def test_with_csq_line_rewriting():
+    from ccevariants.annotate import _with_csq
+
+    base = "chr1\t5\t.\tA\tC\t.\tPASS\t{}\tGT\t0/1"
+    assert _with_csq(base.format("."), "X") == base.format("CSQ=X")
+    assert _with_csq(base.format("DP=3"), "X") == base.format("DP=3;CSQ=X")
+    assert _with_csq(base.format("CSQ=old;DP=3"), "X") == base.format("CSQ=X;DP=3")
+    assert _with_csq(base.format("CSQOLD=1"), "X") == base.format("CSQOLD=1;CSQ=X")
+    assert _with_csq("chr1\t5\t.\tA\tC\t.\tPASS\tDP=1", "X") == "chr1\t5\t.\tA\tC\t.\tPASS\tDP=1;CSQ=X"
+
+
+def test_progress_is_drawn_on_a_terminal_only(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    _build(tmp_path)
+    lines = [f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\t." for p, b, a in [(33, "C", "A"), (81, "C", "G")]]
+    vcf = _vcf(tmp_path, lines)
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    rc, _, _ = _run(tmp_path, vcf, "--chunk-size", "1")
+    assert rc == 0
+    assert tty.getvalue().endswith("annotate: records: 2 done\n")
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    rc, _, _ = _run(tmp_path, vcf)
+    assert rc == 0 and "annotate: records" not in pipe.getvalue()

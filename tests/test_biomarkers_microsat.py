@@ -85,3 +85,50 @@ def test_count_in_regions(tmp_path):
                 == 3
             )
     assert np.array_equal(encode("ACGTNx"), np.array([0, 1, 2, 3, 4, 4], dtype=np.uint8))
+
+
+def site_oracle(seq: str, min_homo=5, min_units=5, max_unit=4, max_length=50, gap=5):
+    """MSI site filter written on the oracle's tract list (string operations)."""
+    tracts = oracle(seq.upper())
+    out = []
+    for n, (s, e, k) in enumerate(tracts):
+        strong = (k == 1 and e - s >= min_homo) or (2 <= k <= max_unit and (e - s) // k >= min_units)
+        prev_ok = n == 0 or s - tracts[n - 1][1] >= gap
+        next_ok = n == len(tracts) - 1 or tracts[n + 1][0] - e >= gap
+        flanks = seq[s - gap : s] + seq[e : e + gap] if s >= gap and e + gap <= len(seq) else None
+        if (
+            strong
+            and e - s <= max_length
+            and prev_ok
+            and next_ok
+            and flanks is not None
+            and all(c in "ACGTacgt" for c in flanks)
+        ):
+            out.append((s, e, k))
+    return out
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="ACGTN", min_size=1, max_size=12),
+            st.builds(
+                lambda u, n: u * n, st.text(alphabet="ACGT", min_size=1, max_size=4), st.integers(3, 14)
+            ),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from([(5, 5, 50), (6, 4, 20), (7, 3, 12)]),
+)
+def test_select_sites_matches_oracle(pieces, thresholds):
+    from ccevariants.biomarkers._microsat import select_sites
+
+    seq = "".join(pieces)
+    homo, units, max_length = thresholds
+    want = site_oracle(seq, homo, units, 4, max_length)
+    for use_jit in (False, True):
+        s, e, u = select_sites(
+            encode(seq), min_homopolymer=homo, min_units=units, max_length=max_length, use_jit=use_jit
+        )
+        assert list(zip(s.tolist(), e.tolist(), u.tolist(), strict=True)) == want

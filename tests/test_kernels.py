@@ -405,3 +405,40 @@ def test_intronic_hgvs_offsets_follow_the_midpoint_rule(tmp_path, strand):
             "30-10",
             "30-1",
         ]
+
+
+@settings(deadline=None, max_examples=40)
+@given(data=st.data())
+def test_hgvs_positions_binary_search_matches_linear_scan(data):
+    """TranscriptCoords' bisect lookups (g2c, nearest exon edge) equal the exhaustive scans."""
+    from ccevariants.hgvs import TranscriptCoords
+
+    n_ex = data.draw(st.integers(1, 6))
+    strand = data.draw(st.sampled_from("+-"))
+    pos = 20
+    exons = []
+    for _ in range(n_ex):
+        length = data.draw(st.integers(1, 12))
+        exons.append((pos, pos + length))
+        pos += length + data.draw(st.integers(1, 9))
+    gff = [
+        "##gff-version 3",
+        f"c\t.\tgene\t{exons[0][0] + 1}\t{exons[-1][1]}\t.\t{strand}\t.\tID=gene:G;Name=G;biotype=lncRNA",
+        f"c\t.\ttranscript\t{exons[0][0] + 1}\t{exons[-1][1]}\t.\t{strand}\t.\tID=transcript:T;Parent=gene:G;"
+        "biotype=lncRNA",
+    ] + [f"c\t.\texon\t{s + 1}\t{e}\t.\t{strand}\t.\tParent=transcript:T" for s, e in exons]
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "g.gff3").write_text("\n".join(gff) + "\n")
+        idx = load_annotation(Path(d) / "g.gff3", use_cache=False)
+    fast = TranscriptCoords(idx, 0)
+    slow = TranscriptCoords(idx, 0)
+    slow._sorted = False
+    assert fast._sorted
+    # oracle for g2c: the exonic bases listed in transcript order
+    bases = [g for s, e in exons for g in range(s, e)]
+    if strand == "-":
+        bases = bases[::-1]
+    for g in range(exons[0][0] - 15, exons[-1][1] + 15):
+        want = bases.index(g) if g in bases else -1
+        assert fast.g2c(g) == slow.g2c(g) == want
+        assert fast.position(g) == slow.position(g)

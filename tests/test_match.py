@@ -137,7 +137,19 @@ def run(snapshot, rows, tumor, **kw):
 
 
 def find(doc, statement_id):
-    hits = [f for f in doc["findings"] if f["evidence"]["statement_id"] == statement_id]
+    """The finding reporting ``statement_id``: as its main evidence or merged into it (same
+    alteration, therapy, effect and tier from another statement)."""
+    hits = [
+        f
+        for f in doc["findings"]
+        if f["evidence"]["statement_id"] == statement_id
+        or statement_id in {m["statement_id"] for m in f.get("merged_statements", ())}
+    ]
+    return hits[0] if hits else None
+
+
+def find_pending(doc, statement_id):
+    hits = [p for p in doc.get("pending", []) if p["evidence"]["statement_id"] == statement_id]
     return hits[0] if hits else None
 
 
@@ -171,7 +183,12 @@ def test_egfr_l858r_in_colon_is_iiia_off_label(snapshot):
     assert f["escat"] == "III-A" and (f["amp_tier"], f["amp_level"]) == ("II", "C")
     assert f["on_label"] == {"EMA": False, "FDA": False}
     assert f["disease_match"] == "other"
-    assert "approved for another tumour type" in f["trace"][-1]
+    assert any("approved for another tumour type" in line for line in f["trace"])
+    # the equally strong adjuvant NSCLC statement is merged, not listed twice
+    assert [m["statement_id"] for m in f.get("merged_statements", [])] in (
+        ["CCEV-NSCLC-EGFR-COMMON-OSIMERTINIB-ADJUVANT"],
+        ["CCEV-NSCLC-EGFR-L858R-OSIMERTINIB"],
+    )
 
 
 def test_braf_v600e_melanoma_braf_mek_ia(snapshot):
@@ -187,11 +204,17 @@ def test_braf_v600e_melanoma_braf_mek_ia(snapshot):
         for f in doc["findings"]
         if f["therapies"] == ["dabrafenib + trametinib"]
     )
-    # metastatic and adjuvant settings are distinct indications of equal strength: both kept
-    assert dt == [
-        "CCEV-MEL-BRAF-V600-DABRAFENIB-TRAMETINIB",
-        "CCEV-MEL-BRAF-V600-DABRAFENIB-TRAMETINIB-ADJUVANT",
-    ]
+    # metastatic and adjuvant settings of the same pair and tier are merged into one finding that
+    # keeps the metastatic statement as evidence and both statements' references and contexts
+    assert dt == ["CCEV-MEL-BRAF-V600-DABRAFENIB-TRAMETINIB"]
+    (f,) = [f for f in doc["findings"] if f["therapies"] == ["dabrafenib + trametinib"]]
+    merged = f["merged_statements"]
+    assert [m["statement_id"] for m in merged] == ["CCEV-MEL-BRAF-V600-DABRAFENIB-TRAMETINIB-ADJUVANT"]
+    assert "adjuvant" in merged[0]["context"]
+    assert set(merged[0]["references"]) <= set(f["evidence"]["references"])
+    assert any(
+        line.startswith("merged: CCEV-MEL-BRAF-V600-DABRAFENIB-TRAMETINIB-ADJUVANT") for line in f["trace"]
+    )
     # the tumour-agnostic I-C statement for the same therapy is folded into the stronger melanoma finding
     assert find(doc, "CCEV-AGN-BRAF-V600E-DABRAFENIB-TRAMETINIB") is None
     assert any(s["statement_id"] == "CCEV-AGN-BRAF-V600E-DABRAFENIB-TRAMETINIB" for s in doc["suppressed"])
@@ -236,12 +259,23 @@ def test_kras_g12d_colon_resistance_to_anti_egfr(snapshot):
 
 
 def test_ras_wildtype_colon_anti_egfr_sensitivity(snapshot):
-    doc = run(snapshot, [variant("TP53", "R175H", exon="5/11")], "READ")
+    cov = [{"gene": "KRAS", "adequate": True}, {"gene": "NRAS", "adequate": True}]
+    doc = run(snapshot, [variant("TP53", "R175H", exon="5/11")], "READ", bm={**biomarkers(), "coverage": cov})
     f = find(doc, "CCEV-CRC-RAS-WT-PANITUMUMAB")
     assert f["match_type"] == "wildtype" and f["category"] == "biomarker" and f["variant_id"] is None
-    assert "confirm coverage" in f["trace"][1]
+    assert f["escat"] == "I-A" and f["wildtype_assessment"]["basis"] == {
+        "KRAS": "coverage_gene",
+        "NRAS": "coverage_gene",
+    }
+    assert f["oncogenicity"] == "not_applicable"
+    # without coverage data the same call set gives no finding, only a pending entry (wildtype tests)
+    assert (
+        find(run(snapshot, [variant("TP53", "R175H", exon="5/11")], "READ"), "CCEV-CRC-RAS-WT-PANITUMUMAB")
+        is None
+    )
     # wild-type statements do not leak into other tumour types
-    assert find(run(snapshot, [], "LUAD"), "CCEV-CRC-RAS-WT-PANITUMUMAB") is None
+    lung = run(snapshot, [], "LUAD", bm={**biomarkers(), "coverage": cov})
+    assert find(lung, "CCEV-CRC-RAS-WT-PANITUMUMAB") is None and lung["pending"] == []
 
 
 def test_ntrk1_fusion_any_solid_tumour_ic(snapshot):

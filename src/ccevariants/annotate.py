@@ -18,6 +18,7 @@ import numpy as np
 
 from . import hgvs as H
 from .errors import InputError, ReferenceMismatchError
+from .progress import Progress
 from .transcripts import DEFAULT_PICK_ORDER, TranscriptIndex, load_annotation, pick_keys
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,19 @@ def trim_allele(pos1: int, ref: str, alt: str) -> tuple[int, int, str, str]:
     return start, start + len(r), r, a
 
 
+class _Batch:
+    """Kernel results for one batch of alleles (0-based half-open trimmed alleles, pair arrays)."""
+
+    __slots__ = (
+        "chroms", "starts", "ends", "t_refs", "t_alts", "symbolic",
+        "p_var", "p_tx", "flags", "ints", "aa_off", "aa_ref", "aa_alt",
+    )  # fmt: skip
+
+    def __init__(self, *values):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+
 class Annotator:
     """Annotates batches of alleles against one transcript index and one FASTA."""
 
@@ -161,7 +175,7 @@ class Annotator:
         self.k_csq = load("consequence", use_jit)
         self.seqs = _SeqCache(index, _FastaView(fasta))
         self._range_cache: dict[str, tuple[int, int]] = {}
-        self._flank_rows: dict[tuple[int, int], dict] = {}
+        self._flank_mid: dict[int, str] = {}
         self.fasta_contigs = set(fasta.references)
         self.contig_lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
         tx = index.transcripts
@@ -188,7 +202,17 @@ class Annotator:
             )
         )
         # the pick order is a total order over transcripts: rank them all once
-        self.global_rank = pick_keys(index, np.arange(len(tx)), pick_order).tolist() if len(tx) else []
+        self.global_rank_arr = (
+            pick_keys(index, np.arange(len(tx)), pick_order) if len(tx) else np.zeros(0, dtype=np.int64)
+        )
+        # per-transcript columns as object arrays: output columns are gathered by fancy indexing
+        self.t_id = np.array(tx.transcript_id.tolist() + [""], dtype=object)[:-1]
+        self.t_biotype = np.array(tx.biotype.tolist() + [""], dtype=object)[:-1]
+        self.t_gene = np.array([gnames[g] for g in gidx] + [""], dtype=object)[:-1]
+        self.t_gene_id = np.array([gids[g] for g in gidx] + [""], dtype=object)[:-1]
+        self.t_mane = np.asarray(tx.mane, dtype=bool)
+        self.t_canonical = np.asarray(tx.canonical, dtype=bool)
+        self.t_coding = (tx.cds_start >= 0).astype(np.int64)
         self._terms_cache: dict[tuple[int, bool], tuple[list[str], str]] = {}
 
     def _transcript_range(self, chrom: str) -> tuple[int, int]:
@@ -217,8 +241,28 @@ class Annotator:
                 self.coords.popitem(last=False)
         return c
 
-    def annotate(self, chroms, pos1, refs, alts, record_labels=None) -> list[list[dict]]:
-        """Per allele, a list of row dicts (one per overlapping transcript; one intergenic row if none).
+    def _ref_windows(self, chroms, pos1, refs, max_span: int = 2_000_000) -> dict[str, tuple[int, str]]:
+        """Per contig of the batch, one upper-cased reference window ``(start0, sequence)`` covering all
+        its REF alleles (0-based half-open), when that span is at most ``max_span`` bases; contigs
+        with sparser batches (or absent from the FASTA) are fetched per allele instead."""
+        out: dict[str, tuple[int, str]] = {}
+        if not len(chroms):
+            return out
+        c_arr = np.asarray(chroms, dtype=object)
+        p0 = np.asarray(pos1, dtype=np.int64) - 1
+        e0 = p0 + np.fromiter(map(len, refs), dtype=np.int64, count=len(refs))
+        for chrom in dict.fromkeys(chroms):
+            if chrom not in self.fasta_contigs:
+                continue
+            m = c_arr == chrom
+            lo, hi = int(p0[m].min()), int(e0[m].max())
+            if lo < 0 or hi - lo > max_span:
+                continue
+            out[chrom] = (lo, self.fasta.fetch(chrom, lo, hi).upper())
+        return out
+
+    def _classify(self, chroms, pos1, refs, alts, record_labels=None) -> _Batch:
+        """REF check, allele trimming, overlap and consequence kernels for one batch of alleles.
 
         ``pos1`` are 1-based VCF positions; ``refs``/``alts`` VCF alleles. Raises
         ReferenceMismatchError when REF disagrees with the FASTA or the contig is not in it.
@@ -229,6 +273,7 @@ class Annotator:
         t_alts: list[str] = []
         t_refs: list[str] = []
         symbolic = np.zeros(n, dtype=bool)
+        windows = self._ref_windows(chroms, pos1, refs)
         for i in range(n):
             chrom, p, ref, alt = chroms[i], int(pos1[i]), refs[i], alts[i]
             label = record_labels[i] if record_labels is not None else f"{chrom}:{p}"
@@ -236,7 +281,11 @@ class Annotator:
                 raise ReferenceMismatchError(
                     f"expected contig {chrom!r} in the reference FASTA; found it absent (record {label})"
                 )
-            fa = self.fasta.fetch(chrom, p - 1, p - 1 + len(ref)).upper()
+            w = windows.get(chrom)
+            if w is not None and p >= 1:
+                fa = w[1][p - 1 - w[0] : p - 1 - w[0] + len(ref)]
+            else:
+                fa = self.fasta.fetch(chrom, p - 1, p - 1 + len(ref)).upper()
             if fa != ref.upper():
                 raise ReferenceMismatchError(
                     f"expected REF {fa!r} from the reference at {chrom}:{p}; found {ref!r} (record {label})"
@@ -344,34 +393,186 @@ class Annotator:
             k.BASE_CODE,
             k.AA_CODE,
         )
-        # ---- rows
-        result: list[list[dict]] = [[] for _ in range(n)]
-        ints_l = ints.tolist()
-        flags_l = flags.tolist()
-        off_l = aa_off.tolist()
-        for j, (i, t) in enumerate(zip(p_var.tolist(), p_tx.tolist(), strict=True)):
-            iv = ints_l[j]
-            nr, na = max(iv[10], 0), max(iv[11], 0)
-            row = self._row(
-                i,
-                t,
-                flags_l[j],
-                iv,
-                aa_ref[off_l[j] : off_l[j] + nr].tobytes().decode() if nr else "",
-                aa_alt[off_l[j] : off_l[j] + na].tobytes().decode() if na else "",
-                chroms[i],
-                starts[i],
-                ends[i],
-                t_refs[i],
-                t_alts[i],
-            )
-            result[i].append(row)
-        for i in range(n):
-            if not result[i]:
-                result[i].append(_empty_row("sequence_variant" if symbolic[i] else "intergenic_variant"))
-            else:
-                self._pick(result[i])
+        return _Batch(
+            chroms, starts, ends, t_refs, t_alts, symbolic, p_var, p_tx, flags, ints, aa_off, aa_ref, aa_alt
+        )
+
+    def annotate(self, chroms, pos1, refs, alts, record_labels=None) -> list[list[dict]]:
+        """Per allele, a list of row dicts (one per overlapping transcript; one intergenic row if none).
+
+        Convenience view of :meth:`annotate_columns` (same values, same order) for tests and small
+        batches; ``pos1`` are 1-based VCF positions. Row dicts carry the table columns plus
+        ``cdna_position``, ``cds_span``, ``protein_span``, ``_t`` (transcript row, -1 if none) and
+        ``_flank_only`` (only up/downstream of the transcript).
+        """
+        row_var, cols = self.annotate_columns(chroms, pos1, refs, alts, record_labels)
+        keys = [c for c in cols if c != "csq_mid"]
+        lists = {c: cols[c].tolist() if isinstance(cols[c], np.ndarray) else list(cols[c]) for c in keys}
+        result: list[list[dict]] = [[] for _ in range(len(chroms))]
+        for r, i in enumerate(row_var.tolist()):
+            result[i].append({c: lists[c][r] for c in keys})
         return result
+
+    def annotate_columns(self, chroms, pos1, refs, alts, record_labels=None) -> tuple[np.ndarray, dict]:
+        """Annotate a batch of alleles column-wise.
+
+        Returns ``(row_var, cols)``: ``row_var[r]`` is the allele (index into the inputs) of output row
+        ``r`` (rows grouped by allele, in input order; one intergenic / ``sequence_variant`` row for an
+        allele that overlaps no transcript); ``cols`` maps the per-row columns of the table (contract
+        §3, transcript part) plus ``cdna_position``/``cds_span``/``protein_span`` (CSQ strings),
+        ``_t``, ``_flank_only`` and ``csq_mid`` (the CSQ entry between ``Allele|`` and ``|PICK``)
+        to NumPy arrays. Up/downstream rows (most rows) are built from the kernel arrays without
+        per-row Python; only rows inside a transcript go through the HGVS formatting.
+        """
+        b = self._classify(chroms, pos1, refs, alts, record_labels)
+        k = self.k_csq
+        n = len(b.chroms)
+        order = np.argsort(b.p_var, kind="stable")
+        counts = np.bincount(b.p_var, minlength=n) if len(b.p_var) else np.zeros(n, dtype=np.int64)
+        per = np.maximum(counts, 1)
+        row_var = np.repeat(np.arange(n, dtype=np.int64), per)
+        nrows = len(row_var)
+        is_pair = np.repeat(counts > 0, per)
+        pr = np.flatnonzero(is_pair)  # output rows that are (variant, transcript) pairs
+        t = np.full(nrows, -1, dtype=np.int64)
+        t[pr] = b.p_tx[order]
+        f = np.zeros(nrows, dtype=np.int64)
+        f[pr] = b.flags[order]
+        ints = b.ints[order] if len(order) else np.zeros((0, 19), dtype=np.int64)
+        flank = np.zeros(nrows, dtype=bool)
+        flank[pr] = ((f[pr] & ~(k.UPSTREAM | k.DOWNSTREAM)) == 0) & (f[pr] != 0)
+        tt = t[pr]
+        cols: dict[str, np.ndarray] = {}
+        empty_s = np.full(nrows, "", dtype=object)
+
+        def obj(values_by_t, fill):
+            out = np.full(nrows, fill, dtype=object)
+            out[pr] = values_by_t[tt]
+            return out
+
+        cols["gene"] = obj(self.t_gene, "")
+        cols["gene_id"] = obj(self.t_gene_id, "")
+        cols["transcript"] = obj(self.t_id, "")
+        cols["biotype"] = obj(self.t_biotype, "")
+        strand = np.zeros(nrows, dtype=np.int8)
+        strand[pr] = self.t_strand[tt]
+        cols["strand"] = strand
+        # consequence / impact: one lookup per distinct (flags, coding) pair
+        cons = np.empty(nrows, dtype=object)
+        impact = np.empty(nrows, dtype=object)
+        sym = b.symbolic[row_var]
+        cons[~is_pair] = np.where(sym[~is_pair], "sequence_variant", "intergenic_variant")
+        impact[~is_pair] = "MODIFIER"
+        if len(pr):
+            key = f[pr] * 2 + self.t_coding[tt]
+            uniq, inv = np.unique(key, return_inverse=True)
+            names = [self._terms(int(u) >> 1, bool(u & 1)) for u in uniq.tolist()]
+            cons[pr] = np.array(["&".join(x[0]) for x in names], dtype=object)[inv]
+            impact[pr] = np.array([x[1] for x in names], dtype=object)[inv]
+        cols["consequence"] = cons
+        cols["impact"] = impact
+        for c in ("exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons"):
+            cols[c] = empty_s.copy()
+        cds_pos = np.full(nrows, -1, dtype=np.int64)
+        prot_pos = np.full(nrows, -1, dtype=np.int64)
+        if len(pr):
+            cds_pos[pr] = np.where(ints[:, 6] > 0, ints[:, 6], -1)
+            prot_pos[pr] = np.where(ints[:, 8] > 0, ints[:, 8], -1)
+        cols["cds_position"] = cds_pos
+        cols["protein_position"] = prot_pos
+        # pick: per allele, transcripts the variant hits before up/downstream ones, then the pick order
+        rank = np.zeros(nrows, dtype=np.int64)
+        if len(pr):
+            rank[pr] = self.global_rank_arr[tt] + flank[pr].astype(np.int64) * (len(self.global_rank_arr) + 1)
+        srt = np.lexsort((rank, row_var))
+        first = np.ones(nrows, dtype=bool)
+        first[1:] = row_var[srt][1:] != row_var[srt][:-1]
+        pick = np.zeros(nrows, dtype=bool)
+        pick[srt[first]] = True
+        cols["pick"] = pick
+        mane = np.zeros(nrows, dtype=bool)
+        mane[pr] = self.t_mane[tt]
+        canonical = np.zeros(nrows, dtype=bool)
+        canonical[pr] = self.t_canonical[tt]
+        cols["mane"] = mane
+        cols["canonical"] = canonical
+        for c in ("cdna_position", "cds_span", "protein_span"):
+            cols[c] = empty_s.copy()
+        cols["_t"] = t
+        cols["_flank_only"] = flank
+        csq_mid = np.empty(nrows, dtype=object)
+        empty_mid = {
+            c: _csq_entry("", {**_empty_row(c), "pick": False})[1:-1]
+            for c in ("intergenic_variant", "sequence_variant")
+        }
+        if (~is_pair).any():
+            csq_mid[~is_pair] = np.where(
+                sym[~is_pair], empty_mid["sequence_variant"], empty_mid["intergenic_variant"]
+            )
+        # up/downstream-only rows: the CSQ entry depends on (transcript, flags) alone
+        fr = np.flatnonzero(flank)
+        if len(fr):
+            key = t[fr] * (1 << 27) + f[fr]
+            uniq, inv = np.unique(key, return_inverse=True)
+            mids = []
+            for u in uniq.tolist():
+                mid = self._flank_mid.get(u)
+                if mid is None:
+                    tmpl = self._row_fields(u >> 27, u & ((1 << 27) - 1), [-1] * 19, True)
+                    mid = self._flank_mid[u] = _csq_entry("", tmpl)[1:-1]
+                mids.append(mid)
+            csq_mid[fr] = np.array(mids, dtype=object)[inv]
+        # rows inside a transcript: exon/intron numbers, HGVS, codons (per-row formatting)
+        dr = np.flatnonzero(is_pair & ~flank)
+        if len(dr):
+            pos_in_pairs = np.empty(nrows, dtype=np.int64)
+            pos_in_pairs[pr] = np.arange(len(pr))
+            out_cols = (
+                "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
+                "cdna_position", "cds_span", "protein_span",
+            )  # fmt: skip
+            rows = []
+            mids = []
+            kks = pos_in_pairs[dr]
+            ords = order[kks].tolist()
+            ints_l = ints[kks].tolist()
+            t_l = t[dr].tolist()
+            f_l = f[dr].tolist()
+            aa_off_l = b.aa_off.tolist()
+            p_var_l = b.p_var.tolist()
+            for j, o in enumerate(ords):
+                i = p_var_l[o]
+                iv = ints_l[j]
+                nr_, na_ = max(iv[10], 0), max(iv[11], 0)
+                a0 = aa_off_l[o]
+                tj, fj = t_l[j], f_l[j]
+                row = self._row_fields(tj, fj, iv, False)
+                row = self._row_detail(
+                    row,
+                    tj,
+                    fj,
+                    iv,
+                    b.aa_ref[a0 : a0 + nr_].tobytes().decode() if nr_ else "",
+                    b.aa_alt[a0 : a0 + na_].tobytes().decode() if na_ else "",
+                    b.chroms[i],
+                    b.starts[i],
+                    b.ends[i],
+                    b.t_refs[i],
+                    b.t_alts[i],
+                )
+                rows.append(row)
+                mids.append(_csq_entry("", row)[1:-1])
+            for c in out_cols:
+                arr = np.empty(len(dr), dtype=object)
+                arr[:] = [row[c] for row in rows]
+                cols[c][dr] = arr
+            ppos = [row["protein_position"] for row in rows]
+            cols["protein_position"][dr] = ppos
+            arr = np.empty(len(dr), dtype=object)
+            arr[:] = mids
+            csq_mid[dr] = arr
+        cols["csq_mid"] = csq_mid
+        return row_var, cols
 
     def _shift3(self, chrom, start, end, ref, alt, coords):
         """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
@@ -379,12 +580,6 @@ class Annotator:
         anchor = start if ref else start - (0 if coords.strand >= 0 else 1)
         lo, hi = _feature_bounds(coords, max(anchor, 0))
         return shift_allele(self.fasta, chrom, start, end, ref, alt, coords.strand >= 0, lo, hi)
-
-    def _pick(self, rows: list[dict]) -> None:
-        # prefer transcripts the variant actually hits over up/downstream ones, then the pick order
-        rank = self.global_rank
-        best = min(range(len(rows)), key=lambda j: (rows[j]["_flank_only"], rank[rows[j]["_t"]]))
-        rows[best]["pick"] = True
 
     def _terms(self, f: int, coding: bool) -> tuple[list[str], str]:
         key = (f, coding)
@@ -397,19 +592,6 @@ class Annotator:
             impact = next((k.IMPACT[nm] for nm in names if nm in k.IMPACT), "MODIFIER")
             hit = self._terms_cache[key] = (names, impact)
         return hit
-
-    def _row(self, i, t, f, ints, ref_aa, alt_aa, chrom, start, end, ref, alt) -> dict:
-        k = self.k_csq
-        if not (f & ~(k.UPSTREAM | k.DOWNSTREAM)) and f:
-            # up/downstream only: the row depends on (transcript, flags) alone — reuse a template
-            template = self._flank_rows.get((t, f))
-            if template is None:
-                template = self._row_fields(t, f, ints, True)
-                template["_csq_mid"] = _csq_entry("", template)[1:-1]
-                self._flank_rows[(t, f)] = template
-            return dict(template)
-        row = self._row_fields(t, f, ints, False)
-        return self._row_detail(row, t, f, ints, ref_aa, alt_aa, chrom, start, end, ref, alt)
 
     def _row_fields(self, t, f, ints, flank_only) -> dict:
         tid, biotype, strand, ne, gname, gid, mane, canonical, coding = self.tx_info[t]
@@ -616,30 +798,48 @@ def _empty_row(consequence: str) -> dict:
 # ====================================================================== VCF / Parquet driver
 
 
-def _info_int(rec, key, n):
-    try:
-        v = rec.INFO.get(key)
-    except KeyError:
-        v = None
-    if v is None:
-        return [-1] * n
-    if isinstance(v, tuple | list):
-        vals = [int(x) if x is not None and x == x else -1 for x in v]
-    else:
-        vals = [int(v)]
-    return (vals + [-1] * n)[:n]
+def _info_values(info: str) -> dict[str, str]:
+    """``KEY=VALUE`` pairs of a VCF INFO column (flags and ``.`` are skipped)."""
+    out = {}
+    if info == ".":
+        return out
+    for item in info.split(";"):
+        key, eq, value = item.partition("=")
+        if eq:
+            out[key] = value
+    return out
 
 
-def _info_float(rec, key):
+def _int_or_missing(text: str | None) -> int:
+    if text is None or text == "." or text == "":
+        return -1
     try:
-        v = rec.INFO.get(key)
-    except KeyError:
-        v = None
-    if v is None:
+        return int(text)
+    except ValueError:
+        v = float(text)  # a Float-typed depth: truncated as before
+        return int(v) if v == v else -1
+
+
+def _support(info: dict[str, str]) -> tuple:
+    """Read-support values (contract §3: -1 / NaN when missing) from parsed INFO."""
+    t_ad = (info.get("T_AD", ".").split(",") + [".", "."])[:2]
+    n_ad = (info.get("N_AD", ".").split(",") + [".", "."])[:2]
+    return (
+        _int_or_missing(info.get("T_DP")),
+        _int_or_missing(t_ad[0]),
+        _int_or_missing(t_ad[1]),
+        _int_or_missing(info.get("N_DP")),
+        _int_or_missing(n_ad[0]),
+        _int_or_missing(n_ad[1]),
+        _float_or_nan(info.get("T_AF")),
+        _float_or_nan(info.get("N_AF")),
+    )
+
+
+def _float_or_nan(text: str | None) -> float:
+    if text is None or text == "" or text == ".":
         return float("nan")
-    if isinstance(v, tuple | list):
-        v = v[0] if v else None
-    return float("nan") if v is None else float(v)
+    return float(text.split(",", 1)[0]) if text.split(",", 1)[0] != "." else float("nan")
 
 
 def _csq_entry(alt: str, row: dict) -> str:
@@ -667,7 +867,12 @@ def _csq_entry(alt: str, row: dict) -> str:
         row["codons"],
         "1" if row["pick"] else "",
     ]
-    return "|".join(v.replace("|", "%7C") if "|" in v else v for v in vals).translate(_CSQ_ESCAPE)
+    text = "|".join(vals)
+    if text.count("|") != len(CSQ_FIELDS) - 1:  # a value holds '|': escape it per field
+        text = "|".join(v.replace("|", "%7C") for v in vals)
+    if "," in text or ";" in text or "=" in text or " " in text:
+        text = text.translate(_CSQ_ESCAPE)
+    return text
 
 
 # characters that cannot appear inside an INFO value / a CSQ field ('|' is escaped per field above)
@@ -753,9 +958,13 @@ def annotate_vcf(
     from ._io import atomic_path
 
     with atomic_path(out_path, suffix=".vcf.gz") as tmp_vcf, atomic_path(table, suffix=".parquet") as tmp_pq:
-        writer = cyvcf2.Writer(str(tmp_vcf), reader, mode="wz")
-        pw = pq.ParquetWriter(str(tmp_pq), schema)
+        # records are written as text through BGZF: htslib's formatting of each record (str(rec)) with
+        # INFO/CSQ set, the header being the input's plus the CSQ line — what cyvcf2's writer produced
+        out = pysam.BGZFile(str(tmp_vcf), "wb")
+        pw = pq.ParquetWriter(str(tmp_pq), schema, compression="zstd")
+        bar = Progress("annotate: records")
         try:
+            out.write(reader.raw_header.encode())
             chunk = []
             line_no = 0
             seen_contigs: set[str] = set()
@@ -777,14 +986,17 @@ def annotate_vcf(
                         path=input_vcf,
                     )
                 last = (chrom, pos)
-                chunk.append(rec)
+                chunk.append(str(rec).rstrip("\n"))
                 if len(chunk) >= chunk_size:
-                    _process_chunk(chunk, annot, writer, pw, schema, stats, input_vcf, pa)
+                    _process_chunk(chunk, annot, out, pw, schema, stats, input_vcf, pa)
+                    bar.update(len(chunk))
                     chunk = []
             if chunk:
-                _process_chunk(chunk, annot, writer, pw, schema, stats, input_vcf, pa)
+                _process_chunk(chunk, annot, out, pw, schema, stats, input_vcf, pa)
+                bar.update(len(chunk))
         finally:
-            writer.close()
+            bar.close()
+            out.close()
             pw.close()
             reader.close()
             fasta.close()
@@ -795,63 +1007,82 @@ def annotate_vcf(
     return stats
 
 
-def _process_chunk(chunk, annot: Annotator, writer, pw, schema, stats, input_vcf, pa) -> None:
-    chroms, pos, refs, alts, owner, labels = [], [], [], [], [], []
-    for r, rec in enumerate(chunk):
-        for alt in rec.ALT or ["."]:
-            chroms.append(rec.CHROM)
-            pos.append(rec.POS)
-            refs.append(rec.REF)
+def _with_csq(line: str, csq: str) -> str:
+    """A VCF data line (htslib formatted, no newline) with INFO/CSQ set to ``csq`` (replaced in place
+    when present, appended otherwise — as htslib's ``bcf_update_info`` does)."""
+    cols = line.split("\t", 8)
+    info = cols[7]
+    if info == ".":
+        cols[7] = "CSQ=" + csq
+    elif "CSQ=" not in info and not info.startswith("CSQ;") and info != "CSQ" and ";CSQ;" not in info:
+        cols[7] = info + ";CSQ=" + csq
+    else:
+        items = info.split(";")
+        for j, item in enumerate(items):
+            if item == "CSQ" or item.startswith("CSQ="):
+                items[j] = "CSQ=" + csq
+                break
+        else:
+            items.append("CSQ=" + csq)
+        cols[7] = ";".join(items)
+    return "\t".join(cols)
+
+
+def _process_chunk(chunk, annot: Annotator, out, pw, schema, stats, input_vcf, pa) -> None:
+    """``chunk``: list of htslib-formatted record lines (no newline). Writes VCF lines to the
+    BGZF handle ``out`` and one Parquet row group."""
+    chroms, pos, refs, alts, owner, labels, support, filters = [], [], [], [], [], [], [], []
+    lines = []
+    for r, line in enumerate(chunk):
+        cols = line.split("\t", 8)
+        chrom, p, ref = cols[0], int(cols[1]), cols[3]
+        info = cols[7]
+        sup = _support(_info_values(info))
+        filt = "PASS" if cols[6] in (".", "PASS") else cols[6]
+        for alt in cols[4].split(","):
+            chroms.append(chrom)
+            pos.append(p)
+            refs.append(ref)
             alts.append(alt)
             owner.append(r)
-            labels.append(f"{rec.CHROM}:{rec.POS}:{rec.REF}:{alt}")
+            labels.append(f"{chrom}:{p}:{ref}:{alt}")
+            support.append(sup)
+            filters.append(filt)
+        lines.append(line)
     try:
-        result = annot.annotate(chroms, pos, refs, alts, labels)
+        row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels)
     except ReferenceMismatchError as exc:
         raise ReferenceMismatchError(exc.detail, path=input_vcf) from None
-    # variant-level values once per allele, then expanded to the rows (column-wise, no per-cell appends)
-    support = []
-    for i in range(len(chroms)):
-        rec = chunk[owner[i]]
-        t_ad = _info_int(rec, "T_AD", 2)
-        n_ad = _info_int(rec, "N_AD", 2)
-        support.append(
-            (
-                rec.FILTER or "PASS",
-                _info_int(rec, "T_DP", 1)[0],
-                t_ad[0],
-                t_ad[1],
-                _info_int(rec, "N_DP", 1)[0],
-                n_ad[0],
-                n_ad[1],
-                _info_float(rec, "T_AF"),
-                _info_float(rec, "N_AF"),
-            )
-        )
-    row_allele = [i for i, rows in enumerate(result) for _ in rows]
-    all_rows = [row for rows in result for row in rows]
-    csq_per_rec: list[list[str]] = [[] for _ in chunk]
-    for i, rows in enumerate(result):
-        entries = csq_per_rec[owner[i]]
-        for row in rows:
-            entries.append(_csq_entry(alts[i], row))
-    cols = {
-        "variant_id": [labels[i] for i in row_allele],
-        "chrom": [chroms[i] for i in row_allele],
-        "pos": [int(pos[i]) for i in row_allele],
-        "ref": [refs[i] for i in row_allele],
-        "alt": [alts[i] for i in row_allele],
+    # CSQ entries: Allele|<mid>|PICK, joined per record (rows are grouped by allele, alleles by record)
+    alt_esc = [a if a.isalpha() else a.replace("|", "%7C").translate(_CSQ_ESCAPE) for a in alts]
+    mids = cols.pop("csq_mid").tolist()
+    picks = cols["pick"].tolist()
+    alt_rows = np.asarray(alt_esc, dtype=object)[row_var].tolist()
+    entries = [f"{a}|{m}|1" if pk else f"{a}|{m}|" for a, m, pk in zip(alt_rows, mids, picks, strict=True)]
+    row_owner = np.asarray(owner, dtype=np.int64)[row_var]
+    bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).tolist()
+    text = "\n".join(
+        _with_csq(line, ",".join(entries[bounds[r] : bounds[r + 1]])) for r, line in enumerate(lines)
+    )
+    out.write((text + "\n").encode())
+    table = {
+        "variant_id": np.asarray(labels, dtype=object)[row_var],
+        "chrom": np.asarray(chroms, dtype=object)[row_var],
+        "pos": np.asarray(pos, dtype=np.int64)[row_var],
+        "ref": np.asarray(refs, dtype=object)[row_var],
+        "alt": np.asarray(alts, dtype=object)[row_var],
+        "filter": np.asarray(filters, dtype=object)[row_var],
     }
-    for k, c in enumerate(
-        ("filter", "t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt", "t_af", "n_af")
-    ):
-        cols[c] = [support[i][k] for i in row_allele]
+    sup = np.asarray(support, dtype=np.float64).reshape(len(support), 8)[row_var]
+    for k, c in enumerate(("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt")):
+        table[c] = sup[:, k].astype(np.int64)
+    # VAFs as htslib stores them (32-bit floats), as cyvcf2 reported them before
+    table["t_af"] = sup[:, 6].astype(np.float32).astype(np.float64)
+    table["n_af"] = sup[:, 7].astype(np.float32).astype(np.float64)
     for c in TABLE_COLUMNS:
-        if c not in cols:
-            cols[c] = [row[c] for row in all_rows]
-    for r, rec in enumerate(chunk):
-        rec.INFO["CSQ"] = ",".join(csq_per_rec[r])
-        writer.write_record(rec)
+        if c not in table:
+            table[c] = cols[c]
+    arrays = [pa.array(table[c], type=schema.field(c).type) for c in TABLE_COLUMNS]
     stats["records"] += len(chunk)
-    stats["rows"] += len(cols["variant_id"])
-    pw.write_table(pa.Table.from_pydict(cols, schema=schema))
+    stats["rows"] += len(row_var)
+    pw.write_table(pa.Table.from_arrays(arrays, schema=schema))

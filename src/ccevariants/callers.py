@@ -957,7 +957,14 @@ class Columns:
 
     def multi(self) -> np.ndarray:
         """Per record: split from a multi-allelic site (from ``INFO/CCEV_ORIG``)."""
-        return np.array([_split_from_multi(x) for x in self.info_text(ORIG_TAG)], dtype=bool)
+        out = np.zeros(self.n, dtype=bool)
+        c = self._info.get(ORIG_TAG)
+        if c is None:
+            return out
+        values = c.to_numpy(dtype=object)
+        changed = np.flatnonzero((values != ".") & c.notna().to_numpy())  # only records norm changed
+        out[changed] = [_split_from_multi(str(x)) for x in values[changed].tolist()]
+        return out
 
     def info(self, expr: str) -> np.ndarray:
         """(n_records,) float array of an INFO value (flags: 1.0 set, NaN unset)."""
@@ -1134,12 +1141,19 @@ def _tagmap_role(tm: TagMap, c: Columns, role: str):
 
 
 def query_tables(
-    vcf_path: str | Path, fmt_exprs: Sequence[str], info_exprs: Sequence[str], n_samples: int, chunk: int
+    vcf_path: str | Path,
+    fmt_exprs: Sequence[str],
+    info_exprs: Sequence[str],
+    n_samples: int,
+    chunk: int,
+    scratch: str | Path | None = None,
 ):
     """Yield DataFrames of ``chunk`` rows from ``bcftools query`` (through pysam) on a VCF/BCF.
 
     Columns: CHROM POS REF ALT FILTER END, the INFO expressions, then per sample the FORMAT
     expressions; every value is a string ('.' = missing). One row per record, in file order.
+    ``scratch``: a file for the query output (read back in chunks, so memory stays bounded);
+    without it the output is held in memory.
     """
     import io
 
@@ -1149,19 +1163,26 @@ def query_tables(
     fmt_q = "".join(f"\t%{e}" for e in fmt_exprs)
     info_q = "".join(f"\t%INFO/{e}" for e in info_exprs)
     query = "%CHROM\t%POS\t%REF\t%ALT\t%FILTER\t%END" + info_q + (f"[{fmt_q}]" if fmt_exprs else "") + "\n"
-    text = bcftools.query("-f", query, str(vcf_path), catch_stdout=True)
-    if not text:
-        return
+    if scratch is not None:
+        bcftools.query("-f", query, "-o", str(scratch), str(vcf_path), catch_stdout=False)
+        if Path(scratch).stat().st_size == 0:
+            return
+        text = str(scratch)
+    else:
+        text = bcftools.query("-f", query, str(vcf_path), catch_stdout=True)
+        if not text:
+            return
+        text = io.StringIO(text)
     n_cols = len(BASE_COLUMNS) + len(info_exprs) + len(fmt_exprs) * n_samples
     # numbers are parsed by the C reader ('.' = NaN); text columns stay strings
     exprs = list(BASE_COLUMNS) + list(info_exprs) + list(fmt_exprs) * n_samples
     text_cols = {i for i, e in enumerate(exprs) if i < 6 and e != "pos" or e in _TEXT_EXPRS}
     reader = pd.read_csv(
-        io.StringIO(text),
+        text,
         sep="\t",
         header=None,
         names=list(range(n_cols)),
-        dtype={i: str for i in text_cols},
+        dtype={i: object for i in text_cols},  # plain Python str: cheaper than Arrow strings here
         na_values={i: ["."] for i in range(n_cols) if i not in text_cols},
         keep_default_na=False,
         quoting=3,  # csv.QUOTE_NONE

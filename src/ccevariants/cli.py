@@ -29,6 +29,7 @@ COMMANDS = (
     "report",
     "cohort",
     "validate-sheet",
+    "msi",
 )
 
 

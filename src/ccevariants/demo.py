@@ -8,6 +8,8 @@ external data (see ``docs/contracts.md`` section 0 and ``docs/demo.md``):
   the TMB denominator (all CDS plus 2 bp of every splice site, merged).
 - ``samples.tsv``, ``vcf/{patient}.vcf`` (Mutect2- and Strelka2-style), ``cnv/{patient}.tsv``,
   ``sv/{patient}.vcf`` (Manta-style breakends), ``truth.json`` and ``README.txt``.
+- ``bam/{patient}.tumor.bam`` / ``.normal.bam`` (+ ``.bai``) and ``bam/panel.bed``: simulated reads
+  for the patients of :data:`ccevariants.demo_bam.BAM_PLANS` (see :mod:`ccevariants.demo_bam`).
 
 Nothing here is patient data and the sequences are not human: coding sequences are random codons
 that carry the real amino acid only at the clinically relevant residues listed in ``KEY_RESIDUES``
@@ -28,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .demo_bam import BAM_PLANS, write_demo_bams
+from .sheet import COLUMNS as SHEET_COLUMN_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -582,6 +587,20 @@ def _write_fasta(ref: Reference, path: Path, seed: int) -> None:
             )
             for i in range(0, len(seq), 60):
                 fh.write(seq[i : i + 60] + "\n")
+
+
+def _intersection_bp(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
+    """Bases shared by two sorted, merged 0-based half-open interval lists (linear sweep)."""
+    i = j = total = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if hi > lo:
+            total += hi - lo
+        if a[i][1] <= b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
 
 
 def _merge(intervals):
@@ -1694,6 +1713,9 @@ samples.tsv                 the demo sample sheet (paths relative to this direct
 vcf/<patient>.vcf           Mutect2-style and Strelka2-style somatic calls
 cnv/<patient>.tsv           copy-number segments (chrom start end copy_number; 1-based inclusive)
 sv/<patient>.vcf            Manta-style breakend (BND) calls
+bam/<patient>.tumor.bam     simulated 2x100 bp reads (+ .bai) over a small hotspot panel (bam/panel.bed),
+bam/<patient>.normal.bam    ~200x tumour / ~100x normal; P02 MSS pair, P03 MSI-high pair with no reads over
+                            KRAS exon 3, P05 ERBB2-amplified depth, P06 EML4-ALK split reads
 truth.json                  what was planted (drivers as written and normalised, CNAs, fusions, TMB counts)
 
 Patients (pseudonymous IDs, synthetic):
@@ -1714,22 +1736,7 @@ def _summary_line(p: PatientPlan, truth: dict) -> str:
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
-SHEET_COLUMNS = (
-    "patient",
-    "sample",
-    "center",
-    "tumor_type",
-    "vcf",
-    "maf",
-    "tumor_sample",
-    "normal_sample",
-    "bam",
-    "sv_vcf",
-    "cnv",
-    "purity",
-    "assay",
-    "callable_bed",
-)
+SHEET_COLUMNS = SHEET_COLUMN_ORDER  # the sample sheet's own column order (ccevariants.sheet)
 
 
 def write_demo(outdir: str | os.PathLike, seed: int = 7) -> dict:
@@ -1797,20 +1804,18 @@ def _generate(stage: Path, seed: int) -> tuple[dict, list[str]]:
     }
 
     # callable ∩ CDS: the denominator when a stage restricts the BED to coding bases
-    callable_cds_bp = sum(
-        min(e, ce) - max(s, cs)
-        for c in CONTIGS
-        for s, e in callable_ivs[c]
-        for cs, ce in cds_ivs[c]
-        if min(e, ce) > max(s, cs)
-    )
+    callable_cds_bp = sum(_intersection_bp(callable_ivs[c], cds_ivs[c]) for c in CONTIGS)
     callable_cds_mb = callable_cds_bp / 1e6
 
     planter = _Planter(ref, rng)
     patients: dict[str, dict] = {}
     sheet = ["\t".join(SHEET_COLUMNS)]
+    records_by_patient: dict[str, list[Record]] = {}
+    fusions_by_patient: dict[str, list[dict]] = {}
+    cnas_by_patient: dict[str, list[dict]] = {}
     for plan in COHORT:
         recs = _plan_records(ref, plan, planter, rng)
+        records_by_patient[plan.patient] = recs
         vcf_rel = f"vcf/{plan.patient}.vcf"
         text = (
             _mutect2_vcf(ref, plan, recs, seed)
@@ -1853,6 +1858,7 @@ def _generate(stage: Path, seed: int) -> tuple[dict, list[str]]:
         fusions, cnas, sv_rel, cnv_rel = [], [], "", ""
         if plan.fusion:
             fus = _fusion_truth(ref, plan.fusion, rng)
+            fusions_by_patient[plan.patient] = [fus]
             sv_rel = f"sv/{plan.patient}.vcf"
             (stage / sv_rel).write_text(_manta_vcf(ref, plan, fus, seed, rng), encoding="utf-8", newline="\n")
             files.append(sv_rel)
@@ -1882,6 +1888,7 @@ def _generate(stage: Path, seed: int) -> tuple[dict, list[str]]:
             (stage / cnv_rel).write_text(table, encoding="utf-8", newline="\n")
             files.append(cnv_rel)
             cnas.append(cna)
+            cnas_by_patient[plan.patient] = [cna]
         eligible = sum(t["tmb_eligible"] for t in records)
         tmb_value = eligible / callable_mb
         if plan.caller == "mutect2":
@@ -1925,7 +1932,10 @@ def _generate(stage: Path, seed: int) -> tuple[dict, list[str]]:
                     "",
                     t_name,
                     n_name,
-                    "",
+                    f"bam/{plan.patient}.tumor.bam" if plan.patient in BAM_PLANS else "",
+                    f"bam/{plan.patient}.normal.bam"
+                    if plan.patient in BAM_PLANS and BAM_PLANS[plan.patient].normal
+                    else "",
                     sv_rel,
                     cnv_rel,
                     f"{plan.purity:.2f}",
@@ -1936,6 +1946,12 @@ def _generate(stage: Path, seed: int) -> tuple[dict, list[str]]:
         )
     (stage / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="utf-8", newline="\n")
     files.append("samples.tsv")
+    bam_files, bam_truth = write_demo_bams(
+        stage, ref, COHORT, records_by_patient, fusions_by_patient, cnas_by_patient, seed
+    )
+    files += bam_files
+    for patient, info in patients.items():
+        info["bam"] = bam_truth.get(patient)
 
     truth = {
         "synthetic": True,

@@ -13,6 +13,8 @@ losses are ``p.Ter110GlnextTer17``; an altered start codon is ``p.Met1?``; a syn
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 THREE = {
     "A": "Ala",
     "R": "Arg",
@@ -66,6 +68,14 @@ class TranscriptCoords:
         self.ends = [int(x) for x in index.exons.end[rows]]
         self.strand = int(tx.strand[t])
         self.total = sum(e - s for s, e in zip(self.starts, self.ends, strict=True))
+        # sorted, non-overlapping exons (the normal case) allow binary search; otherwise linear scans
+        self._sorted = all(
+            self.ends[i] <= self.starts[i + 1] and self.starts[i] < self.ends[i]
+            for i in range(len(self.starts) - 1)
+        ) and bool(self.starts)
+        self._cum = [0]
+        for s_, e_ in zip(self.starts, self.ends, strict=True):
+            self._cum.append(self._cum[-1] + e_ - s_)
         self.coding = int(tx.cds_start[t]) >= 0
         if self.coding:
             a = self.g2c(int(tx.cds_start[t]))
@@ -76,6 +86,13 @@ class TranscriptCoords:
             self.cds_c0 = self.cds_c1 = 0
 
     def g2c(self, g: int) -> int:
+        """cDNA index (0-based, transcript orientation) of genomic 0-based ``g``; -1 if not exonic."""
+        if self._sorted:
+            i = bisect_right(self.starts, g) - 1
+            if i < 0 or g >= self.ends[i]:
+                return -1
+            p = self._cum[i] + g - self.starts[i]
+            return p if self.strand >= 0 else self.total - 1 - p
         acc = 0
         for s, e in zip(self.starts, self.ends, strict=True):
             if s <= g < e:
@@ -90,16 +107,36 @@ class TranscriptCoords:
         if c >= 0:
             return c_position(c, self.cds_c0, self.cds_c1, self.coding)
         # intronic or outside: nearest exon boundary
+        if self._sorted:
+            edge = self._nearest_edge(g)
+        else:
+            edge = self._nearest_edge_scan(g)
+        base = c_position(self.g2c(edge), self.cds_c0, self.cds_c1, self.coding)
+        off = (g - edge) if self.strand >= 0 else (edge - g)
+        return f"{base}{'+' if off > 0 else '-'}{abs(off)}"
+
+    def _nearest_edge(self, g: int) -> int:
+        """Nearest exon edge of a non-exonic ``g`` (sorted exons). Equidistant from two exons, the edge of
+        the upstream exon in transcript orientation wins (the intron's first half is ``+``)."""
+        i = bisect_right(self.starts, g) - 1
+        if i < 0:
+            return self.starts[0]
+        if i >= len(self.starts) - 1:
+            return self.ends[-1] - 1
+        left, right = self.ends[i] - 1, self.starts[i + 1]
+        dl, dr = g - left, right - g
+        if dl != dr:
+            return left if dl < dr else right
+        return left if self.strand >= 0 else right
+
+    def _nearest_edge_scan(self, g: int) -> int:
         best = None
         for s, e in zip(self.starts, self.ends, strict=True):
             for edge in (s, e - 1):
                 d = abs(g - edge)
                 if best is None or d < best[0] or (d == best[0] and self._prefer(g, edge, best[1])):
                     best = (d, edge)
-        edge = best[1]
-        base = c_position(self.g2c(edge), self.cds_c0, self.cds_c1, self.coding)
-        off = (g - edge) if self.strand >= 0 else (edge - g)
-        return f"{base}{'+' if off > 0 else '-'}{abs(off)}"
+        return best[1]
 
     def _prefer(self, g, edge, other) -> bool:
         # equidistant from two exons: the intron's first half is "+" (after the upstream exon)

@@ -16,7 +16,9 @@ Match ladder (CLINICAL.md §3), strongest first; each statement keeps the strong
 5. ``cna`` / ``fusion``  gene-level amplification / deletion; fusion with either partner (in-frame
                    unless the caller says otherwise)
 6. ``characteristic``    TMB-high, MSI-high, HRD from biomarkers.json
-7. ``wildtype``    none of the listed alterations present (inferred from the submitted calls)
+7. ``wildtype``    none of the listed alterations present among the PASS calls **and** every named
+                   gene / codon assessable (coverage data or callable BED, ``kb/wildtype.py``);
+                   otherwise the finding goes to ``pending`` (ESCAT withheld, requires confirmation)
 
 Codon / functional extension of a variant- or codon-specific statement ("similar alteration") is
 applied only to sensitivity statements not marked ``allele_specific``: resistance is allele-specific
@@ -37,10 +39,12 @@ import pandas as pd
 import yaml
 
 from .errors import InputError
+from .kb import oncogenicity as onc
+from .kb import wildtype as wt
 from .kb.model import ESCAT_RANK, Biomarker, Statement, parse_protein_change
 from .kb.snapshot import Snapshot, load_snapshot
 from .oncotree import OncoTree
-from .tiering import MATCH_RANK, tier
+from .tiering import MATCH_RANK, is_similar, tier
 
 log = logging.getLogger(__name__)
 
@@ -221,19 +225,91 @@ def _unmatched_other_genes(others: pd.DataFrame) -> tuple[list[dict], int]:
     )
     label = protein.where(protein != "", hgvsc.where(hgvsc != "", rows["consequence"].astype(str)))
     genes = rows["gene"].astype(str).str.upper()
+    levels, why = onc.classify_columns(rows, hotspots())
     out = [
         {
             "variant_id": vid,
             "gene": g,
             "alteration": lab,
             "category": "variant",
-            "reason": f"no knowledge-base statement for {g} (variant of unknown significance)",
+            "reason": f"no knowledge-base statement for {g} ("
+            + (
+                "variant of unknown significance"
+                if level == onc.UNKNOWN
+                else f"not tiered; {level.replace('_', ' ')}"
+            )
+            + ")",
+            "oncogenicity": level,
+            "oncogenicity_reason": reason,
         }
-        for vid, g, lab in zip(
-            rows["variant_id"].astype(str).tolist(), genes.tolist(), label.astype(str).tolist(), strict=True
+        for vid, g, lab, level, reason in zip(
+            rows["variant_id"].astype(str).tolist(),
+            genes.tolist(),
+            label.astype(str).tolist(),
+            levels.tolist(),
+            why.tolist(),
+            strict=True,
         )
     ]
     return out, int((~altering).sum())
+
+
+def _filtered_alterations(table: pd.DataFrame, genes: set[str], source: str) -> list[Alteration]:
+    """Alterations of the **non-PASS** pick rows in ``genes`` (the genes wild-type statements name):
+    a filtered call at a required locus must block a wild-type assertion, not be ignored."""
+    if not genes or table.empty or "filter" not in table.columns or "pick" not in table.columns:
+        return []
+    picks = table[table["pick"].to_numpy(dtype=bool)]
+    failed = ~np.isin(picks["filter"].astype(str).to_numpy(), list(PASS_FILTERS))
+    in_genes = np.isin(picks["gene"].fillna("").astype(str).str.upper().to_numpy(), list(genes))
+    rows = picks[failed & in_genes]
+    if rows.empty:
+        return []
+    filters = rows["filter"].astype(str).tolist()
+    relabelled = rows.assign(filter="PASS")
+    alts, _counts, _others = variant_alterations(relabelled, source, genes=genes)
+    for alt, flt in zip(alts, filters, strict=True):
+        alt.details["filter"] = flt
+    return alts
+
+
+def _pending_entry(finding: dict, assessment) -> dict:
+    """A wild-type finding that cannot be asserted: ESCAT / AMP / on-label withheld (kept as
+    ``*_if_confirmed``), ``requires_confirmation: true`` and the reasons."""
+    entry = {
+        k: finding[k]
+        for k in (
+            "finding_id",
+            "gene",
+            "alteration",
+            "category",
+            "variant_id",
+            "match_type",
+            "effect",
+            "therapies",
+            "disease_match",
+            "evidence",
+            "indication",
+            "regulatory",
+            "notes",
+        )
+    }
+    entry.update(
+        {
+            "status": "not_assessable",
+            "requires_confirmation": True,
+            "escat_if_confirmed": finding["escat"],
+            "amp_tier_if_confirmed": finding["amp_tier"],
+            "amp_level_if_confirmed": finding["amp_level"],
+            "on_label_if_confirmed": finding["on_label"],
+            "reason": "wild-type status not assessable: " + "; ".join(assessment.problems),
+            "wildtype_assessment": assessment.as_dict(),
+            "trace": finding["trace"]
+            + [f"not assessable, ESCAT withheld: {p}" for p in assessment.problems]
+            + [f"assessable: {line}" for line in assessment.lines],
+        }
+    )
+    return entry
 
 
 def biomarker_alterations(biomarkers: dict, source: str = "biomarkers") -> list[Alteration]:
@@ -439,8 +515,16 @@ def match_patient(
     genome_build: str | None = None,
     variants_source: str = "variants",
     biomarkers_source: str = "biomarkers",
+    callable_regions=None,
+    annotation=None,
 ) -> dict:
-    """Match and tier one patient; returns the ``matches.json`` document (contract §6)."""
+    """Match and tier one patient; returns the ``matches.json`` document (contract §6).
+
+    ``callable_regions`` (interval set of the sample's callable BED, 0-based half-open) and
+    ``annotation`` (a :class:`~ccevariants.transcripts.TranscriptIndex`) let wild-type requirements
+    be confirmed from the callable region when biomarkers.json has no coverage data
+    (:mod:`ccevariants.kb.wildtype`).
+    """
     snap = _coerce_snapshot(snapshot)
     tree = oncotree or OncoTree.load()
     if tumor_type not in tree:
@@ -451,6 +535,12 @@ def match_patient(
     by_gene = snap.by_gene()
     kb_genes = {g for g in by_gene if g}
     variants, set_aside, other_rows = variant_alterations(variants_table, variants_source, genes=kb_genes)
+    wildtype_genes = {
+        g for st in snap.statements if st.biomarker.type == "wildtype" for g in st.biomarker.genes()
+    }
+    filtered_index = _index_alterations(
+        _filtered_alterations(variants_table, wildtype_genes, variants_source)
+    )
     others = biomarker_alterations(biomarkers, biomarkers_source)
     alterations = variants + others
     matcher = Matcher(snap.statements, genome_build)
@@ -472,6 +562,7 @@ def match_patient(
     suppressed: list[dict] = []
     excluded_keys: set[tuple] = set()
     matched_alts: set[int] = set()
+    known: dict[int, str] = {}
     pending: list[tuple[Statement, Alteration | None, str, str, object]] = []
 
     for st in sorted(candidates.values(), key=lambda s: s.id):
@@ -489,9 +580,35 @@ def match_patient(
                 suppressed,
                 matched_alts,
                 pending,
+                known,
             )
 
+    def oncogenicity_of(alt):
+        if alt is None:
+            return onc.NOT_APPLICABLE, "wild-type requirement, not an alteration"
+        return onc.classify(alt, matcher.hotspots, known.get(id(alt)))
+
+    awaiting: list[dict] = []
     for st, alt, match_type, reason, (decision, disease) in pending:
+        if st.biomarker.type == "wildtype":
+            hits = [
+                f"{a.gene} {a.label} (FILTER {a.details.get('filter')})"
+                for absent in st.biomarker.absent
+                for _t, a, _r in _best_matches(matcher, absent, filtered_index, extend=False)
+            ]
+            assessment = wt.assess(
+                st.biomarker, biomarkers, callable_regions, annotation, filtered_hits=sorted(set(hits))
+            )
+            finding = _finding(
+                st, alt, match_type, reason, decision, disease, tumor_type, lineage, oncogenicity_of(alt)
+            )
+            finding["wildtype_assessment"] = assessment.as_dict()
+            if assessment.assessable:
+                finding["trace"].append("wild-type confirmed assessable: " + "; ".join(assessment.lines))
+                findings.append(finding)
+            else:
+                awaiting.append(_pending_entry(finding, assessment))
+            continue
         if disease == "other" and (st.gene, tuple(st.therapies())) in excluded_keys:
             suppressed.append(
                 {
@@ -503,12 +620,17 @@ def match_patient(
             if alt is not None:
                 matched_alts.add(id(alt))
             continue
-        findings.append(_finding(st, alt, match_type, reason, decision, disease, tumor_type, lineage))
+        findings.append(
+            _finding(
+                st, alt, match_type, reason, decision, disease, tumor_type, lineage, oncogenicity_of(alt)
+            )
+        )
         if alt is not None:
             matched_alts.add(id(alt))
 
     findings = _resistance_overrides(findings, suppressed)
     findings = _dedupe(findings, suppressed)
+    _co_occurring_resistance(findings)
     findings.sort(
         key=lambda f: (
             ESCAT_RANK[f["escat"]],
@@ -520,7 +642,7 @@ def match_patient(
         )
     )
 
-    unmatched, summary = _unmatched(alterations, matched_alts, kb_genes)
+    unmatched, summary = _unmatched(alterations, matched_alts, kb_genes, oncogenicity_of)
     other_unmatched, not_altering = _unmatched_other_genes(other_rows)
     if not_altering:
         summary[NOT_ALTERING] = summary.get(NOT_ALTERING, 0) + not_altering
@@ -543,6 +665,7 @@ def match_patient(
             "content_hash": snap.content_hash,
         },
         "findings": findings,
+        "pending": sorted(awaiting, key=lambda p: (p["gene"], p["evidence"]["statement_id"])),
         "unmatched": unmatched,
         "unmatched_summary": dict(sorted(summary.items())),
         "suppressed": sorted(suppressed, key=lambda s: (s["statement_id"], s["variant_id"] or "")),
@@ -550,11 +673,34 @@ def match_patient(
 
 
 def _consider(
-    st, match_type, alt, reason, tree, tumor_type, lineage, excluded_keys, suppressed, matched_alts, pending
+    st,
+    match_type,
+    alt,
+    reason,
+    tree,
+    tumor_type,
+    lineage,
+    excluded_keys,
+    suppressed,
+    matched_alts,
+    pending,
+    known,
 ):
-    """Disease match and tier of one (statement, alteration) match; queue it or record why not."""
+    """Disease match and tier of one (statement, alteration) match; queue it or record why not.
+
+    ``known`` collects, per alteration, why it is a knowledge-base biomarker in its own right (any
+    tumour type or effect) -- the first oncogenicity rule."""
     if alt is not None:
         matched_alts.add(id(alt))
+        if (
+            alt.kind != "characteristic"
+            and match_type in onc.KNOWN_MATCH_TYPES
+            and not is_similar(st, match_type)
+            and id(alt) not in known
+        ):
+            known[id(alt)] = (
+                f"knowledge-base biomarker: {match_type} match to {st.id} ({st.biomarker.display()})"
+            )
     disease = tree.disease_match(st.disease_codes, tumor_type, st.disease_exclude)
     vid = alt.variant_id if alt else None
     if disease == "excluded":
@@ -632,7 +778,7 @@ def _best_match(matcher: Matcher, b: Biomarker, index: dict[str, list[Alteration
         return (
             "wildtype",
             None,
-            f"none of [{listed}] among the submitted calls (confirm coverage of these loci)",
+            f"none of [{listed}] among the PASS calls (assessability of these loci checked below)",
         )
     if b.type == "all_of":
         parts = []
@@ -654,7 +800,15 @@ def _best_match(matcher: Matcher, b: Biomarker, index: dict[str, list[Alteration
 
 
 def _finding(
-    st: Statement, alt: Alteration | None, match_type, reason, decision, disease, tumor_type, lineage
+    st: Statement,
+    alt: Alteration | None,
+    match_type,
+    reason,
+    decision,
+    disease,
+    tumor_type,
+    lineage,
+    oncogenicity,
 ) -> dict:
     if alt is None:
         gene = "/".join(sorted(st.biomarker.genes())) or ""
@@ -703,6 +857,8 @@ def _finding(
         "on_label": decision.on_label,
         "disease_match": disease,
         "similar_alteration": decision.similar,
+        "oncogenicity": oncogenicity[0],
+        "oncogenicity_reason": oncogenicity[1],
         "evidence": {
             "source": st.source,
             "source_version": st.source_version,
@@ -799,12 +955,61 @@ def _resistance_overrides(findings: list[dict], suppressed: list[dict]) -> list[
     return out
 
 
+def _co_occurring_resistance(findings: list[dict]) -> None:
+    """Flag (in place) sensitivity findings whose drugs another alteration of the sample resists.
+
+    EGFR L858R with EGFR T790M: L858R keeps its I-A gefitinib / erlotinib / afatinib findings (it is
+    a sensitising mutation) but each gets ``resistance_conflicts`` naming the co-occurring T790M
+    resistance finding(s) in the patient's tumour type and a trace line, so the report can show that
+    the regimen is not expected to work in this tumour. Resistance from another tumour type is not
+    used (tissue-specific). Nothing is dropped.
+    """
+    resisting = [
+        f
+        for f in findings
+        if f["effect"] == "resistance" and f["disease_match"] in ("same", "ancestor", "pan_cancer")
+    ]
+    if not resisting:
+        return
+    for f in findings:
+        if f["effect"] != "sensitivity":
+            continue
+        key = (f["variant_id"] or f["gene"], f["alteration"])
+        drugs = {d for therapy in f["therapies"] for d in therapy.split(" + ")}
+        conflicts = []
+        for r in resisting:
+            if (r["variant_id"] or r["gene"], r["alteration"]) == key:
+                continue
+            shared = sorted(drugs & {d for therapy in r["therapies"] for d in therapy.split(" + ")})
+            if shared:
+                conflicts.append(
+                    {
+                        "statement_id": r["evidence"]["statement_id"],
+                        "gene": r["gene"],
+                        "alteration": r["alteration"],
+                        "variant_id": r["variant_id"],
+                        "drugs": shared,
+                        "escat": r["escat"],
+                    }
+                )
+        if conflicts:
+            f["resistance_conflicts"] = conflicts
+            f["trace"] = list(f["trace"]) + [
+                f"co-occurring {c['gene']} {c['alteration']} confers resistance to {', '.join(c['drugs'])} "
+                f"({c['statement_id']}, ESCAT {c['escat']}): the regimen is not expected to work in this tumour"
+                for c in conflicts
+            ]
+
+
 def _dedupe(findings: list[dict], suppressed: list[dict]) -> list[dict]:
-    """Fold findings for the same alteration, therapy and effect into the strongest one.
+    """One finding per alteration, therapy and effect.
 
     Within such a group the findings with the best ESCAT (and, among those, the best disease match)
-    are kept -- several of them when they are distinct indications of equal strength (e.g. adjuvant
-    and metastatic) -- and the others are recorded in ``suppressed`` with the reason.
+    are **merged** into one finding -- e.g. metastatic and adjuvant osimertinib for EGFR L858R, or two
+    sources for the same pair: the strongest statement stays the finding's ``evidence``, the others
+    are listed in ``merged_statements`` (id, indication context, references) and their references are
+    added to ``evidence.references``; ``on_label`` is true for an agency when any merged statement is
+    on-label. Weaker findings of the group are recorded in ``suppressed`` with the reason.
     """
     from .oncotree import DISEASE_MATCH_RANK
 
@@ -817,14 +1022,21 @@ def _dedupe(findings: list[dict], suppressed: list[dict]) -> list[dict]:
         best = min((ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]]) for f in group)
         winner = min(
             (f for f in group if (ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]]) == best),
-            key=lambda f: (MATCH_RANK[f["match_type"]], f["evidence"]["statement_id"]),
+            key=lambda f: (
+                MATCH_RANK[f["match_type"]],
+                not any(f["on_label"].values()),
+                # the advanced / metastatic indication represents the pair before an adjuvant one
+                "adjuvant" in str((f.get("indication") or {}).get("context") or "").lower(),
+                f["evidence"]["statement_id"],
+            ),
         )
+        merged = []
         for f in group:
+            if f is winner:
+                continue
             rank = (ESCAT_RANK[f["escat"]], DISEASE_MATCH_RANK[f["disease_match"]])
-            # equally strong indications in the patient's own tumour type are distinct (e.g. adjuvant and
-            # metastatic); from other tumour types or pan-cancer one representative is enough
-            if rank == best and (f is winner or f["disease_match"] in ("same", "ancestor")):
-                out.append(f)
+            if rank == best:
+                merged.append(f)
             else:
                 suppressed.append(
                     {
@@ -833,13 +1045,48 @@ def _dedupe(findings: list[dict], suppressed: list[dict]) -> list[dict]:
                         "reason": f"same therapy and effect already reported at ESCAT {winner['escat']} from {winner['evidence']['statement_id']}",
                     }
                 )
+        if merged:
+            winner = _merge_into(winner, sorted(merged, key=lambda f: f["evidence"]["statement_id"]))
+        out.append(winner)
     return out
+
+
+def _merge_into(winner: dict, others: list[dict]) -> dict:
+    """``winner`` with the equally strong findings ``others`` folded in (references kept)."""
+    merged = dict(winner)
+    references = list(winner["evidence"]["references"])
+    entries = []
+    on_label = dict(winner["on_label"])
+    for f in others:
+        for ref in f["evidence"]["references"]:
+            if ref not in references:
+                references.append(ref)
+        for agency, flag in f["on_label"].items():
+            on_label[agency] = bool(on_label.get(agency) or flag)
+        entries.append(
+            {
+                "statement_id": f["evidence"]["statement_id"],
+                "source": f["evidence"]["source"],
+                "context": (f.get("indication") or {}).get("context"),
+                "on_label": f["on_label"],
+                "references": f["evidence"]["references"],
+            }
+        )
+    merged["evidence"] = {**winner["evidence"], "references": references}
+    merged["on_label"] = on_label
+    merged["merged_statements"] = entries
+    merged["trace"] = list(winner["trace"]) + [
+        f"merged: {e['statement_id']} ({e['context'] or 'no indication context'}) -- same alteration, therapy, "
+        f"effect and tier"
+        for e in entries
+    ]
+    return merged
 
 
 NOT_ALTERING = "not protein-altering, no knowledge-base match"
 
 
-def _unmatched(alterations, matched_alts, kb_genes) -> tuple[list[dict], dict[str, int]]:
+def _unmatched(alterations, matched_alts, kb_genes, oncogenicity_of) -> tuple[list[dict], dict[str, int]]:
     """Unmatched entries for alterations in knowledge-base genes (and CNAs / fusions)."""
     out = []
     summary: dict[str, int] = {}
@@ -856,6 +1103,11 @@ def _unmatched(alterations, matched_alts, kb_genes) -> tuple[list[dict], dict[st
             )
         else:
             reason = f"no knowledge-base statement for {alt.gene} (variant of unknown significance)"
+        level, why = oncogenicity_of(alt)
+        if level != onc.UNKNOWN:
+            reason = reason.replace(
+                "variant of unknown significance", f"not tiered; {level.replace('_', ' ')}"
+            )
         out.append(
             {
                 "variant_id": alt.variant_id,
@@ -863,6 +1115,8 @@ def _unmatched(alterations, matched_alts, kb_genes) -> tuple[list[dict], dict[st
                 "alteration": alt.label,
                 "category": alt.category,
                 "reason": reason,
+                "oncogenicity": level,
+                "oncogenicity_reason": why,
             }
         )
     return out, summary

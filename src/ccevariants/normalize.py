@@ -9,17 +9,19 @@ Pipeline (all positions VCF 1-based):
    of REF alleles matches the FASTA (build mismatch = :class:`ReferenceMismatchError`); replace the
    ``##contig`` lines with the reference's; add definitions for FORMAT/INFO tags used but
    undeclared; keep a pre-existing VEP ``CSQ`` / snpEff ``ANN`` as ``SRC_CSQ`` / ``SRC_ANN``.
-2. **bcftools norm through pysam.bcftools**: ``-m -any`` (split; Number=R/A fields such as AD are
-   split per allele), ``--old-rec-tag CCEV_ORIG`` (the original record of every changed one),
-   ``-f FASTA`` (left-align and trim indels) and ``-c wx`` (REF check: warn and exclude the rare
-   record whose REF disagrees with the FASTA; each is listed with reason ``ref_mismatch``).
-   Unsorted input is sorted first (``bcftools sort``).
-3. **Read support + filters**, columnar in chunks of :data:`CHUNK` records: harmonised
-   ``T_DP/T_AD/T_AF`` (``N_*``) from the caller's own fields (:mod:`ccevariants.callers`; optional
-   BAM fallback); exact duplicates (:func:`exact_duplicates`, the rule of
-   ``bcftools norm -d exact``) are removed here so that each can be reported; then
-   ``--keep-nonpass``, ``--min-depth``, ``--min-vaf``. A streaming text pass writes the kept
-   records with their INFO additions.
+   :func:`_prepass_fast` does this columnar over byte blocks; anything unusual sends the input
+   through the line-by-line :func:`_prepass`, whose errors name file and line.
+2. **bcftools norm through pysam.bcftools** to uncompressed BCF: ``-m -any`` (split; Number=R/A
+   fields such as AD are split per allele), ``--old-rec-tag CCEV_ORIG`` (the original record of
+   every changed one), ``-f FASTA`` (left-align and trim indels) and ``-c wx`` (REF check: warn and
+   exclude the rare record whose REF disagrees with the FASTA; each is listed with reason
+   ``ref_mismatch``). Unsorted input is sorted first (``bcftools sort``).
+3. **Read support + filters**, columnar in chunks of :data:`CHUNK` records of ``bcftools query``
+   output: harmonised ``T_DP/T_AD/T_AF`` (``N_*``) from the caller's own fields
+   (:mod:`ccevariants.callers`; optional BAM fallback); exact duplicates (:func:`exact_duplicates`,
+   the rule of ``bcftools norm -d exact``) are removed here so that each can be reported; then
+   ``--keep-nonpass``, ``--min-depth``, ``--min-vaf``. The kept records of ``bcftools view``'s text
+   are written with their INFO additions by a columnar splice (:func:`_write_annotated`).
 4. BGZF + tabix (pysam). Every output is written in a temporary directory beside the output and
    renamed into place only when everything succeeded.
 """
@@ -145,6 +147,33 @@ class Reference:
         return cls(path=path, names=names, lengths=lengths, build=guess_build(lengths))
 
 
+class _StageClock:
+    """Debug log of CPU and wall seconds per pipeline stage (``-v`` / logging DEBUG)."""
+
+    def __init__(self, src) -> None:
+        import time
+
+        self._time = time
+        self.src = src
+        self.cpu = time.process_time()
+        self.wall = time.perf_counter()
+
+    def stage(self, name: str) -> None:
+        import resource
+
+        cpu, wall = self._time.process_time(), self._time.perf_counter()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        log.debug(
+            "%s: %s: %.2f s CPU, %.2f s wall (peak RSS so far %.0f MB)",
+            self.src,
+            name,
+            cpu - self.cpu,
+            wall - self.wall,
+            peak,
+        )
+        self.cpu, self.wall = cpu, wall
+
+
 @dataclass
 class _Prepass:
     records: int = 0
@@ -248,7 +277,10 @@ def normalize_vcf(
     with tempfile.TemporaryDirectory(prefix=".ccev-normalize-", dir=output.parent) as tmpdir:
         tmp = Path(tmpdir)
         body = tmp / "body.vcf"
-        pre = _prepass(lines, header, ref, src, body)
+        clock = _StageClock(src)
+        pre = _prepass_fast(header, ref, src, body)
+        if pre is None:  # something unusual: the line-by-line pass finds and names it
+            pre = _prepass(lines, header, ref, src, body)
         if ref is None:
             # no reference order: contigs go in natural order (1..22, X, Y, M, others)
             pre.contig_order = sorted(
@@ -270,10 +302,12 @@ def normalize_vcf(
             prepared.unlink()
             prepared = sorted_path
 
-        normed = tmp / "normed.vcf"
+        normed = tmp / "normed.bcf"
+        clock.stage("pre-pass")
         summary, bcf_removed = run_norm(
-            prepared, normed, ref.path if ref else None, output_type="v", src_label=src
+            prepared, normed, ref.path if ref else None, output_type="u", src_label=src
         )
+        prepared.unlink()
 
         extractor_args = dict(
             caller=caller_name if tmap is None else "generic",
@@ -296,17 +330,16 @@ def normalize_vcf(
             f"bam={Path(bam).name if bam else 'none'}>"
         )
         extra += [f'##ccev_warning="{w}"' for w in warnings]
-        result = _annotate(normed, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only)
-        if result is None:  # norm moved records out of order (long left shifts): sort and redo
-            resorted = tmp / "normed.sorted.vcf"
-            _bcftools("sort", "-T", str(tmp / "sort2."), "-O", "v", "-o", str(resorted), str(normed), src=src)
-            result = _annotate(resorted, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only)
-            if result is None:  # pragma: no cover - bcftools sort output is sorted
-                raise RuntimeError("records still unsorted after bcftools sort")
+        clock.stage("bcftools norm")
+        result = _annotate_fast(
+            normed, tmp, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only, src, pre.records
+        )
         kept, removed_rows, bam_counted = result
         out_vcf = tmp / "out.vcf.gz"
         try:
+            clock.stage("read support + write")
             pysam.tabix_index(str(out_plain), preset="vcf", force=True)
+            clock.stage("bgzip + tabix")
         except (OSError, ValueError) as exc:  # pragma: no cover - sorted BGZF always indexes
             raise InputError(f"expected an indexable output; found {exc}", path=output) from None
 
@@ -500,6 +533,123 @@ def _prepass(lines, header: Header, ref: Reference | None, src: Path, body: Path
                 out.writelines(buf)
                 buf.clear()
         out.writelines(buf)
+    pre.records = records
+    pre.multiallelic = multi
+    return pre
+
+
+def _prepass_fast(header: Header, ref: Reference | None, src: Path, body: Path) -> _Prepass | None:
+    """Columnar twin of :func:`_prepass` over 8 MB blocks of raw bytes (NumPy, no per-line Python).
+
+    Collects the same facts and writes the same body. Returns None whenever anything is unusual
+    — a record :func:`_prepass` would reject (column count, POS, REF, ALT, unknown contig, POS past
+    the contig end), blank lines, carriage returns, non-ASCII bytes, a corrupt compressed stream,
+    an INFO field to rename — and the caller then runs :func:`_prepass`, whose line-by-line
+    diagnostics name the file and line. Positions are VCF 1-based.
+    """
+    import zlib
+
+    from .progress import Progress
+    from .vcfutil import body_blocks, gather_segments, scan_records, strip_info_values
+
+    if header.n_columns < 9 or any(k in header.defined("INFO") for k in SOURCE_ANNOTATIONS):
+        return None
+    pre = _Prepass()
+    mapper = ContigMapper(ref.names if ref else None)
+    order = {n: i for i, n in enumerate(ref.names)} if ref else {}
+    lengths = ref.lengths if ref else {}
+    st = {"cur": None, "index": -1, "last_pos": 0, "clen": 1 << 62}
+    finished: set[str] = set()
+    names: dict[str, str] = {}
+    fmt_seen: set[bytes] = set()
+    info_sig: set[bytes] = set()
+    records = 0
+    multi = 0
+    sample = ref is not None
+    bar = Progress("normalize: checking records")
+    try:
+        with bar, open(body, "wb") as out:
+            for block in body_blocks(src, header.header_line_no):
+                if b"\r" in block or not block.isascii():
+                    return None
+                arr = np.frombuffer(block, dtype=np.uint8)
+                scan = scan_records(block, header.n_columns)
+                if scan is None:
+                    return None  # a record the line-by-line pass rejects (or a blank line)
+                starts, t, pos, has_comma, new_chrom = scan
+                n = len(pos)
+                multi += int(np.count_nonzero(has_comma))
+                rs, rl = t[:, 2] + 1, t[:, 3] - t[:, 2] - 1
+                # contig runs: lines whose CHROM differs from the previous line's
+                change = np.flatnonzero(new_chrom[1:]) + 1
+                run_starts = np.r_[0, change].astype(np.int64)
+                run_ends = np.r_[change, n].astype(np.int64)
+                targets: list[str] = []
+                rename: dict[str, str] = {}
+                for r0, r1 in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
+                    chrom = block[int(starts[r0]) : int(t[r0, 0])].decode()
+                    target = names.get(chrom)
+                    if target is None:
+                        target = mapper.map(chrom)
+                        if target is None:
+                            return None
+                        names[chrom] = target
+                        if target != chrom:
+                            pre.renamed[chrom] = target
+                    if target != chrom:
+                        rename[chrom] = target
+                    targets.append(target)
+                    if target != st["cur"]:
+                        if target in finished:
+                            pre.sorted = False
+                        if st["cur"] is not None:
+                            finished.add(st["cur"])
+                        idx = order.get(target)
+                        if idx is None:
+                            idx = len(order)
+                            order[target] = idx
+                        if idx < st["index"]:
+                            pre.sorted = False
+                        st.update(cur=target, index=idx, last_pos=0, clen=lengths.get(target, 1 << 62))
+                        if target not in pre.seen_contigs:
+                            pre.seen_contigs.append(target)
+                    p = pos[r0:r1]
+                    if p[0] < st["last_pos"] or (len(p) > 1 and np.any(p[1:] < p[:-1])):
+                        pre.sorted = False
+                    st["last_pos"] = int(p[-1])
+                    if int(p.max()) > st["clen"]:
+                        return None
+                if sample:
+                    g = records + np.arange(1, n + 1)
+                    sel = np.flatnonzero((g <= REF_SAMPLE_HEAD) | (g % REF_SAMPLE_EVERY == 0))
+                    run_of = np.searchsorted(run_starts, sel, side="right") - 1
+                    for i, ri in zip(sel.tolist(), run_of.tolist(), strict=True):
+                        refa = block[int(rs[i]) : int(rs[i] + rl[i])].decode()
+                        pre.ref_sample.append(
+                            (targets[ri], int(pos[i]), refa, header.header_line_no + records + i + 1)
+                        )
+                records += n
+                bar.update(n)
+                # INFO keys ("KEY=" / flag "KEY") and FORMAT strings, from the distinct patterns only
+                info = gather_segments(arr, t[:, 6] + 1, t[:, 7] - t[:, 6] - 1, sep=10)
+                for sig in set(strip_info_values(info).split(b"\n")) - info_sig:
+                    info_sig.add(sig)
+                    if sig and sig != b".":
+                        pre.info_tags.update(_INFO_KEY.findall(sig.decode()))
+                # FORMAT: between the 8th and 9th tab (read_header guarantees a sample column)
+                fmt = gather_segments(arr, t[:, 7] + 1, t[:, 8] - t[:, 7] - 1, sep=10).tobytes()
+                for f in set(fmt.split(b"\n")) - fmt_seen:
+                    fmt_seen.add(f)
+                    if f:
+                        pre.format_tags.update(f.decode().split(":"))
+                if rename:
+                    data = b"\n" + block
+                    for old, new in rename.items():
+                        data = data.replace(f"\n{old}\t".encode(), f"\n{new}\t".encode())
+                    block = data[1:]
+                out.write(block)
+    except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error):
+        return None
     pre.records = records
     pre.multiallelic = multi
     return pre
@@ -825,25 +975,26 @@ def _reasons(res: _Chunk, carry: list, min_depth: int, min_vaf: float, pass_only
     """
     n = len(res.pos)
     dup = exact_duplicates(res.chrom, res.pos, res.ref, res.alt, res.end, carry)
-    not_pass = ~np.isin(res.filter, ["PASS", "."])
+    filt = res.filter
     conds = [
         dup,
         res.alt == ".",
         res.alt == "*",
-        not_pass if pass_only else np.zeros(n, bool),
-        (res.tumor.dp < min_depth) if min_depth > 0 else np.zeros(n, bool),
-        ~(res.tumor.af >= min_vaf) if min_vaf > 0 else np.zeros(n, bool),
+        ((filt != "PASS") & (filt != ".")) if pass_only else None,
+        (res.tumor.dp < min_depth) if min_depth > 0 else None,
+        ~(res.tumor.af >= min_vaf) if min_vaf > 0 else None,
     ]
-    filt_reason = np.array(["filter:" + f for f in res.filter.tolist()], dtype=object)
-    choices = [
-        np.full(n, "duplicate", object),
-        np.full(n, "no_alt", object),
-        np.full(n, "star_allele", object),
-        filt_reason,
-        np.full(n, "min_depth", object),
-        np.full(n, "min_vaf", object),
-    ]
-    return np.select(conds, choices, default="") if n else np.zeros(0, object)
+    # reason code per record, 0 = kept; applied last rule first so the first matching rule wins
+    code = np.zeros(n, dtype=np.int8)
+    for j in range(len(conds), 0, -1):
+        if conds[j - 1] is not None:
+            code[conds[j - 1]] = j
+    names = np.array(["", "duplicate", "no_alt", "star_allele", "", "min_depth", "min_vaf"], dtype=object)
+    reasons = names[code]
+    nonpass = np.flatnonzero(code == 4)
+    if len(nonpass):
+        reasons[nonpass] = ["filter:" + f for f in filt[nonpass].tolist()]
+    return reasons
 
 
 def _role_strings(prefix: str, dp: np.ndarray, ar: np.ndarray, aa: np.ndarray, af: np.ndarray) -> list[str]:
@@ -877,6 +1028,85 @@ def _info_strings(res: _Chunk, keep: np.ndarray) -> list[str]:
         nstr = _role_strings("N", m.dp[keep], m.ad_ref[keep], m.ad_alt[keep], m.af[keep])
         out = [a + ";" + b if a and b else a or b for a, b in zip(out, nstr, strict=True)]
     return out
+
+
+def _formatted(values: np.ndarray, fmt: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``fmt % v`` for every value, formatting each distinct value once (bit-exact for floats).
+
+    Returns ``(text, start, length)``: the distinct texts as one uint8 array and per value the
+    offset and length of its text in it.
+    """
+    keys = values.view(np.int64) if values.dtype == np.float64 else values
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    texts = [fmt % v for v in values[first].tolist()]
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    offs = np.zeros(len(texts), np.int64)
+    np.cumsum(lens[:-1], out=offs[1:])
+    return np.frombuffer(b"".join(texts), dtype=np.uint8), offs[inverse], lens[inverse]
+
+
+def _info_bytes(res: _Chunk, keep: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """INFO additions as bytes, ``;T_DP=..;T_AD=r,a;T_AF=..`` (+ ``N_*``) for every record.
+
+    Returns ``(lengths, blob)``: per record the byte length of its addition (0 for removed records
+    and when nothing is known) and all additions concatenated in record order. Records with every
+    value known are assembled column-wise: each distinct number is formatted once (``%d``,
+    ``%.6g``) and the pieces are concatenated with :func:`~ccevariants.vcfutil.gather_segments`;
+    records with missing values take the per-part path of :func:`_role_strings` (same text).
+    """
+    from .vcfutil import gather_segments
+
+    roles = [("T", res.tumor)] + ([("N", res.normal)] if res.normal is not None else [])
+    n = len(keep)
+    complete = keep.copy()
+    for _, r in roles:
+        complete &= (r.dp >= 0) & (r.ad_ref >= 0) & (r.ad_alt >= 0) & ~np.isnan(r.af)
+    full = np.flatnonzero(complete)
+    lengths = np.zeros(n, np.int64)
+    pieces: list[np.ndarray] = []  # sources: literals, then each column's distinct texts
+    seg_start: list[np.ndarray] = []
+    seg_len: list[np.ndarray] = []
+    base = 0
+    m = len(full)
+    for prefix, r in roles:
+        cols = [
+            (f";{prefix}_DP=".encode(), r.dp[full], b"%d"),
+            (f";{prefix}_AD=".encode(), r.ad_ref[full], b"%d"),
+            (b",", r.ad_alt[full], b"%d"),
+            (f";{prefix}_AF=".encode(), r.af[full], b"%.6g"),
+        ]
+        for literal, values, fmt in cols:
+            pieces.append(np.frombuffer(literal, dtype=np.uint8))
+            seg_start.append(np.full(m, base, np.int64))
+            seg_len.append(np.full(m, len(literal), np.int64))
+            base += len(literal)
+            if m:
+                text, start, length = _formatted(values, fmt)
+                pieces.append(text)
+                seg_start.append(start + base)
+                seg_len.append(length)
+                base += len(text)
+    out = np.zeros(0, np.uint8)
+    if m:
+        starts = np.stack(seg_start, axis=1)
+        lens = np.stack(seg_len, axis=1)
+        lengths[full] = lens.sum(axis=1)
+        out = gather_segments(np.concatenate(pieces), starts.ravel(), lens.ravel())
+    rest = np.flatnonzero(keep & ~complete)
+    if not len(rest):
+        return lengths, out.tobytes()
+    # some records lack a value: format those per record, then merge both in record order
+    parts = [_role_strings(p, r.dp[rest], r.ad_ref[rest], r.ad_alt[rest], r.af[rest]) for p, r in roles]
+    extra = []
+    for j in range(len(rest)):
+        text = ";".join(x[j] for x in parts if x[j])
+        extra.append((";" + text).encode() if text else b"")
+    lengths[rest] = np.fromiter(map(len, extra), dtype=np.int64, count=len(extra))
+    src = np.concatenate([out, np.frombuffer(b"".join(extra), dtype=np.uint8)])
+    starts = np.zeros(n, np.int64)
+    starts[full] = np.r_[0, np.cumsum(lengths[full])[:-1]] if m else 0
+    starts[rest] = len(out) + np.r_[0, np.cumsum(lengths[rest])[:-1]]
+    return lengths, gather_segments(src, starts, lengths).tobytes()
 
 
 _OWN_INFO = re.compile(r"(^|;)(T|N)_(DP|AD|AF)(=[^;]*)?(?=;|$)")
@@ -973,3 +1203,184 @@ def _annotate(
         if rows and not flush(lines, rows, out):
             return None
     return state["kept"], removed, state["bam"]
+
+
+def _view_header(path: Path) -> tuple[list[str], str]:
+    """``##`` lines and the ``#CHROM`` line of a VCF/BCF header (``bcftools view -h``)."""
+    import pysam.bcftools as bcftools
+
+    lines = bcftools.view("--no-version", "-h", str(path), catch_stdout=True).splitlines()
+    return [ln for ln in lines if ln.startswith("##")], lines[-1]
+
+
+def _support_chunks(normed: Path, scratch: Path, extract_args: dict, min_depth, min_vaf, pass_only, removed):
+    """Read support + filters per chunk of :data:`CHUNK` records of a normalised VCF/BCF.
+
+    Yields ``(keep, lengths, blob, bam_counted)``: per record whether it is kept, the byte length of
+    its INFO addition and all additions concatenated (:func:`_info_bytes`). Appends removed records
+    to ``removed``.
+    Yields None (and stops) when the records are not sorted in the header's contig order.
+    """
+    meta, _ = _view_header(normed)
+    h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
+    fmt_tags, info_tags, contigs = set(h.defined("FORMAT")), set(h.defined("INFO")), list(h.defined("contig"))
+    samples = extract_args["samples"]
+    tmap = extract_args["tag_map"]
+    caller = extract_args["caller"]
+    t_idx = samples.index(extract_args["tumor"]) if extract_args["tumor"] is not None else None
+    n_idx = samples.index(extract_args["normal"]) if extract_args["normal"] is not None else None
+    fmt_exprs, info_exprs = query_exprs(caller, fmt_tags, info_tags, len(samples), tmap)
+    order = {c: i for i, c in enumerate(contigs)}
+    last = -1
+    carry: list = []
+    bam = extract_args.get("bam")
+    for table in query_tables(normed, fmt_exprs, info_exprs, len(samples), CHUNK, scratch=scratch):
+        cols = Columns(table, info_exprs, fmt_exprs, len(samples))
+        tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
+        pos = np.array(cols.base["pos"], dtype=np.int64)
+        chrom = np.array(cols.base["chrom"], dtype=object)
+        # contig codes: one dict lookup per run of equal names, not per record
+        change = np.flatnonzero(chrom[1:] != chrom[:-1]) + 1
+        run_starts = np.r_[0, change]
+        run_codes = [order.get(c, len(order)) for c in chrom[run_starts].tolist()]
+        codes = np.repeat(np.array(run_codes, dtype=np.int64), np.diff(np.r_[run_starts, len(chrom)]))
+        key = codes * (1 << 33) + pos
+        if key[0] < last or np.any(key[1:] < key[:-1]):
+            yield None
+            return
+        last = int(key[-1])
+        bam_n = _bam_fallback(bam, cols, tumour, pos) if bam is not None else 0
+        res = _Chunk(
+            chrom=chrom,
+            pos=pos,
+            ref=np.array(cols.base["ref"], dtype=object),
+            alt=np.array(cols.base["alt"], dtype=object),
+            filter=np.array(cols.base["filter"], dtype=object),
+            end=np.array(cols.base["end"], dtype=np.int64),
+            tumor=tumour,
+            normal=normal,
+        )
+        reasons = _reasons(res, carry, min_depth, min_vaf, pass_only)
+        keep = reasons == ""
+        for i in np.flatnonzero(~keep).tolist():
+            removed.append([res.chrom[i], int(res.pos[i]), res.ref[i], res.alt[i], res.filter[i], reasons[i]])
+        lengths, blob = _info_bytes(res, keep)
+        yield keep, lengths, blob, bam_n
+
+
+def _write_annotated(
+    text_vcf: Path, out_plain: Path, header_lines: list[str], n_columns: int, skip: int, chunks, progress
+):
+    """Write ``text_vcf``'s records with INFO additions, columnar per 8 MB block (NumPy).
+
+    ``chunks`` yields ``(keep, lengths, blob, bam_n)`` per chunk of records in file order (see
+    :func:`_support_chunks`). Each kept line becomes ``prefix + ';' + add + rest`` where the INFO
+    field ends (an INFO of '.' is replaced by the addition). Returns ``(kept, bam_counted)``, or None
+    when ``chunks`` reported unsorted records.
+    """
+    from .vcfutil import body_blocks, gather_segments
+
+    keep = np.zeros(0, bool)
+    add_len = np.zeros(0, np.int64)
+    blob = np.zeros(0, np.uint8)
+    kept = 0
+    bam_counted = 0
+    exhausted = False
+    with open(out_plain, "wb") as out:
+        out.write(("\n".join(header_lines) + "\n").encode())
+        for block in body_blocks(text_vcf, skip):
+            arr = np.frombuffer(block, dtype=np.uint8)
+            nl = np.flatnonzero(arr == 10)
+            n = len(nl)
+            while len(keep) < n and not exhausted:
+                got = next(chunks, False)
+                if got is False:
+                    exhausted = True
+                    break
+                if got is None:
+                    return None
+                k, lengths, more, b = got
+                bam_counted += b
+                keep = np.concatenate([keep, k])
+                add_len = np.concatenate([add_len, lengths])
+                blob = np.concatenate([blob, np.frombuffer(more, np.uint8)])
+            if len(keep) < n:  # pragma: no cover - the query and the text come from one file
+                raise RuntimeError(f"bcftools query gave {len(keep)} rows for {n} records")
+            ls = np.zeros(n, np.int64)
+            ls[1:] = nl[:-1] + 1
+            tabs = np.flatnonzero(arr == 9)
+            first = np.searchsorted(tabs, ls)
+            t6 = tabs[first + 6]
+            ie = tabs[first + 7] if n_columns > 8 else nl  # end of INFO
+            k = keep[:n]
+            alen = add_len[:n]
+            used = int(alen.sum())
+            # per line: [start, INFO end) + ';addition' + [INFO end, newline]; an INFO of '.' is
+            # replaced (prefix stops before the dot, the addition's ';' is skipped)
+            boff = np.zeros(n, np.int64)
+            np.cumsum(alen[:-1], out=boff[1:])
+            dot = (alen > 0) & (ie - t6 == 2) & (arr[t6 + 1] == 46)
+            drop = ~k
+            starts = np.stack([ls, len(arr) + boff + dot, ie], axis=1).ravel()
+            lens = np.stack([np.where(dot, t6 + 1, ie) - ls, alen - dot, nl + 1 - ie], axis=1)
+            lens[drop] = 0
+            src = np.concatenate([arr, blob[:used]])
+            out.write(gather_segments(src, starts, lens.ravel()).tobytes())
+            kept += int(k.sum())
+            progress.update(n)
+            keep, add_len, blob = keep[n:], add_len[n:], blob[used:]
+    if len(keep) or (not exhausted and next(chunks, False) is not False):  # pragma: no cover
+        raise RuntimeError("bcftools query gave more rows than records")
+    return kept, bam_counted
+
+
+def _annotate_fast(
+    normed: Path,
+    tmp: Path,
+    out_plain: Path,
+    extra_header: list[str],
+    extract_args: dict,
+    min_depth,
+    min_vaf,
+    pass_only,
+    src,
+    n_records: int,
+):
+    """Read support + filters + INFO additions for a normalised BCF; returns (kept, removed, bam)."""
+    from .progress import Progress
+
+    for attempt in range(2):
+        text_vcf = tmp / "normed.vcf"
+        _bcftools("view", "--no-version", "-O", "v", "-o", str(text_vcf), str(normed), src=src)
+        meta, chrom_line = _view_header(normed)
+        h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
+        info_tags = set(h.defined("INFO"))
+        tmap = extract_args["tag_map"]
+        n_idx = extract_args["normal"]
+        has_normal = (
+            (n_idx is not None)
+            if tmap is None
+            else bool(tmap.normal) and (tmap.normal_same_column or n_idx is not None)
+        )
+        keys = ["T_DP", "T_AD", "T_AF"] + (["N_DP", "N_AD", "N_AF"] if has_normal else [])
+        if any(k in info_tags for k in INFO_LINES):  # input carries our own keys: per-line rewrite
+            return _annotate(text_vcf, out_plain, extra_header, extract_args, min_depth, min_vaf, pass_only)
+        header_lines = meta + [INFO_LINES[k] for k in keys] + extra_header + [chrom_line]
+        removed: list[list] = []
+        chunks = _support_chunks(
+            normed, tmp / "query.tsv", extract_args, min_depth, min_vaf, pass_only, removed
+        )
+        with Progress("normalize: writing records", total=n_records) as bar:
+            result = _write_annotated(
+                text_vcf, out_plain, header_lines, chrom_line.count("\t") + 1, len(meta) + 1, chunks, bar
+            )
+        text_vcf.unlink()
+        if result is not None:
+            return result[0], removed, result[1]
+        if attempt:  # pragma: no cover - bcftools sort output is sorted
+            raise RuntimeError("records still unsorted after bcftools sort")
+        # norm moved records out of order (long left shifts): sort and redo
+        resorted = tmp / "normed.sorted.bcf"
+        _bcftools("sort", "-T", str(tmp / "sort2."), "-O", "u", "-o", str(resorted), str(normed), src=src)
+        normed = resorted
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -2,7 +2,8 @@
 
 Format (tab-separated, one row per patient, ``#`` lines are comments)::
 
-    patient sample center tumor_type vcf maf tumor_sample normal_sample bam sv_vcf cnv purity assay callable_bed
+    patient sample center tumor_type vcf maf tumor_sample normal_sample bam normal_bam sv_vcf cnv purity assay
+    callable_bed
 
 ``patient``, ``sample``, ``center``, ``tumor_type`` and exactly one of ``vcf``/``maf`` are required.
 Relative paths are resolved against the directory that holds the sheet. Every problem is reported as
@@ -35,6 +36,7 @@ COLUMNS = (
     "tumor_sample",
     "normal_sample",
     "bam",
+    "normal_bam",
     "sv_vcf",
     "cnv",
     "purity",
@@ -42,7 +44,7 @@ COLUMNS = (
     "callable_bed",
 )
 REQUIRED = ("patient", "sample", "center", "tumor_type")
-PATH_COLUMNS = ("vcf", "maf", "bam", "sv_vcf", "cnv", "callable_bed")
+PATH_COLUMNS = ("vcf", "maf", "bam", "normal_bam", "sv_vcf", "cnv", "callable_bed")
 ASSAYS = ("panel", "wes", "wgs")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: How many records of a VCF without ##contig lines are read to learn its contigs at validation time.
@@ -63,6 +65,7 @@ class SampleRow:
     tumor_sample: str | None = None
     normal_sample: str | None = None
     bam: Path | None = None
+    normal_bam: Path | None = None
     sv_vcf: Path | None = None
     cnv: Path | None = None
     purity: float | None = None

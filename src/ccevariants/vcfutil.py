@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .contigs import candidates
 from .errors import InputError
 
@@ -232,3 +234,210 @@ def build_from_text(meta: Sequence[str]) -> str | None:
             if re.search(r"grch37|hg19|\bb37\b|human_g1k_v37|hs37d5", low):
                 return "GRCh37"
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Columnar byte helpers (fast paths over whole blocks of VCF text)
+# --------------------------------------------------------------------------------------------
+
+#: Bytes per block read by :func:`body_blocks` (each block ends at a newline).
+BLOCK_BYTES = 8 << 20
+
+
+def body_blocks(path: str | Path, skip_lines: int, block: int | None = None) -> Iterator[bytes]:
+    """Raw bytes of a plain/gzip/bgzip text file after its first ``skip_lines`` lines.
+
+    Yields blocks of about ``block`` bytes (default :data:`BLOCK_BYTES`) that each end with
+    ``\\n`` (a final line without one gets it). Raises ValueError
+    when a skipped (header) line holds a carriage return; decompression errors propagate
+    (OSError, EOFError, zlib.error) — callers fall back to :func:`iter_text_lines` for the message.
+    """
+    block = block or BLOCK_BYTES
+    path = Path(path)
+    opener = open if compression(path) == "plain" else gzip.open
+    with opener(path, "rb") as fh:
+        for _ in range(skip_lines):
+            line = fh.readline()
+            if b"\r" in line:
+                raise ValueError("carriage return in header")
+        rest = b""
+        while True:
+            chunk = fh.read(block)
+            if not chunk:
+                break
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data
+                continue
+            rest = data[cut + 1 :]
+            yield data[: cut + 1]
+        if rest:
+            yield rest + b"\n"
+
+
+def _gather_loop(src, starts, lengths, sep, out):  # pragma: no cover - compiled by Numba
+    """Kernel of :func:`gather_segments` (``sep`` < 0: no separator)."""
+    k = 0
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        for j in range(lengths[i]):
+            out[k] = src[s + j]
+            k += 1
+        if sep >= 0:
+            out[k] = sep
+            k += 1
+    return k
+
+
+_GATHER = []
+
+
+def gather_segments(arr, starts, lengths, sep: int | None = None):
+    """Concatenate ``arr[starts[i]:starts[i]+lengths[i]]`` for all i (uint8 arrays; one compiled
+    loop, no per-segment Python). With ``sep`` (a byte value) each segment is followed by that
+    byte. Returns a uint8 array.
+    """
+    import numpy as np
+
+    if not _GATHER:
+        from ._numba import jit
+
+        _GATHER.append(jit(_gather_loop))
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    if len(lengths) and (lengths.min() < 0 or starts.min() < 0 or (starts + lengths).max() > len(arr)):
+        raise ValueError("segment outside the source array")
+    total = int(lengths.sum()) + (len(lengths) if sep is not None else 0)
+    out = np.empty(total, dtype=np.uint8)
+    if total:
+        _GATHER[0](
+            np.ascontiguousarray(arr, dtype=np.uint8), starts, lengths, -1 if sep is None else sep, out
+        )
+    return out
+
+
+def _scan_loop(arr, ntabs, starts, tabs, pos, multi, new_chrom):  # pragma: no cover - Numba
+    """Kernel of :func:`scan_records`; returns the number of lines, or -1 at the first bad one."""
+    n = 0
+    i = 0
+    size = arr.shape[0]
+    prev_s = -1
+    prev_e = -1
+    while i < size:
+        s = i
+        k = 0
+        j = i
+        while arr[j] != 10:
+            if arr[j] == 9:
+                if k >= ntabs:
+                    return -1
+                tabs[n, k] = j
+                k += 1
+            j += 1
+        if k != ntabs:
+            return -1
+        starts[n] = s
+        c_end = tabs[n, 0]
+        if c_end == s:
+            return -1
+        ps = c_end + 1
+        pe = tabs[n, 1]
+        if pe - ps < 1 or pe - ps > 18 or arr[ps] == 48:
+            return -1
+        v = 0
+        for q in range(ps, pe):
+            d = np.int64(arr[q]) - 48
+            if d < 0 or d > 9:
+                return -1
+            v = v * 10 + d
+        pos[n] = v
+        rs = tabs[n, 2] + 1
+        r_end = tabs[n, 3]
+        if r_end - rs < 1:
+            return -1
+        for q in range(rs, r_end):
+            c = arr[q] | 32
+            if c < 97 or c > 122:
+                return -1
+        a_s = tabs[n, 3] + 1
+        a_e = tabs[n, 4]
+        if a_e - a_s < 1:
+            return -1
+        m = 0
+        for q in range(a_s, a_e):
+            if arr[q] == 44:
+                m = 1
+                break
+        multi[n] = m
+        changed = 1
+        if prev_s >= 0 and c_end - s == prev_e - prev_s:
+            changed = 0
+            for q in range(c_end - s):
+                if arr[s + q] != arr[prev_s + q]:
+                    changed = 1
+                    break
+        new_chrom[n] = changed
+        prev_s = s
+        prev_e = c_end
+        n += 1
+        i = j + 1
+    return n
+
+
+def _strip_loop(src, out):  # pragma: no cover - compiled by Numba
+    """Kernel of :func:`strip_info_values`."""
+    k = 0
+    in_value = False
+    for i in range(src.shape[0]):
+        b = src[i]
+        if in_value:
+            if b == 59 or b == 10:
+                in_value = False
+                out[k] = b
+                k += 1
+        else:
+            out[k] = b
+            k += 1
+            if b == 61:
+                in_value = True
+    return k
+
+
+_KERNELS: dict = {}
+
+
+def _kernel(name: str):
+    if name not in _KERNELS:
+        from ._numba import jit
+
+        _KERNELS[name] = jit({"scan": _scan_loop, "strip": _strip_loop}[name])
+    return _KERNELS[name]
+
+
+def scan_records(block: bytes, n_columns: int):
+    """Columnar facts of a block of VCF records (every line ending in ``\\n``), or None when a
+    line breaks the rules of the line-by-line pre-pass (column count, POS, REF, ALT, empty CHROM).
+
+    Returns ``(starts, tabs, pos, multi, new_chrom)``: per line its first byte, the positions of its
+    ``n_columns - 1`` tabs (shape (n, n_columns - 1)), POS (1-based, parsed), whether ALT holds a
+    comma, and whether CHROM differs from the previous line's (first line: True).
+    """
+    n = block.count(b"\n")
+    arr = np.frombuffer(block, dtype=np.uint8)
+    starts = np.empty(n, np.int64)
+    tabs = np.empty((n, n_columns - 1), np.int64)
+    pos = np.empty(n, np.int64)
+    multi = np.empty(n, np.uint8)
+    new_chrom = np.empty(n, np.uint8)
+    if n_columns < 9 or _kernel("scan")(arr, n_columns - 1, starts, tabs, pos, multi, new_chrom) != n:
+        return None
+    return starts, tabs, pos, multi.astype(bool), new_chrom.astype(bool)
+
+
+def strip_info_values(info: np.ndarray) -> bytes:
+    """INFO text with every value removed (``A=1;B;C=x`` → ``A=;B;C=``), i.e.
+    ``re.sub(rb"=[^;\\n]*", b"=", info)`` as one compiled loop."""
+    out = np.empty(len(info), dtype=np.uint8)
+    k = _kernel("strip")(np.ascontiguousarray(info, dtype=np.uint8), out)
+    return out[:k].tobytes()

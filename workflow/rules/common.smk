@@ -155,6 +155,12 @@ def get_kb_sources(wildcards):
     return " ".join(args)
 
 
+def get_match_callable_arg(wildcards):
+    """Callable BED for the matcher: wild-type requirements need proof that the loci were assessable."""
+    bed = _row(wildcards).callable_bed
+    return f"--callable-bed '{bed}'" if bed is not None else ""
+
+
 def get_genome_build_arg(wildcards):
     build = config["reference"]["build"]
     return f"--genome-build {build}" if build in ("GRCh37", "GRCh38") else ""

@@ -6,12 +6,14 @@ rule match:
         variants="results/annotated/{patient}.parquet",
         biomarkers="results/biomarkers/{patient}.json",
         kb="results/kb/snapshot.json",
+        annotation=config["reference"]["annotation"],
     output:
         "results/matches/{patient}.json",
     params:
         tumor_type=get_tumor_type,
         oncotree=get_oncotree_arg,
         build=get_genome_build_arg,
+        callable=get_match_callable_arg,
     log:
         "logs/match/{patient}.log",
     threads: 1
@@ -22,4 +24,5 @@ rule match:
         "../../envs/ccevariants.yaml"
     shell:
         "ccev match --patient {wildcards.patient} --variants {input.variants} --biomarkers {input.biomarkers}"
-        " --tumor-type {params.tumor_type} --kb {input.kb} {params.oncotree} {params.build} --output {output} > {log} 2>&1"
+        " --tumor-type {params.tumor_type} --kb {input.kb} {params.oncotree} {params.build}"
+        " --annotation {input.annotation} {params.callable} --output {output} > {log} 2>&1"

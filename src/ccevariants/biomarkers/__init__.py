@@ -1,4 +1,4 @@
-"""Biomarkers stage (contracts §4): TMB, MSI (VCF-based estimate), copy-number alterations, fusions.
+"""Biomarkers stage (contracts §4): TMB, MSI (from reads, else a VCF-based estimate), copy-number alterations, fusions.
 
 :func:`compute_biomarkers` reads the annotated variant table (contracts §3) and the optional
 copy-number, SV and fusion inputs, and writes ``biomarkers.json`` atomically. Submodules:
@@ -105,6 +105,10 @@ def compute_biomarkers(
     coverage_genes: list[str] | None = None,
     coverage_min_depth: int = 25,
     coverage_min_fraction: float = 0.95,
+    normal_bam: PathLike | None = None,
+    msi_baseline: PathLike | None = None,
+    msi_regions: PathLike | None = None,
+    msi_min_sites: int | None = None,
 ) -> dict:
     """Compute every biomarker and write ``output`` (JSON, contracts §4) atomically; returns the document.
 
@@ -114,6 +118,10 @@ def compute_biomarkers(
     ``kinase_domain_retained``; without it that field is null.
     ``bam``: tumour BAM/CRAM → ``coverage`` (per gene: CDS of the reporting transcript; genes from
     ``coverage_genes``, else those overlapping the callable BED, else all protein-coding genes).
+    ``normal_bam`` (matched normal, paired MSIsensor-style) or ``msi_baseline`` (baseline JSON of
+    normals, tumour-only mSINGS-style) with ``bam``: MSI scored from reads (:func:`.msi.compute_msi_bam`)
+    over the sites of ``msi_regions`` (BED), else of the callable BED, else of the whole reference;
+    without them the VCF-based estimate is the fallback (``msi.basis == "vcf"``).
     Nothing is written when any input is invalid.
     """
     from .._io import write_json
@@ -156,7 +164,32 @@ def compute_biomarkers(
         if callable_mb is not None
         else (_regions.total_length(bed) / 1e6 if bed is not None else None)
     )
-    msi = compute_msi(rows, reference, callable_regions=bed, callable_mb=msi_mb, tumor_only=tumor_only)
+    if normal_bam is not None or msi_baseline is not None:
+        if bam is None:
+            raise ConfigError(
+                "expected --bam (the tumour BAM/CRAM) together with --normal-bam/--msi-baseline; found none"
+            )
+        from .msi import MsiParams, compute_msi_bam, read_regions
+
+        msi_sites = bed
+        if msi_regions is not None:
+            if reference is None:
+                raise ConfigError("expected --reference together with --msi-regions; found none")
+            msi_sites = read_regions(msi_regions, reference)
+        msi = compute_msi_bam(
+            bam,
+            reference=reference,
+            normal_bam=normal_bam,
+            baseline=msi_baseline,
+            regions=msi_sites,
+            params=MsiParams() if msi_min_sites is None else MsiParams(min_sites=int(msi_min_sites)),
+        )
+    else:
+        msi = compute_msi(rows, reference, callable_regions=bed, callable_mb=msi_mb, tumor_only=tumor_only)
+        if bam is not None:
+            msi["bam_not_used"] = (
+                "a tumour BAM was given without --normal-bam or --msi-baseline: MSI was not scored from reads"
+            )
 
     cna_calls: list[dict] = []
     cna_summary = None
@@ -228,6 +261,8 @@ def compute_biomarkers(
             "assay": assay,
             "purity": purity,
             "tumor_only": bool(tumor_only),
+            "normal_bam": None if normal_bam is None else str(normal_bam),
+            "msi_baseline": None if msi_baseline is None else str(msi_baseline),
         },
     }
     for message in warnings:

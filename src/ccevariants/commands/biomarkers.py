@@ -45,6 +45,19 @@ def add_arguments(parser):
         help="fraction of CDS bases at depth >= 25 for 'adequate' coverage (default 0.95)",
     )
     parser.add_argument(
+        "--normal-bam", help="matched normal BAM/CRAM (indexed): paired MSI from reads (needs --bam)"
+    )
+    parser.add_argument(
+        "--msi-baseline",
+        help="baseline JSON of normals from 'ccev msi baseline': tumour-only MSI from reads (needs --bam)",
+    )
+    parser.add_argument(
+        "--msi-regions", help="BED of the MSI sites to scan (paired; default: --callable-bed, else all)"
+    )
+    parser.add_argument(
+        "--msi-min-sites", type=int, help="evaluable microsatellites needed for an MSI call (default 30)"
+    )
+    parser.add_argument(
         "--protein-domains", help="kinase-domain TSV (gene start end [name], amino acids) for fusions"
     )
     parser.add_argument(
@@ -86,6 +99,10 @@ def run(args) -> int:
         if args.coverage_genes
         else None,
         coverage_min_fraction=args.coverage_min_fraction,
+        normal_bam=args.normal_bam,
+        msi_baseline=args.msi_baseline,
+        msi_regions=args.msi_regions,
+        msi_min_sites=args.msi_min_sites,
     )
     tmb = doc["tmb"]
     logging.getLogger(__name__).info(

@@ -25,6 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="build of the variant coordinates (enables genomic-key matching)",
     )
     parser.add_argument("--previous", help="an earlier matches.json of this patient: report what changed")
+    parser.add_argument(
+        "--callable-bed",
+        help="the sample's callable region (BED): with --annotation, confirms that the codons a wild-type "
+        "requirement names (RAS wild-type) were assessable when biomarkers.json has no coverage data",
+    )
+    parser.add_argument(
+        "--annotation", help="GFF3/GTF used to place wild-type codons on the genome (with --callable-bed)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +58,15 @@ def run(args: argparse.Namespace) -> int:
     log.info("KB snapshot %s %s (content hash %s)", snapshot.name, snapshot.version, snapshot.content_hash)
     tree = OncoTree.load(args.oncotree) if args.oncotree else OncoTree.load()
     table = read_variants(args.variants)
+    regions = annotation = None
+    if args.callable_bed:
+        from ..biomarkers._regions import read_bed
+
+        regions = read_bed(args.callable_bed)
+    if args.annotation:
+        from ..transcripts import load_annotation
+
+        annotation = load_annotation(args.annotation)
     biomarkers = read_json(args.biomarkers)
     document = match_patient(
         table,
@@ -61,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         genome_build=args.genome_build,
         variants_source=args.variants,
         biomarkers_source=args.biomarkers,
+        callable_regions=regions,
+        annotation=annotation,
     )
     if args.previous:
         document["changes"] = compare_matches(read_json(args.previous), document)

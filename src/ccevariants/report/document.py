@@ -14,7 +14,7 @@ from .. import __version__
 from . import clinical
 from .inputs import clean_count, clean_number, parse_assay, parse_purity
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 #: Variants with tumour depth below this are flagged in QC.
 LOW_DEPTH = 20
 #: Filtered records listed individually (all are counted per reason).
@@ -196,25 +196,135 @@ def _finding_record(f: dict, variant: dict | None) -> dict:
         "depth": variant["t_dp"] if variant else None,
         "germline_flag": None,
         "caveat": None,
+        "oncogenicity": _oncogenicity(f.get("oncogenicity")),
+        "oncogenicity_reason": str(f["oncogenicity_reason"]) if f.get("oncogenicity_reason") else None,
+        "resistance_conflicts": [
+            {
+                "statement_id": str(c.get("statement_id") or ""),
+                "gene": str(c.get("gene") or ""),
+                "alteration": str(c.get("alteration") or ""),
+                "variant_id": str(c["variant_id"]) if c.get("variant_id") else None,
+                "drugs": [str(d) for d in c.get("drugs") or []],
+                "escat": str(c.get("escat") or ""),
+            }
+            for c in f.get("resistance_conflicts") or []
+            if isinstance(c, dict)
+        ],
+        "merged_statements": [
+            {
+                "statement_id": str(m.get("statement_id") or ""),
+                "source": str(m.get("source") or ""),
+                "context": str(m["context"]) if m.get("context") else None,
+                "on_label": {
+                    "EMA": bool((m.get("on_label") or {}).get("EMA")),
+                    "FDA": bool((m.get("on_label") or {}).get("FDA")),
+                },
+                "references": [normalise_reference(r) for r in m.get("references") or []],
+            }
+            for m in f.get("merged_statements") or []
+            if isinstance(m, dict)
+        ],
+        "wildtype_assessment": _wildtype_assessment(f.get("wildtype_assessment")),
     }
     return record
 
 
-WILDTYPE_CAVEAT = (
-    "wild-type status is inferred from the absence of variant calls; without adequate coverage of {genes} "
-    "absence is not proven — confirm before treatment"
-)
+ONCOGENICITY = ("oncogenic", "likely_oncogenic", "unknown", "not_applicable")
+ONCOGENICITY_LABELS = {
+    "oncogenic": "oncogenic",
+    "likely_oncogenic": "likely oncogenic",
+    "unknown": "unknown (VUS)",
+    "not_applicable": "not applicable",
+}
+
+
+def _oncogenicity(value) -> str | None:
+    """The matcher's oncogenicity class, or None when the matcher gave none (older matches.json)."""
+    return str(value) if value in ONCOGENICITY else None
+
+
+def _wildtype_assessment(wa) -> dict | None:
+    if not isinstance(wa, dict):
+        return None
+    return {
+        "assessable": bool(wa.get("assessable")),
+        "basis": {str(k): str(v) for k, v in sorted((wa.get("basis") or {}).items())},
+        "details": [str(x) for x in wa.get("details") or []],
+        "problems": [str(x) for x in wa.get("problems") or []],
+    }
+
+
+def pending_message(gene: str, alteration: str, therapies: list[str], problems: list[str]) -> str:
+    """The one wording for a wild-type requirement that could not be confirmed, e.g. "KRAS/NRAS
+    RAS wild-type not assessable — KRAS codons 59, 61 not adequately covered; confirm before
+    cetuximab / panitumumab"."""
+    what = alteration if gene and gene.upper() in alteration.upper() else f"{gene} {alteration}".strip()
+    why = "; ".join(problems) or "the required loci were not shown to be adequately covered"
+    before = " / ".join(therapies) or "treatment"
+    return f"{what} not assessable — {why}; confirm before {before}"
+
+
+def _pending_record(p: dict) -> dict:
+    wa = _wildtype_assessment(p.get("wildtype_assessment"))
+    evidence = p.get("evidence") or {}
+    therapies = [str(t) for t in (p.get("therapies") or [])]
+    labels = p.get("on_label_if_confirmed") or {}
+    problems = (wa or {}).get("problems") or []
+    reason = str(p.get("reason") or "")
+    return {
+        "finding_id": str(p.get("finding_id") or ""),
+        "gene": str(p.get("gene") or ""),
+        "alteration": str(p.get("alteration") or ""),
+        "category": str(p.get("category") or "biomarker"),
+        "effect": str(p.get("effect") or ""),
+        "therapies": therapies,
+        "status": "not_assessable",
+        "requires_confirmation": True,
+        "escat_if_confirmed": str(p.get("escat_if_confirmed") or ""),
+        "amp_tier_if_confirmed": str(p.get("amp_tier_if_confirmed") or ""),
+        "on_label_if_confirmed": {"EMA": bool(labels.get("EMA")), "FDA": bool(labels.get("FDA"))},
+        "disease_match": str(p.get("disease_match") or ""),
+        "indication": _indication(p.get("indication")),
+        "reason": reason,
+        "message": pending_message(
+            str(p.get("gene") or ""),
+            str(p.get("alteration") or ""),
+            therapies,
+            problems or ([reason.split(": ", 1)[-1]] if reason else []),
+        ),
+        "wildtype_assessment": wa,
+        "evidence": {
+            "source": str(evidence.get("source") or ""),
+            "statement_id": str(evidence.get("statement_id") or ""),
+            "references": [normalise_reference(r) for r in evidence.get("references") or []],
+        },
+        "trace": [str(t) for t in (p.get("trace") or [])],
+    }
 
 
 def _wildtype_caveats(findings: list[dict], coverage: dict[str, dict]) -> None:
-    """Flag wild-type findings whose genes have no adequate-coverage evidence (in place)."""
+    """Caveat (in place) on asserted wild-type findings whose status is not established.
+
+    The matcher's ``wildtype_assessment`` decides: a non-assessable wild-type requirement normally goes
+    to ``pending`` (shown in "Requires confirmation"), so an asserted finding with ``assessable: true``
+    gets no caveat. Only when the matcher gives no assessment (older matches.json) is adequate coverage
+    checked here per gene; the caveat then uses the same wording as a pending entry.
+    """
     for f in findings:
         if f["match_type"] != "wildtype":
+            continue
+        wa = f.get("wildtype_assessment")
+        if wa is not None:
+            if not wa["assessable"]:
+                f["caveat"] = pending_message(f["gene"], f["alteration"], f["therapies"], wa["problems"])
             continue
         genes = [g for g in re.split(r"[/,+ ]+", f["gene"]) if g]
         uncovered = [g for g in genes if not (coverage.get(g) or {}).get("adequate")]
         if uncovered or not genes:
-            f["caveat"] = WILDTYPE_CAVEAT.format(genes=", ".join(uncovered or [f["gene"] or "the gene"]))
+            names = ", ".join(uncovered or [f["gene"] or "the gene"])
+            f["caveat"] = pending_message(
+                f["gene"], f["alteration"], f["therapies"], [f"no adequate-coverage evidence for {names}"]
+            )
 
 
 def _indication(ind) -> str | None:
@@ -459,9 +569,14 @@ def build_document(
         if f["variant_id"]:
             findings_by_variant.setdefault(f["variant_id"], []).append(f)
     unmatched_reason = {}
+    unmatched_onc: dict[str, tuple[str | None, str | None]] = {}
     for u in matches.get("unmatched") or []:
         if isinstance(u, dict) and u.get("variant_id"):
             unmatched_reason.setdefault(str(u["variant_id"]), str(u.get("reason") or ""))
+            unmatched_onc.setdefault(
+                str(u["variant_id"]),
+                (_oncogenicity(u.get("oncogenicity")), str(u["oncogenicity_reason"]) if u.get("oncogenicity_reason") else None),
+            )
 
     # classify reported variants; germline
     germline = []
@@ -479,6 +594,8 @@ def build_document(
         v["escat"] = escats[0] if escats else None
         v["finding_ids"] = [f["finding_id"] for f in fs]
         v["note"] = unmatched_reason.get(v["variant_id"], "")
+        onc = next(((f["oncogenicity"], f["oncogenicity_reason"]) for f in fs if f["oncogenicity"]), None)
+        v["oncogenicity"], v["oncogenicity_reason"] = onc or unmatched_onc.get(v["variant_id"], (None, None))
         reason = None if paired else clinical.germline_suspect(v["gene"], v["t_af"], v["consequence"])
         v["germline_flag"] = reason
         if reason:
@@ -668,6 +785,10 @@ def build_document(
         },
         "key_findings": key,
         "findings": findings,
+        "pending": sorted(
+            (_pending_record(x) for x in matches.get("pending") or [] if isinstance(x, dict)),
+            key=lambda x: (x["gene"], x["alteration"], x["evidence"]["statement_id"], x["finding_id"]),
+        ),
         "biomarkers": bm,
         "pertinent_negatives": _pertinent_negatives(lineage, reported, bm, sheet_row, coverage),
         "germline": germline,
@@ -684,6 +805,8 @@ def build_document(
                     "gene": str(u.get("gene") or ""),
                     "alteration": str(u.get("alteration") or ""),
                     "reason": str(u.get("reason") or ""),
+                    "oncogenicity": _oncogenicity(u.get("oncogenicity")),
+                    "oncogenicity_reason": str(u["oncogenicity_reason"]) if u.get("oncogenicity_reason") else None,
                 }
                 for u in matches.get("unmatched") or []
                 if isinstance(u, dict)

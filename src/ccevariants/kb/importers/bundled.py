@@ -1,6 +1,6 @@
 """The bundled open knowledge base: curated YAML under ``ccevariants/data/kb/``.
 
-Each ``*.yaml`` file (except ``_meta.yaml``, ``hotspots.yaml`` and ``gene_aliases.tsv``) is a list
+Each ``*.yaml`` file (except ``_meta.yaml``, ``hotspots.yaml``, ``gene_roles.yaml`` and ``gene_aliases.tsv``) is a list
 of statements in the schema form of ``kb_statement.schema.json`` without ``source`` /
 ``source_version`` (filled in from ``_meta.yaml``). PMIDs may be written as integers.
 """
@@ -15,7 +15,7 @@ import yaml
 from ...errors import KnowledgeBaseError
 from . import SourceResult
 
-NON_STATEMENT_FILES = {"_meta.yaml", "hotspots.yaml"}
+NON_STATEMENT_FILES = {"_meta.yaml", "hotspots.yaml", "gene_roles.yaml"}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same result, faster
 
 
