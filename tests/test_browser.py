@@ -238,11 +238,11 @@ def test_report_in_chromium(tmp_path, browser):
     assert "<script>alert(1)</script>" in cdp.evaluate("document.querySelector('#front-page').textContent")
     # sorting: click the VAF header of the variants table twice (ascending, then descending)
     vaf_order = """(() => { const t = document.getElementById('variants-table');
-        return Array.from(t.tBodies[0].rows).map(r => r.cells[5].textContent.trim()); })()"""
+        return Array.from(t.tBodies[0].rows).map(r => r.cells[6].textContent.trim()); })()"""
     assert cdp.evaluate(vaf_order) == ["20.0%", "7.9%", "31.1%", "11.1%"]  # genomic order
-    cdp.evaluate("document.querySelector('#variants-table thead th:nth-child(6)').click()")
+    cdp.evaluate("document.querySelector('#variants-table thead th:nth-child(7)').click()")
     assert cdp.evaluate(vaf_order) == ["7.9%", "11.1%", "20.0%", "31.1%"]
-    cdp.evaluate("document.querySelector('#variants-table thead th:nth-child(6)').click()")
+    cdp.evaluate("document.querySelector('#variants-table thead th:nth-child(7)').click()")
     assert cdp.evaluate(vaf_order) == ["31.1%", "20.0%", "11.1%", "7.9%"]
     # filtering
     visible = """(() => { const i = document.querySelector('input[data-table="findings-table"]'); i.value = 'erbb2';

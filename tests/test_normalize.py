@@ -838,3 +838,43 @@ def test_gather_segments():
     assert gather_segments(arr, [0, 4], [2, 3], sep=10).tobytes() == b"ab\nefg\n"
     assert gather_segments(arr, [0, 4], [0, 0], sep=10).tobytes() == b"\n\n"
     assert gather_segments(arr, [3], [0]).tobytes() == b""
+
+
+def test_strip_info_values_equals_the_regex():
+    import re
+
+    from ccevariants.vcfutil import strip_info_values
+
+    text = b"DP=80;SOMATIC;CSQ=A|b=c|d;X=1=2\n.\n\nFLAG\nA=;B=x\n"
+    got = strip_info_values(np.frombuffer(text, dtype=np.uint8))
+    assert got == b"DP=;SOMATIC;CSQ=;X=\n.\n\nFLAG\nA=;B=\n"
+    assert got == re.sub(rb"=[^;\n]*", b"=", text)
+
+
+def test_scan_records_facts_and_rejections():
+    from ccevariants.vcfutil import scan_records
+
+    block = (
+        b"chr1\t10\t.\tA\tC,G\t.\tPASS\t.\tGT\t0/1\n"
+        b"chr1\t9\t.\tAC\tA\t.\tPASS\t.\tGT\t0/1\n"
+        b"chr10\t123456789012\t.\tN\t<DEL>\t.\tPASS\t.\tGT\t0/1\n"
+    )
+    starts, tabs, pos, multi, new_chrom = scan_records(block, 10)
+    assert starts.tolist() == [0, block.index(b"chr1\t9"), block.index(b"chr10")]
+    assert tabs.shape == (3, 9) and block[tabs[2, 0] - 5 : tabs[2, 0]] == b"chr10"
+    assert pos.tolist() == [10, 9, 123456789012]
+    assert multi.tolist() == [True, False, False]
+    assert new_chrom.tolist() == [True, False, True]
+    good = b"chr1\t10\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\n"
+    for bad in (
+        b"chr1\t10\t.\tA\tC\t.\tPASS\t.\tGT\n",  # a column short
+        b"chr1\t10\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\t0/1\n",  # a column too many
+        b"chr1\t010\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\n",  # leading zero
+        b"chr1\t1x\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\n",
+        b"chr1\t10\t.\tA1\tC\t.\tPASS\t.\tGT\t0/1\n",  # REF not letters
+        b"chr1\t10\t.\t\tC\t.\tPASS\t.\tGT\t0/1\n",  # empty REF
+        b"chr1\t10\t.\tA\t\t.\tPASS\t.\tGT\t0/1\n",  # empty ALT
+        b"\t10\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\n",  # empty CHROM
+        b"\n",  # blank line
+    ):
+        assert scan_records(good + bad, 10) is None, bad

@@ -444,7 +444,7 @@ def test_empty_vcf_report(tmp_path):
 def test_schema_accepts_document_and_rejects_bad_values(tmp_path):
     _, doc, _ = _write(tmp_path)
     validate_document(doc)
-    assert doc["schema_version"] == "1.0.0"
+    assert doc["schema_version"] == "1.1.0"
     bad = copy.deepcopy(doc)
     bad["findings"][0]["escat"] = "I-Z"
     with pytest.raises(SchemaError, match=r"findings/0/escat"):
@@ -738,9 +738,10 @@ def test_wildtype_finding_caveat_without_coverage(tmp_path):
     )  # fmt: skip
     _, doc, html = _write(tmp_path, "nocov", matches=matches)
     w1 = next(f for f in doc["findings"] if f["finding_id"] == "W1")
-    assert w1["caveat"].startswith("wild-type status is inferred from the absence of variant calls")
-    assert "KRAS, NRAS" in w1["caveat"]
-    assert "Caution: wild-type status is inferred" in html
+    assert w1["caveat"] == (
+        "RAS wild-type not assessable — no adequate-coverage evidence for KRAS, NRAS; confirm before cetuximab"
+    )
+    assert "Caution: RAS wild-type not assessable — no adequate-coverage evidence for KRAS, NRAS" in html
     assert all(f["caveat"] is None for f in doc["findings"] if f["finding_id"] != "W1")
     bm = biomarkers()
     bm["coverage"] = {
@@ -748,9 +749,8 @@ def test_wildtype_finding_caveat_without_coverage(tmp_path):
         "NRAS": {"adequate": False, "min_depth": 8},
     }
     _, doc2, _ = _write(tmp_path, "partial", matches=matches, biomarkers=bm)
-    assert (
-        "without adequate coverage of NRAS "
-        in next(f for f in doc2["findings"] if f["finding_id"] == "W1")["caveat"]
+    assert next(f for f in doc2["findings"] if f["finding_id"] == "W1")["caveat"] == (
+        "RAS wild-type not assessable — no adequate-coverage evidence for NRAS; confirm before cetuximab"
     )
     bm["coverage"]["NRAS"] = {"adequate": True, "min_depth": 250}
     _, doc3, _ = _write(tmp_path, "covered", matches=matches, biomarkers=bm)

@@ -188,6 +188,7 @@ def pooled_tables(docs: list[dict]):
             row.update({k: v[k] for k in v if k not in ("finding_ids",)})
             row["finding_ids"] = ";".join(v["finding_ids"])
             row["germline_flag"] = v["germline_flag"] or ""
+            row["oncogenicity"] = v.get("oncogenicity") or ""  # report schema >= 1.1
             vrows.append(row)
         for f in doc["findings"]:
             row = dict(base)
@@ -201,6 +202,10 @@ def pooled_tables(docs: list[dict]):
                     "source": f["evidence"]["source"], "statement_id": f["evidence"]["statement_id"],
                     "references": ";".join(r["label"] for r in f["evidence"]["references"]),
                     "key_finding": f["finding_id"] in key, "vaf": f["vaf"], "germline_flag": f["germline_flag"] or "",
+                    "oncogenicity": f.get("oncogenicity") or "",
+                    "resistance_conflicts": ";".join(
+                        f"{c['gene']} {c['alteration']}" for c in f.get("resistance_conflicts") or []
+                    ),
                 }
             )  # fmt: skip
             frows.append(row)
@@ -214,6 +219,7 @@ def pooled_tables(docs: list[dict]):
                 "cna": ";".join(f"{c['gene']}:{c['alteration']}" for c in bm["cna"]),
                 "fusions": ";".join(f"{f['gene5']}-{f['gene3']}" for f in bm["fusions"]),
                 "n_findings": len(doc["findings"]), "n_key_findings": len(doc["key_findings"]),
+                "n_pending": len(doc.get("pending") or []),
                 "kb_hash": doc["provenance"]["kb"]["content_hash"], "run_date": doc["run_date"],
                 "synthetic": doc["synthetic"],
             }
@@ -223,7 +229,7 @@ def pooled_tables(docs: list[dict]):
              "filter", "gene", "gene_id", "transcript", "biotype", "consequence", "impact", "exon", "intron", "hgvsc",
              "hgvsp", "hgvsp_short", "protein_position", "mane", "canonical", "t_dp", "t_ad_ref", "t_ad_alt", "t_af",
              "n_dp", "n_ad_ref", "n_ad_alt", "n_af", "class", "amp_tier", "escat", "finding_ids", "note",
-             "germline_flag"]  # fmt: skip
+             "germline_flag", "oncogenicity"]  # fmt: skip
     variants = pd.DataFrame(vrows, columns=vcols)
     for c in ("pos", "protein_position", "t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt"):
         variants[c] = variants[c].astype("Int64")
@@ -232,7 +238,7 @@ def pooled_tables(docs: list[dict]):
     fcols = ["patient", "sample", "center", "tumor_type", "tumor_type_name", "finding_id", "gene", "alteration",
              "category", "variant_id", "match_type", "effect", "therapies", "escat", "amp_tier", "amp_level",
              "ema_on_label", "fda_on_label", "disease_match", "source", "statement_id", "references", "key_finding",
-             "vaf", "germline_flag"]  # fmt: skip
+             "vaf", "germline_flag", "oncogenicity", "resistance_conflicts"]  # fmt: skip
     findings = pd.DataFrame(frows, columns=fcols)
     findings["vaf"] = findings["vaf"].astype("float64")
     for c in ("ema_on_label", "fda_on_label", "key_finding"):
@@ -470,7 +476,7 @@ def _top_findings(doc: dict, n: int) -> list[str]:
 
 
 def overview_context(docs: list[dict], variants, findings, biomarkers) -> dict:
-    from .report.render import bar_chart, histogram
+    from .report.render import bar_chart, group_pending, histogram
 
     tiers = _count(f["escat"] for d in docs for f in d["findings"])
     amp = _count(v["amp_tier"] or "none" for d in docs for v in d["variants"])
@@ -490,6 +496,7 @@ def overview_context(docs: list[dict], variants, findings, biomarkers) -> dict:
                 "tumor_type": p["tumor_type"]["code"], "tumor_name": p["tumor_type"]["name"],
                 "tmb": bm["tmb"]["value"], "msi": bm["msi"]["status"], "key": len(d["key_findings"]),
                 "top": ", ".join(_top_findings(d, 3)),
+                "pending": "; ".join(g["message"] for g in group_pending(d.get("pending") or [])),
                 "synthetic": d["synthetic"],
             }
         )  # fmt: skip
@@ -499,6 +506,7 @@ def overview_context(docs: list[dict], variants, findings, biomarkers) -> dict:
         "oncoprint": oncoprint(docs),
         "by_escat": tiers,
         "by_amp": amp,
+        "by_oncogenicity": _count(v.get("oncogenicity") or "not stated" for d in docs for v in d["variants"]),
         "by_center": _count(d["patient"]["center"] for d in docs),
         "by_tumor": _count(f"{d['patient']['tumor_type']['code']}" for d in docs),
         "tmb_plot": tmb_plot,

@@ -539,7 +539,8 @@ def _prepass(lines, header: Header, ref: Reference | None, src: Path, body: Path
 
 
 def _prepass_fast(header: Header, ref: Reference | None, src: Path, body: Path) -> _Prepass | None:
-    """Columnar twin of :func:`_prepass` over 8 MB blocks of raw bytes (NumPy, no per-line Python).
+    """Columnar twin of :func:`_prepass` over 8 MB blocks of raw bytes (a compiled Numba scan per
+    block, :func:`~ccevariants.vcfutil.scan_records`, then NumPy; no per-line Python).
 
     Collects the same facts and writes the same body. Returns None whenever anything is unusual
     — a record :func:`_prepass` would reject (column count, POS, REF, ALT, unknown contig, POS past

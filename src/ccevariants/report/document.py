@@ -230,12 +230,6 @@ def _finding_record(f: dict, variant: dict | None) -> dict:
 
 
 ONCOGENICITY = ("oncogenic", "likely_oncogenic", "unknown", "not_applicable")
-ONCOGENICITY_LABELS = {
-    "oncogenic": "oncogenic",
-    "likely_oncogenic": "likely oncogenic",
-    "unknown": "unknown (VUS)",
-    "not_applicable": "not applicable",
-}
 
 
 def _oncogenicity(value) -> str | None:
@@ -258,7 +252,9 @@ def pending_message(gene: str, alteration: str, therapies: list[str], problems: 
     """The one wording for a wild-type requirement that could not be confirmed, e.g. "KRAS/NRAS
     RAS wild-type not assessable — KRAS codons 59, 61 not adequately covered; confirm before
     cetuximab / panitumumab"."""
-    what = alteration if gene and gene.upper() in alteration.upper() else f"{gene} {alteration}".strip()
+    genes = [g for g in re.split(r"[/,+ ]+", gene.upper()) if g]
+    named = "wild" in alteration.lower() or any(g in alteration.upper() for g in genes)
+    what = alteration if named and alteration else f"{gene} {alteration}".strip()
     why = "; ".join(problems) or "the required loci were not shown to be adequately covered"
     before = " / ".join(therapies) or "treatment"
     return f"{what} not assessable — {why}; confirm before {before}"
@@ -575,7 +571,10 @@ def build_document(
             unmatched_reason.setdefault(str(u["variant_id"]), str(u.get("reason") or ""))
             unmatched_onc.setdefault(
                 str(u["variant_id"]),
-                (_oncogenicity(u.get("oncogenicity")), str(u["oncogenicity_reason"]) if u.get("oncogenicity_reason") else None),
+                (
+                    _oncogenicity(u.get("oncogenicity")),
+                    str(u["oncogenicity_reason"]) if u.get("oncogenicity_reason") else None,
+                ),
             )
 
     # classify reported variants; germline
@@ -806,7 +805,9 @@ def build_document(
                     "alteration": str(u.get("alteration") or ""),
                     "reason": str(u.get("reason") or ""),
                     "oncogenicity": _oncogenicity(u.get("oncogenicity")),
-                    "oncogenicity_reason": str(u["oncogenicity_reason"]) if u.get("oncogenicity_reason") else None,
+                    "oncogenicity_reason": str(u["oncogenicity_reason"])
+                    if u.get("oncogenicity_reason")
+                    else None,
                 }
                 for u in matches.get("unmatched") or []
                 if isinstance(u, dict)

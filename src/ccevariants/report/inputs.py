@@ -21,6 +21,7 @@ VARIANT_COLUMNS = (
     "canonical",
 )  # fmt: skip
 FINDING_KEYS = ("finding_id", "gene", "alteration", "category", "effect", "escat", "amp_tier", "on_label")
+PENDING_KEYS = ("gene", "alteration", "therapies", "reason")
 FILTERED_COLUMNS = ("chrom", "pos", "ref", "alt", "filter", "reason")
 SHEET_REQUIRED = ("patient", "sample", "center", "tumor_type")
 ASSAYS = ("panel", "wes", "wgs")
@@ -162,6 +163,26 @@ def check_matches(matches: Any, path: str | Path | None = None) -> None:
         if not isinstance(finding.get("therapies", []), list):
             raise InputError(
                 f"expected findings[{i}].therapies as a list; found {finding['therapies']!r}", path=where
+            )
+    pending = matches.get("pending", [])
+    if pending is None:
+        pending = []
+    if not isinstance(pending, list):
+        raise InputError(
+            f"expected 'pending' to be a list of wild-type entries; found {type(pending).__name__}",
+            path=where,
+        )
+    for i, entry in enumerate(pending):
+        if not isinstance(entry, dict):
+            raise InputError(
+                f"expected pending[{i}] to be an object; found {type(entry).__name__}", path=where
+            )
+        missing = [k for k in PENDING_KEYS if k not in entry]
+        if missing:
+            raise InputError(f"expected pending[{i}] to have {', '.join(missing)}; found none", path=where)
+        if not isinstance(entry["therapies"], list):
+            raise InputError(
+                f"expected pending[{i}].therapies as a list; found {entry['therapies']!r}", path=where
             )
 
 

@@ -29,8 +29,16 @@ def environment():
     env.filters["num"] = format_number
     env.filters["pct"] = lambda x: "—" if x is None else f"{100 * x:.1f}%"
     env.filters["status_label"] = lambda s: STATUS_LABELS.get(s, s)
+    env.filters["onc_label"] = lambda s: "—" if not s else ONCOGENICITY_LABELS.get(s, s)
     return env
 
+
+ONCOGENICITY_LABELS = {
+    "oncogenic": "Oncogenic",
+    "likely_oncogenic": "Likely oncogenic",
+    "unknown": "Unknown (VUS)",
+    "not_applicable": "Not applicable",
+}
 
 STATUS_LABELS = {
     "detected": "Detected",
@@ -134,11 +142,44 @@ def group_key_findings(findings: list[dict]) -> list[dict]:
                         "fda": item[2],
                         "indication": item[3],
                         "finding_id": f["finding_id"],
+                        "conflicts": [
+                            c
+                            for c in f.get("resistance_conflicts") or []
+                            if set(c["drugs"]) & set(therapy.split(" + "))
+                        ],
                     }
                 )
     out = []
     for group in groups.values():
         del group["_seen"]
+        out.append(group)
+    return out
+
+
+def group_pending(pending: list[dict]) -> list[dict]:
+    """One "Requires confirmation" line per unconfirmed requirement (same gene, alteration and
+    problems), listing every therapy that depends on it (first-seen order)."""
+    from .document import pending_message
+
+    groups: dict[tuple, dict] = {}
+    for x in pending:
+        wa = x["wildtype_assessment"] or {"problems": [], "details": []}
+        key = (x["gene"], x["alteration"], tuple(wa["problems"]), x["reason"])
+        group = groups.setdefault(
+            key, {"items": [], "therapies": [], "details": wa["details"], "indications": []}
+        )
+        group["items"].append(x)
+        for t in x["therapies"]:
+            if t not in group["therapies"]:
+                group["therapies"].append(t)
+        if x["indication"] and x["indication"] not in group["indications"]:
+            group["indications"].append(x["indication"])
+    out = []
+    for (gene, alteration, problems, reason), group in groups.items():
+        why = list(problems) or ([reason.split(": ", 1)[-1]] if reason else [])
+        group["message"] = pending_message(gene, alteration, group["therapies"], why)
+        group["escat_if_confirmed"] = sorted({x["escat_if_confirmed"] for x in group["items"]})
+        group["statement_ids"] = [x["evidence"]["statement_id"] for x in group["items"]]
         out.append(group)
     return out
 
@@ -157,6 +198,7 @@ def render_report(doc: dict) -> str:
     context = {
         "doc": doc,
         "key_groups": group_key_findings([findings[i] for i in doc["key_findings"]]),
+        "pending_groups": group_pending(doc["pending"]),
         "actionable_variants": [v for v in doc["variants"] if v["class"] == "actionable"],
         "vus": [v for v in doc["variants"] if v["class"] == "vus"],
         "vaf_plot": bar_chart(vaf_labels, vaf_counts),

@@ -29,7 +29,7 @@ TSV_COLUMNS = (
     "record", "patient", "gene", "alteration", "variant_id", "chrom", "pos", "ref", "alt", "transcript",
     "hgvsc", "hgvsp", "hgvsp_short", "consequence", "t_af", "t_dp", "t_ad_alt", "class", "amp_tier", "escat",
     "effect", "therapies", "ema_on_label", "fda_on_label", "match_type", "disease_match", "source",
-    "statement_id", "references", "germline_flag", "note",
+    "statement_id", "references", "germline_flag", "note", "oncogenicity",
 )  # fmt: skip
 
 
@@ -104,6 +104,12 @@ def _variant_section(doc: dict) -> str:
         if notes:
             hit = extra["variant_id"].astype(str).map(notes)
             extra["note"] = hit.fillna(extra["note"])
+        onc = {
+            u["variant_id"]: u["oncogenicity"]
+            for u in doc["unmatched"]
+            if u["variant_id"] and u["oncogenicity"]
+        }
+        extra["oncogenicity"] = extra["variant_id"].astype(str).map(onc) if onc else None
         for c in ("amp_tier", "escat", "germline_flag"):
             extra[c] = None
         for c in ("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt", "protein_position"):
@@ -160,7 +166,20 @@ def render_tsv(doc: dict) -> str:
             "match_type": f["match_type"], "disease_match": f["disease_match"], "source": f["evidence"]["source"],
             "statement_id": f["evidence"]["statement_id"],
             "references": ";".join(r["label"] for r in f["evidence"]["references"]),
-            "germline_flag": f["germline_flag"], "note": "",
+            "germline_flag": f["germline_flag"],
+            "note": "; ".join(f"co-occurring {c['gene']} {c['alteration']} confers resistance to "
+                              f"{', '.join(c['drugs'])}" for c in f["resistance_conflicts"]),
+            "oncogenicity": f["oncogenicity"],
+        }  # fmt: skip
+        writer.writerow([_fmt(row.get(c)) for c in TSV_COLUMNS])
+    for x in doc["pending"]:
+        # requires confirmation: no tier (escat / amp_tier stay empty; *_if_confirmed are in the JSON)
+        row = {
+            "record": "pending", "patient": patient, "gene": x["gene"], "alteration": x["alteration"],
+            "class": x["category"], "effect": x["effect"], "therapies": ";".join(x["therapies"]),
+            "match_type": "wildtype", "disease_match": x["disease_match"], "source": x["evidence"]["source"],
+            "statement_id": x["evidence"]["statement_id"],
+            "references": ";".join(r["label"] for r in x["evidence"]["references"]), "note": x["message"],
         }  # fmt: skip
         writer.writerow([_fmt(row.get(c)) for c in TSV_COLUMNS])
     return buffer.getvalue() + _variant_section(doc)
