@@ -172,11 +172,19 @@ def test_cli_coverage_in_biomarkers_json(tmp_path, monkeypatch):
     table.to_parquet(parquet)
     out = tmp_path / "b.json"
     args = ["biomarkers", "--variants", str(parquet), "--output", str(out), "--annotation", str(gff)]
-    assert main([*args, "--bam", str(bam), "--coverage-genes", "GENEA,GENEB"]) == 0
+    cov_args = ["--bam", str(bam), "--coverage-genes", "GENEA,GENEB"]
+    assert main([*args, *cov_args, "--coverage-min-depth", "25"]) == 0
     coverage = json.loads(out.read_text())["coverage"]
     assert [(c["gene"], c["mean_depth"], c["adequate"]) for c in coverage] == [
         ("GENEA", 30.0, True),
         ("GENEB", 0.0, False),
+    ]
+    # without --coverage-min-depth the panel default (100x) applies: 30x is not adequate
+    assert main([*args, *cov_args]) == 0
+    coverage = json.loads(out.read_text())["coverage"]
+    assert [(c["gene"], c["threshold"], c["adequate"]) for c in coverage] == [
+        ("GENEA", 100, False),
+        ("GENEB", 100, False),
     ]
     out2 = tmp_path / "b2.json"
     assert main(["biomarkers", "--variants", str(parquet), "--output", str(out2), "--bam", str(bam)]) == 2

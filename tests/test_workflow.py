@@ -181,3 +181,20 @@ def test_snakemake_report_bundles_every_patient_report(demo_run):
     for patient in patients:
         assert any(name.endswith(f"/{patient}.html") for name in names), names
     assert any(name.endswith("/index.html") and "raw" in name for name in names)
+
+
+def test_msi_from_reads_and_uncovered_ras_is_not_called_wild_type(demo_run):
+    """CCE-P03: MSI-high pair with KRAS exon 3 uncovered; CCE-P02: MSS pair, every panel locus covered."""
+    b03 = json.loads((demo_run / "results" / "biomarkers" / "CCE-P03.json").read_text())
+    b02 = json.loads((demo_run / "results" / "biomarkers" / "CCE-P02.json").read_text())
+    assert b03["msi"]["status"] == "msi_high" and b03["msi"]["basis"] == "bam"
+    assert b02["msi"]["status"] == "mss"
+    kras = next(c for c in b03["coverage"] if c["gene"] == "KRAS")
+    assert kras["adequate"] is False
+    m03 = load_matches(demo_run, "CCE-P03")
+    assert not any(f["match_type"] == "wildtype" for f in m03["findings"])
+    assert any("59, 61" in p["reason"] for p in m03["pending"])
+    m02 = load_matches(demo_run, "CCE-P02")
+    assert m02.get("pending", []) == []
+    html = (demo_run / "results" / "reports" / "CCE-P03.html").read_text()
+    assert "not assessable" in html and "confirm before" in html

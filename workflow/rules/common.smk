@@ -101,7 +101,7 @@ def get_normalize_policy(wildcards):
 def get_biomarker_inputs(wildcards):
     row = _row(wildcards)
     inputs = {"variants": f"results/annotated/{wildcards.patient}.parquet"}
-    for key in ("cnv", "sv_vcf", "callable_bed", "bam"):
+    for key in ("cnv", "sv_vcf", "callable_bed", "bam", "normal_bam"):
         value = getattr(row, key)
         if value is not None:
             inputs[key] = str(value)
@@ -119,6 +119,10 @@ def get_biomarker_args(wildcards, input):
         args.append(f"--callable-bed '{input.callable_bed}'")
     if "bam" in input.keys():
         args.append(f"--bam '{input.bam}'")
+        if "normal_bam" in input.keys():
+            args.append(f"--normal-bam '{input.normal_bam}'")
+        elif config["biomarkers"]["msi_baseline"]:
+            args.append(f"--msi-baseline '{config['biomarkers']['msi_baseline']}'")
     if row.assay:
         args.append(f"--assay {row.assay}")
         size = config["biomarkers"]["callable_mb"].get(row.assay)

@@ -103,8 +103,10 @@ def compute_biomarkers(
     protein_domains: PathLike | None = None,
     bam: PathLike | None = None,
     coverage_genes: list[str] | None = None,
-    coverage_min_depth: int = 25,
+    coverage_min_depth: int | None = None,
     coverage_min_fraction: float = 0.95,
+    lineage: list[str] | None = None,
+    kb_statements=None,
     normal_bam: PathLike | None = None,
     msi_baseline: PathLike | None = None,
     msi_regions: PathLike | None = None,
@@ -116,8 +118,10 @@ def compute_biomarkers(
     ``genes``: an already-built :class:`._genes.GeneModel` (else built from ``annotation``).
     ``protein_domains``: kinase-domain TSV (``gene start end [name]``, amino acids) for
     ``kinase_domain_retained``; without it that field is null.
-    ``bam``: tumour BAM/CRAM → ``coverage`` (per gene: CDS of the reporting transcript; genes from
-    ``coverage_genes``, else those overlapping the callable BED, else all protein-coding genes).
+    ``bam``: tumour BAM/CRAM → ``coverage`` (:func:`.coverage.assess_coverage`: per gene and per
+    actionable locus — the pertinent-negative genes of the tumour type ``lineage`` (OncoTree codes root →
+    leaf) and the codon/variant/exon/wild-type loci of ``kb_statements`` — with ``adequate`` flags at
+    ``coverage_min_depth`` (default by assay) and sample QC in ``coverage_qc``).
     ``normal_bam`` (matched normal, paired MSIsensor-style) or ``msi_baseline`` (baseline JSON of
     normals, tumour-only mSINGS-style) with ``bam``: MSI scored from reads (:func:`.msi.compute_msi_bam`)
     over the sites of ``msi_regions`` (BED), else of the callable BED, else of the whole reference;
@@ -222,24 +226,28 @@ def compute_biomarkers(
         fusion_calls.extend(calls)
         fusion_summary["fusion_table"] = summary
 
-    coverage = None
+    coverage = coverage_qc = None
     if bam is not None:
         if genes is None:
             raise ConfigError(
                 "expected --annotation together with --bam (coverage is computed per gene CDS); found none"
             )
-        from .coverage import gene_coverage
+        from .coverage import assess_coverage
 
-        coverage = gene_coverage(
+        assessed = assess_coverage(
             bam,
             genes,
-            gene_names=coverage_genes,
+            lineage=lineage,
+            statements=kb_statements,
             regions=bed,
+            assay=assay,
             min_depth=coverage_min_depth,
             min_fraction=coverage_min_fraction,
+            gene_names=coverage_genes,
             reference=reference,
-            workdir=None if output is None else Path(output).parent,
         )
+        coverage = assessed["genes"]
+        coverage_qc = assessed["qc"]
 
     document = {
         "tmb": tmb,
@@ -250,6 +258,7 @@ def compute_biomarkers(
         "fusion_summary": fusion_summary,
         "warnings": warnings,
         "coverage": coverage,
+        "coverage_qc": coverage_qc,
         "inputs": {
             "variants": None if not isinstance(variants, str | os.PathLike) else str(variants),
             "annotation": None if annotation is None else str(annotation),

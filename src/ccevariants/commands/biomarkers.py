@@ -42,7 +42,20 @@ def add_arguments(parser):
         "--coverage-min-fraction",
         type=float,
         default=0.95,
-        help="fraction of CDS bases at depth >= 25 for 'adequate' coverage (default 0.95)",
+        help="fraction of a locus' bases at the minimum depth for 'adequate' coverage (default 0.95)",
+    )
+    parser.add_argument(
+        "--coverage-min-depth",
+        type=int,
+        help="minimum depth for 'adequate' coverage (default by assay: panel 100, wes 50, wgs 20)",
+    )
+    parser.add_argument(
+        "--tumor-type",
+        help="patient's OncoTree code: coverage is assessed over the loci standard for this tumour type",
+    )
+    parser.add_argument("--oncotree", help="OncoTree release JSON (default: the bundled tree)")
+    parser.add_argument(
+        "--kb", help="KB snapshot JSON: its codon/variant/exon/wild-type loci join the coverage assessment"
     )
     parser.add_argument(
         "--normal-bam", help="matched normal BAM/CRAM (indexed): paired MSI from reads (needs --bam)"
@@ -76,6 +89,15 @@ def run(args) -> int:
 
     from ..biomarkers import compute_biomarkers
 
+    lineage = statements = None
+    if args.tumor_type:
+        from ..oncotree import OncoTree
+
+        lineage = OncoTree.load(args.oncotree).lineage(args.tumor_type)
+    if args.kb:
+        from ..kb import load_snapshot
+
+        statements = load_snapshot(args.kb).statements
     doc = compute_biomarkers(
         args.variants,
         args.output,
@@ -99,6 +121,9 @@ def run(args) -> int:
         if args.coverage_genes
         else None,
         coverage_min_fraction=args.coverage_min_fraction,
+        coverage_min_depth=args.coverage_min_depth,
+        lineage=lineage,
+        kb_statements=statements,
         normal_bam=args.normal_bam,
         msi_baseline=args.msi_baseline,
         msi_regions=args.msi_regions,
