@@ -159,6 +159,11 @@ def test_alk_fusion_lung(demo_run):
     found = findings(demo_run, "CCE-P06")
     alk = [f for f in found if "ALK" in f["gene"] and f["category"] == "fusion" and f["effect"] == "sensitivity"]
     assert alk and min(f["escat"] for f in alk).startswith("I")
+    # EML4 exon 13 joined to ALK exon 20: the ALK kinase domain (aa 1116-1392, bundled UniProt table) is kept
+    biomarkers = json.loads((demo_run / "results" / "biomarkers" / "CCE-P06.json").read_text())
+    (fusion,) = biomarkers["fusions"]
+    assert (fusion["gene5"], fusion["gene3"], fusion["in_frame"]) == ("EML4", "ALK", True)
+    assert fusion["kinase_domain_retained"] is True
 
 
 def test_rerun_is_up_to_date_and_outputs_deterministic(demo_run):

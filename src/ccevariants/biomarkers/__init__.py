@@ -117,7 +117,8 @@ def compute_biomarkers(
     ``variants``: annotated Parquet table path or a DataFrame with the contracts §3 columns.
     ``genes``: an already-built :class:`._genes.GeneModel` (else built from ``annotation``).
     ``protein_domains``: kinase-domain TSV (``gene start end [name]``, amino acids) for
-    ``kinase_domain_retained``; without it that field is null.
+    ``kinase_domain_retained``; default: the bundled UniProt table ``data/kinase_domains.tsv`` (genes
+    absent from the table get null with a reason).
     ``bam``: tumour BAM/CRAM → ``coverage`` (:func:`.coverage.assess_coverage`: per gene and per
     actionable locus — the pertinent-negative genes of the tumour type ``lineage`` (OncoTree codes root →
     leaf) and the codon/variant/exon/wild-type loci of ``kb_statements`` — with ``adequate`` flags at
@@ -205,7 +206,12 @@ def compute_biomarkers(
         if cna_summary["unmapped_segments"]:
             warnings.append(f"{cna_summary['unmapped_segments']} copy-number segments not mapped to genes")
 
-    domains = fusion_mod.read_protein_domains(protein_domains) if protein_domains is not None else None
+    if protein_domains is None:
+        # bundled UniProt kinase-domain table (data/kinase_domains.tsv); --protein-domains overrides it
+        from importlib import resources
+
+        protein_domains = Path(str(resources.files("ccevariants") / "data" / "kinase_domains.tsv"))
+    domains = fusion_mod.read_protein_domains(protein_domains)
     fusion_calls: list[dict] = []
     fusion_summary: dict = {}
     if sv_vcf is not None:
