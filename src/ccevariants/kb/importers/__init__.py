@@ -6,8 +6,11 @@ Every importer returns a :class:`SourceResult`; rows that cannot be imported are
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -31,6 +34,26 @@ class SourceResult:
         if detail and self._shown[reason] < PROBLEMS_PER_REASON:
             self._shown[reason] += 1
             self.problems.append(detail)
+
+
+def tsv_rows(path: Path, required, result: SourceResult, expected: str) -> Iterator[tuple[int, str, dict]]:
+    """Rows of a tab-separated source as ``(line, "file:line", row)``, counting each in ``result.rows_read``.
+
+    A header missing any of ``required`` raises :class:`KnowledgeBaseError` naming the file, line 1,
+    ``expected`` (what the source's header should hold) and the missing columns.
+    """
+    from ...errors import KnowledgeBaseError
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise KnowledgeBaseError(
+                f"expected {expected}; found {', '.join(missing)} missing", path=path, line=1
+            )
+        for row in reader:
+            result.rows_read += 1
+            yield reader.line_num, f"{path}:{reader.line_num}", row
 
 
 #: How many example problems the manifest keeps per skip reason (all rows are counted).

@@ -24,12 +24,11 @@ Tumour types are CGI acronyms mapped to OncoTree by :data:`TUMOUR_MAP`.
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 from ...errors import KnowledgeBaseError
-from . import SourceResult
+from . import SourceResult, tsv_rows
 
 COLUMNS = (
     "Alteration",
@@ -196,122 +195,108 @@ def import_cgi(path: str) -> SourceResult:
         url="https://www.cancergenomeinterpreter.org/biomarkers",
     )
     groups: dict[tuple, dict] = {}
-    with open(p, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise KnowledgeBaseError(
-                f"expected CGI columns {', '.join(COLUMNS)}; found {', '.join(missing)} missing",
-                path=p,
-                line=1,
+    for line, where, row in tsv_rows(p, COLUMNS, result, f"CGI columns {', '.join(COLUMNS)}"):
+        association = (row["Association"] or "").strip()
+        if association.startswith("Increased Toxicity"):
+            result.skip("toxicity association (not modelled)", f"{where}: {association}")
+            continue
+        effect = {
+            "Responsive": "sensitivity",
+            "Resistant": "resistance",
+            "No Responsive": "resistance",
+        }.get(association)
+        if effect is None:
+            result.skip(
+                "unknown association",
+                f"{where}: expected Responsive|Resistant|No Responsive; found {association!r}",
             )
-        for row in reader:
-            line = reader.line_num
-            result.rows_read += 1
-            where = f"{p}:{line}"
-            association = (row["Association"] or "").strip()
-            if association.startswith("Increased Toxicity"):
-                result.skip("toxicity association (not modelled)", f"{where}: {association}")
-                continue
-            effect = {
-                "Responsive": "sensitivity",
-                "Resistant": "resistance",
-                "No Responsive": "resistance",
-            }.get(association)
-            if effect is None:
-                result.skip(
-                    "unknown association",
-                    f"{where}: expected Responsive|Resistant|No Responsive; found {association!r}",
-                )
-                continue
-            if (row.get("Alteration type") or "").strip() == "BIA":
-                result.skip("biallelic inactivation (not modelled)", f"{where}: {row['Biomarker']}")
-                continue
-            level = (row["Evidence level"] or "").strip()
-            levels = EVIDENCE.get(level.lower().split(",")[0].strip())
-            if levels is None:
-                result.skip("unmapped evidence level", f"{where}: evidence level {level!r}")
-                continue
-            key = (
-                row["Alteration"],
-                row["Drug"],
-                association,
-                row["Primary Tumor acronym"],
-                level,
-                row["Source"],
+            continue
+        if (row.get("Alteration type") or "").strip() == "BIA":
+            result.skip("biallelic inactivation (not modelled)", f"{where}: {row['Biomarker']}")
+            continue
+        level = (row["Evidence level"] or "").strip()
+        levels = EVIDENCE.get(level.lower().split(",")[0].strip())
+        if levels is None:
+            result.skip("unmapped evidence level", f"{where}: evidence level {level!r}")
+            continue
+        key = (
+            row["Alteration"],
+            row["Drug"],
+            association,
+            row["Primary Tumor acronym"],
+            level,
+            row["Source"],
+        )
+        if key in groups:
+            result.skip("merged (per-variant expansion of one biomarker)")
+            continue
+        try:
+            parts = [parse_part(part) for part in row["Alteration"].split(";") if part.strip()]
+        except Unsupported as exc:
+            result.skip("unsupported alteration", f"{where}: {exc}")
+            continue
+        if not parts:
+            result.skip("unsupported alteration", f"{where}: empty alteration")
+            continue
+        codes: list[str] = []
+        unmapped = []
+        for acronym in row["Primary Tumor acronym"].split(";"):
+            mapped = TUMOUR_MAP.get(acronym.strip())
+            if mapped is None:
+                unmapped.append(acronym.strip())
+            else:
+                codes.extend(c for c in mapped if c not in codes)
+        if unmapped:
+            result.skip(
+                "unmapped CGI tumour type",
+                f"{where}: tumour acronym(s) {', '.join(unmapped)} not mapped to OncoTree",
             )
-            if key in groups:
-                result.skip("merged (per-variant expansion of one biomarker)")
-                continue
-            try:
-                parts = [parse_part(part) for part in row["Alteration"].split(";") if part.strip()]
-            except Unsupported as exc:
-                result.skip("unsupported alteration", f"{where}: {exc}")
-                continue
-            if not parts:
-                result.skip("unsupported alteration", f"{where}: empty alteration")
-                continue
-            codes: list[str] = []
-            unmapped = []
-            for acronym in row["Primary Tumor acronym"].split(";"):
-                mapped = TUMOUR_MAP.get(acronym.strip())
-                if mapped is None:
-                    unmapped.append(acronym.strip())
-                else:
-                    codes.extend(c for c in mapped if c not in codes)
-            if unmapped:
-                result.skip(
-                    "unmapped CGI tumour type",
-                    f"{where}: tumour acronym(s) {', '.join(unmapped)} not mapped to OncoTree",
-                )
-                continue
-            drugs = _drugs(row["Drug"])
-            if not drugs:
-                drugs = _drugs(row.get("Drug family") or "")
-            if not drugs:
-                result.skip("no drug", f"{where}: expected a drug or drug family; found none")
-                continue
-            escat, amp = levels
-            pmids = [
-                s.split(":", 1)[1].strip()
-                for s in row["Source"].split(";")
-                if s.strip().startswith("PMID:") and s.split(":", 1)[1].strip().isdigit()
-            ]
-            others = [
-                s.strip() for s in row["Source"].split(";") if s.strip() and not s.strip().startswith("PMID:")
-            ]
-            regulatory = {}
-            if level.lower() == "fda guidelines" and effect == "sensitivity":
-                regulatory = {
-                    "FDA": {"approved": True, "reference": "CGI: FDA guidelines"},
-                    "EMA": {"approved": None},
-                }
-            biomarker = parts[0] if len(parts) == 1 else {"type": "all_of", "components": parts}
-            sid = (
-                "CGI-"
-                + _slug(
-                    f"{row['Alteration'][:40]}-{row['Drug']}-{row['Primary Tumor acronym']}-{association}"
-                )
-                + f"-L{line}"
-            )
-            doc = {
-                "id": sid,
-                "biomarker": biomarker,
-                "disease": {"codes": codes, "name": row.get("Primary Tumor type", "")},
-                "therapy": {
-                    "drugs": drugs,
-                    "combination": row["Drug"].strip().startswith("[") and len(drugs) > 1,
-                },
-                "effect": effect,
-                "evidence": {"escat": escat, "amp_level": amp, "native_level": f"CGI: {level}"},
-                "regulatory": regulatory,
-                "references": {"pmids": pmids, "urls": [], "trials": [], "other": others},
-                "source": result.name,
-                "source_version": result.version,
-                "source_id": row["Biomarker"],
+            continue
+        drugs = _drugs(row["Drug"])
+        if not drugs:
+            drugs = _drugs(row.get("Drug family") or "")
+        if not drugs:
+            result.skip("no drug", f"{where}: expected a drug or drug family; found none")
+            continue
+        escat, amp = levels
+        pmids = [
+            s.split(":", 1)[1].strip()
+            for s in row["Source"].split(";")
+            if s.strip().startswith("PMID:") and s.split(":", 1)[1].strip().isdigit()
+        ]
+        others = [
+            s.strip() for s in row["Source"].split(";") if s.strip() and not s.strip().startswith("PMID:")
+        ]
+        regulatory = {}
+        if level.lower() == "fda guidelines" and effect == "sensitivity":
+            regulatory = {
+                "FDA": {"approved": True, "reference": "CGI: FDA guidelines"},
+                "EMA": {"approved": None},
             }
-            if association == "No Responsive":
-                doc["notes"] = "CGI association 'No Responsive' (lack of response) imported as resistance"
-            groups[key] = doc
-            result.statements.append((doc, line, str(p)))
+        biomarker = parts[0] if len(parts) == 1 else {"type": "all_of", "components": parts}
+        sid = (
+            "CGI-"
+            + _slug(f"{row['Alteration'][:40]}-{row['Drug']}-{row['Primary Tumor acronym']}-{association}")
+            + f"-L{line}"
+        )
+        doc = {
+            "id": sid,
+            "biomarker": biomarker,
+            "disease": {"codes": codes, "name": row.get("Primary Tumor type", "")},
+            "therapy": {
+                "drugs": drugs,
+                "combination": row["Drug"].strip().startswith("[") and len(drugs) > 1,
+            },
+            "effect": effect,
+            "evidence": {"escat": escat, "amp_level": amp, "native_level": f"CGI: {level}"},
+            "regulatory": regulatory,
+            "references": {"pmids": pmids, "urls": [], "trials": [], "other": others},
+            "source": result.name,
+            "source_version": result.version,
+            "source_id": row["Biomarker"],
+        }
+        if association == "No Responsive":
+            doc["notes"] = "CGI association 'No Responsive' (lack of response) imported as resistance"
+        groups[key] = doc
+        result.statements.append((doc, line, str(p)))
     return result

@@ -29,13 +29,12 @@ expression / methylation markers are skipped.
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 from ...errors import KnowledgeBaseError
 from ..model import parse_protein_change
-from . import SourceResult
+from . import SourceResult, tsv_rows
 
 COLUMNS = (
     "molecular_profile",
@@ -226,111 +225,97 @@ def import_civic(path: str, oncotree=None) -> SourceResult:
         url="https://civicdb.org",
     )
     name_cache: dict[str, list[str] | None] = {}
-    with open(p, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise KnowledgeBaseError(
-                f"expected the CIViC evidence columns ({len(COLUMNS)}); found {', '.join(missing)} missing",
-                path=p,
-                line=1,
+    for line, where, row in tsv_rows(p, COLUMNS, result, f"the CIViC evidence columns ({len(COLUMNS)})"):
+        eid = (row["evidence_id"] or "").strip()
+        if (row["evidence_status"] or "").strip().lower() != "accepted":
+            result.skip("not accepted", f"{where}: EID{eid} status {row['evidence_status']!r}")
+            continue
+        if (row.get("is_flagged") or "").strip().lower() == "true":
+            result.skip("flagged", f"{where}: EID{eid} is flagged")
+            continue
+        etype = (row["evidence_type"] or "").strip()
+        if etype not in ("Predictive", "Prognostic", "Diagnostic"):
+            result.skip("evidence type not modelled", f"{where}: EID{eid} evidence type {etype!r}")
+            continue
+        if (row["evidence_direction"] or "").strip() != "Supports":
+            result.skip("does not support", f"{where}: EID{eid} direction {row['evidence_direction']!r}")
+            continue
+        significance = (row["significance"] or "").strip()
+        if etype == "Predictive":
+            effect = {
+                "Sensitivity/Response": "sensitivity",
+                "Resistance": "resistance",
+                "Reduced Sensitivity": "resistance",
+            }.get(significance)
+            if effect is None:
+                result.skip("significance not modelled", f"{where}: EID{eid} significance {significance!r}")
+                continue
+        else:
+            effect = etype.lower()
+        level = (row["evidence_level"] or "").strip().upper()
+        if level not in LEVELS:
+            result.skip(
+                "malformed row",
+                f"{where}: EID{eid}: expected evidence_level A-E; found {row['evidence_level']!r}",
             )
-        for row in reader:
-            line = reader.line_num
-            result.rows_read += 1
-            where = f"{p}:{line}"
-            eid = (row["evidence_id"] or "").strip()
-            if (row["evidence_status"] or "").strip().lower() != "accepted":
-                result.skip("not accepted", f"{where}: EID{eid} status {row['evidence_status']!r}")
-                continue
-            if (row.get("is_flagged") or "").strip().lower() == "true":
-                result.skip("flagged", f"{where}: EID{eid} is flagged")
-                continue
-            etype = (row["evidence_type"] or "").strip()
-            if etype not in ("Predictive", "Prognostic", "Diagnostic"):
-                result.skip("evidence type not modelled", f"{where}: EID{eid} evidence type {etype!r}")
-                continue
-            if (row["evidence_direction"] or "").strip() != "Supports":
-                result.skip("does not support", f"{where}: EID{eid} direction {row['evidence_direction']!r}")
-                continue
-            significance = (row["significance"] or "").strip()
-            if etype == "Predictive":
-                effect = {
-                    "Sensitivity/Response": "sensitivity",
-                    "Resistance": "resistance",
-                    "Reduced Sensitivity": "resistance",
-                }.get(significance)
-                if effect is None:
-                    result.skip(
-                        "significance not modelled", f"{where}: EID{eid} significance {significance!r}"
-                    )
-                    continue
-            else:
-                effect = etype.lower()
-            level = (row["evidence_level"] or "").strip().upper()
-            if level not in LEVELS:
-                result.skip(
-                    "malformed row",
-                    f"{where}: EID{eid}: expected evidence_level A-E; found {row['evidence_level']!r}",
-                )
-                continue
-            try:
-                biomarker = parse_profile(row["molecular_profile"] or "")
-            except Unsupported as exc:
-                result.skip("unsupported molecular profile", f"{where}: EID{eid}: {exc}")
-                continue
-            disease = (row["disease"] or "").strip()
-            if disease not in name_cache:
-                name_cache[disease] = map_disease(disease, oncotree)
-            codes = name_cache[disease]
-            if not codes:
-                result.skip(
-                    "disease not mapped to OncoTree",
-                    f"{where}: EID{eid}: disease {disease!r} (DOID {row['doid']})",
-                )
-                continue
-            therapies = [t.strip() for t in (row["therapies"] or "").split(",") if t.strip()]
-            if effect in ("sensitivity", "resistance") and not therapies:
-                result.skip(
-                    "malformed row",
-                    f"{where}: EID{eid}: expected therapies for predictive evidence; found none",
-                )
-                continue
-            escat, amp = LEVELS[level]
-            citation = (row["citation_id"] or "").strip()
-            pmids = (
-                [citation]
-                if (row["source_type"] or "").strip().lower() == "pubmed" and citation.isdigit()
-                else []
+            continue
+        try:
+            biomarker = parse_profile(row["molecular_profile"] or "")
+        except Unsupported as exc:
+            result.skip("unsupported molecular profile", f"{where}: EID{eid}: {exc}")
+            continue
+        disease = (row["disease"] or "").strip()
+        if disease not in name_cache:
+            name_cache[disease] = map_disease(disease, oncotree)
+        codes = name_cache[disease]
+        if not codes:
+            result.skip(
+                "disease not mapped to OncoTree",
+                f"{where}: EID{eid}: disease {disease!r} (DOID {row['doid']})",
             )
-            doc = {
-                "id": f"CIVIC-EID{eid}",
-                "biomarker": biomarker,
-                "disease": {"codes": codes, "name": disease},
-                "effect": effect,
-                "evidence": {
-                    "escat": escat,
-                    "amp_level": amp,
-                    "native_level": f"CIViC level {level} (rating {row['rating'] or '-'})",
-                    "summary": (row["evidence_statement"] or "")[:500],
-                },
-                "regulatory": {},
-                "references": {
-                    "pmids": pmids,
-                    "urls": [row["evidence_civic_url"]] if row.get("evidence_civic_url") else [],
-                    "trials": [t.strip() for t in (row["nct_ids"] or "").split(",") if t.strip()],
-                    "other": [] if pmids else [f"{row['source_type']}: {citation}"] if citation else [],
-                },
-                "source": result.name,
-                "source_version": result.version,
-                "source_id": f"EID{eid}",
+            continue
+        therapies = [t.strip() for t in (row["therapies"] or "").split(",") if t.strip()]
+        if effect in ("sensitivity", "resistance") and not therapies:
+            result.skip(
+                "malformed row",
+                f"{where}: EID{eid}: expected therapies for predictive evidence; found none",
+            )
+            continue
+        escat, amp = LEVELS[level]
+        citation = (row["citation_id"] or "").strip()
+        pmids = (
+            [citation]
+            if (row["source_type"] or "").strip().lower() == "pubmed" and citation.isdigit()
+            else []
+        )
+        doc = {
+            "id": f"CIVIC-EID{eid}",
+            "biomarker": biomarker,
+            "disease": {"codes": codes, "name": disease},
+            "effect": effect,
+            "evidence": {
+                "escat": escat,
+                "amp_level": amp,
+                "native_level": f"CIViC level {level} (rating {row['rating'] or '-'})",
+                "summary": (row["evidence_statement"] or "")[:500],
+            },
+            "regulatory": {},
+            "references": {
+                "pmids": pmids,
+                "urls": [row["evidence_civic_url"]] if row.get("evidence_civic_url") else [],
+                "trials": [t.strip() for t in (row["nct_ids"] or "").split(",") if t.strip()],
+                "other": [] if pmids else [f"{row['source_type']}: {citation}"] if citation else [],
+            },
+            "source": result.name,
+            "source_version": result.version,
+            "source_id": f"EID{eid}",
+        }
+        if therapies:
+            doc["therapy"] = {
+                "drugs": therapies,
+                "combination": (row["therapy_interaction_type"] or "").strip() == "Combination",
             }
-            if therapies:
-                doc["therapy"] = {
-                    "drugs": therapies,
-                    "combination": (row["therapy_interaction_type"] or "").strip() == "Combination",
-                }
-                if (row["therapy_interaction_type"] or "").strip() == "Sequential":
-                    doc["notes"] = "CIViC therapy interaction: Sequential"
-            result.statements.append((doc, line, str(p)))
+            if (row["therapy_interaction_type"] or "").strip() == "Sequential":
+                doc["notes"] = "CIViC therapy interaction: Sequential"
+        result.statements.append((doc, line, str(p)))
     return result
