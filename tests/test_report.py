@@ -444,7 +444,7 @@ def test_empty_vcf_report(tmp_path):
 def test_schema_accepts_document_and_rejects_bad_values(tmp_path):
     _, doc, _ = _write(tmp_path)
     validate_document(doc)
-    assert doc["schema_version"] == "1.1.0"
+    assert doc["schema_version"] == "1.2.0"
     bad = copy.deepcopy(doc)
     bad["findings"][0]["escat"] = "I-Z"
     with pytest.raises(SchemaError, match=r"findings/0/escat"):

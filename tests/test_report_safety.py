@@ -91,7 +91,7 @@ def _section(html: str, ident: str) -> str:
 def test_pending_in_json_never_a_key_finding(tmp_path):
     _, doc, _ = _write(tmp_path)
     validate_document(doc)
-    assert doc["schema_version"] == "1.1.0"
+    assert doc["schema_version"] == "1.2.0"
     assert [p["finding_id"] for p in doc["pending"]] == ["P1", "P2"]  # sorted by gene, alteration, statement
     p1 = doc["pending"][0]
     assert p1["status"] == "not_assessable" and p1["requires_confirmation"] is True

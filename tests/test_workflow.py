@@ -203,3 +203,8 @@ def test_msi_from_reads_and_uncovered_ras_is_not_called_wild_type(demo_run):
     assert m02.get("pending", []) == []
     html = (demo_run / "results" / "reports" / "CCE-P03.html").read_text()
     assert "not assessable" in html and "confirm before" in html
+    report = load_report(demo_run, "CCE-P03")
+    assert report["biomarkers"]["msi"]["score_unit"] == "percent"
+    from ccevariants.report.render import format_number
+
+    assert f"score {format_number(report['biomarkers']['msi']['score'])} % of sites unstable" in html

@@ -14,7 +14,7 @@ from .. import __version__
 from . import clinical
 from .inputs import clean_count, clean_number, parse_assay, parse_purity
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 #: Variants with tumour depth below this are flagged in QC.
 LOW_DEPTH = 20
 #: Filtered records listed individually (all are counted per reason).
@@ -639,6 +639,9 @@ def build_document(
         "msi": {
             "status": str(msi.get("status") or "not_assessable"),
             "score": clean_number(msi.get("score"), 4),
+            # read-based scores are % of evaluable sites, the VCF estimate is a fraction
+            "score_unit": "percent" if msi.get("basis") == "bam" else "fraction",
+            "interpretation": str(msi.get("interpretation") or ""),
             "method": str(msi.get("method") or ""),
             "sites": clean_count(msi.get("sites")),
         },
