@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from test_biomarkers import GFF3 as TWO_GENE_GFF3
 
 from ccevariants.biomarkers._genes import GeneModel
 from ccevariants.biomarkers.fusions import (
@@ -19,24 +20,9 @@ from ccevariants.errors import InputError
 # GENEB (-) chr1: exons 13001-13100 (ex1), 11001-11100 (ex2), 10001-10100 (ex3); CDS 13001-13050 (50),
 #                 11001-11100 (100), 10041-10100
 # GENEC (+) chr2: exons 501-600, 1501-1600, 2501-2600; CDS 531-600 (70), 1501-1600 (100), 2501-2540
-GFF3 = """##gff-version 3
-chr1\tt\tgene\t1001\t3100\t.\t+\t.\tID=gene:GA;Name=GENEA;biotype=protein_coding
-chr1\tt\tmRNA\t1001\t3100\t.\t+\t.\tID=transcript:TA;Parent=gene:GA;biotype=protein_coding;tag=MANE_Select
-chr1\tt\texon\t1001\t1100\t.\t+\t.\tParent=transcript:TA
-chr1\tt\texon\t2001\t2100\t.\t+\t.\tParent=transcript:TA
-chr1\tt\texon\t3001\t3100\t.\t+\t.\tParent=transcript:TA
-chr1\tt\tCDS\t1051\t1100\t.\t+\t0\tParent=transcript:TA
-chr1\tt\tCDS\t2001\t2100\t.\t+\t1\tParent=transcript:TA
-chr1\tt\tCDS\t3001\t3060\t.\t+\t0\tParent=transcript:TA
-chr1\tt\tgene\t10001\t13100\t.\t-\t.\tID=gene:GB;Name=GENEB;biotype=protein_coding
-chr1\tt\tmRNA\t10001\t13100\t.\t-\t.\tID=transcript:TB;Parent=gene:GB;biotype=protein_coding;tag=MANE_Select
-chr1\tt\texon\t10001\t10100\t.\t-\t.\tParent=transcript:TB
-chr1\tt\texon\t11001\t11100\t.\t-\t.\tParent=transcript:TB
-chr1\tt\texon\t13001\t13100\t.\t-\t.\tParent=transcript:TB
-chr1\tt\tCDS\t10041\t10100\t.\t-\t0\tParent=transcript:TB
-chr1\tt\tCDS\t11001\t11100\t.\t-\t1\tParent=transcript:TB
-chr1\tt\tCDS\t13001\t13050\t.\t-\t0\tParent=transcript:TB
-chr2\tt\tgene\t501\t2600\t.\t+\t.\tID=gene:GC;Name=GENEC;biotype=protein_coding
+GFF3 = (
+    TWO_GENE_GFF3
+    + """chr2\tt\tgene\t501\t2600\t.\t+\t.\tID=gene:GC;Name=GENEC;biotype=protein_coding
 chr2\tt\tmRNA\t501\t2600\t.\t+\t.\tID=transcript:TC;Parent=gene:GC;biotype=protein_coding;tag=MANE_Select
 chr2\tt\texon\t501\t600\t.\t+\t.\tParent=transcript:TC
 chr2\tt\texon\t1501\t1600\t.\t+\t.\tParent=transcript:TC
@@ -45,6 +31,7 @@ chr2\tt\tCDS\t531\t600\t.\t+\t0\tParent=transcript:TC
 chr2\tt\tCDS\t1501\t1600\t.\t+\t2\tParent=transcript:TC
 chr2\tt\tCDS\t2501\t2540\t.\t+\t0\tParent=transcript:TC
 """
+)
 
 VCF_HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tNORMAL\tTUMOR\n"
 

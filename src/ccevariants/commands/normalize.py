@@ -49,36 +49,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..normalize import normalize_vcf
 
+    common = {
+        "reference": args.reference,
+        "tumor_sample": args.tumor_sample,
+        "normal_sample": args.normal_sample,
+        "min_depth": args.min_depth,
+        "min_vaf": args.min_vaf,
+        "pass_only": not args.keep_nonpass,
+        "filtered": args.filtered,
+        "stats": args.stats,
+        "bam": args.bam,
+    }
     if args.maf:
         from ..maf import normalize_maf
 
-        normalize_maf(
-            args.maf,
-            args.output,
-            reference=args.reference,
-            tumor_sample=args.tumor_sample,
-            normal_sample=args.normal_sample,
-            min_depth=args.min_depth,
-            min_vaf=args.min_vaf,
-            pass_only=not args.keep_nonpass,
-            filtered=args.filtered,
-            stats=args.stats,
-            bam=args.bam,
-        )
+        normalize_maf(args.maf, args.output, **common)
         return 0
-    normalize_vcf(
-        args.input,
-        args.output,
-        reference=args.reference,
-        tumor_sample=args.tumor_sample,
-        normal_sample=args.normal_sample,
-        caller=args.caller,
-        tag_map=args.tag_map,
-        min_depth=args.min_depth,
-        min_vaf=args.min_vaf,
-        pass_only=not args.keep_nonpass,
-        filtered=args.filtered,
-        stats=args.stats,
-        bam=args.bam,
-    )
+    normalize_vcf(args.input, args.output, caller=args.caller, tag_map=args.tag_map, **common)
     return 0
