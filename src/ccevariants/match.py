@@ -559,29 +559,13 @@ def match_patient(
             candidates[st.id] = st
 
     findings: list[dict] = []
-    suppressed: list[dict] = []
-    excluded_keys: set[tuple] = set()
-    matched_alts: set[int] = set()
-    known: dict[int, str] = {}
-    pending: list[tuple[Statement, Alteration | None, str, str, object]] = []
-
+    ledger = _Ledger(tree, tumor_type, lineage)
     for st in sorted(candidates.values(), key=lambda s: s.id):
         extend = st.effect == "sensitivity" and not st.biomarker.allele_specific
         for match_type, alt, reason in _best_matches(matcher, st.biomarker, index, extend):
-            _consider(
-                st,
-                match_type,
-                alt,
-                reason,
-                tree,
-                tumor_type,
-                lineage,
-                excluded_keys,
-                suppressed,
-                matched_alts,
-                pending,
-                known,
-            )
+            _consider(st, match_type, alt, reason, ledger)
+    suppressed, excluded_keys = ledger.suppressed, ledger.excluded_keys
+    matched_alts, known, pending = ledger.matched_alts, ledger.known, ledger.pending
 
     def oncogenicity_of(alt):
         if alt is None:
@@ -672,44 +656,45 @@ def match_patient(
     }
 
 
-def _consider(
-    st,
-    match_type,
-    alt,
-    reason,
-    tree,
-    tumor_type,
-    lineage,
-    excluded_keys,
-    suppressed,
-    matched_alts,
-    pending,
-    known,
-):
+@dataclass
+class _Ledger:
+    """What matching one patient accumulates across (statement, alteration) matches."""
+
+    tree: object
+    tumor_type: str
+    lineage: list[str]
+    suppressed: list[dict] = field(default_factory=list)
+    excluded_keys: set[tuple] = field(default_factory=set)
+    matched_alts: set[int] = field(default_factory=set)
+    known: dict[int, str] = field(default_factory=dict)
+    pending: list[tuple] = field(default_factory=list)  # (statement, alteration, match type, reason, tier)
+
+
+def _consider(st, match_type, alt, reason, ledger: _Ledger) -> None:
     """Disease match and tier of one (statement, alteration) match; queue it or record why not.
 
-    ``known`` collects, per alteration, why it is a knowledge-base biomarker in its own right (any
+    ``ledger.known`` collects, per alteration, why it is a knowledge-base biomarker in its own right (any
     tumour type or effect) -- the first oncogenicity rule."""
     if alt is not None:
-        matched_alts.add(id(alt))
+        ledger.matched_alts.add(id(alt))
         if (
             alt.kind != "characteristic"
             and match_type in onc.KNOWN_MATCH_TYPES
             and not is_similar(st, match_type)
-            and id(alt) not in known
+            and id(alt) not in ledger.known
         ):
-            known[id(alt)] = (
+            ledger.known[id(alt)] = (
                 f"knowledge-base biomarker: {match_type} match to {st.id} ({st.biomarker.display()})"
             )
-    disease = tree.disease_match(st.disease_codes, tumor_type, st.disease_exclude)
+    disease = ledger.tree.disease_match(st.disease_codes, ledger.tumor_type, st.disease_exclude)
     vid = alt.variant_id if alt else None
     if disease == "excluded":
-        excluded_keys.add((st.gene, tuple(st.therapies())))
-        suppressed.append(
+        ledger.excluded_keys.add((st.gene, tuple(st.therapies())))
+        ledger.suppressed.append(
             {
                 "statement_id": st.id,
                 "variant_id": vid,
-                "reason": f"indication excludes the patient's tumour type ({', '.join(st.disease_exclude)} in lineage {'>'.join(lineage)})",
+                "reason": f"indication excludes the patient's tumour type ({', '.join(st.disease_exclude)} in lineage {'>'.join(ledger.lineage)})",
             }
         )
         return
@@ -717,7 +702,7 @@ def _consider(
         return
     decision = tier(st, match_type, disease)
     if decision is None:
-        suppressed.append(
+        ledger.suppressed.append(
             {
                 "statement_id": st.id,
                 "variant_id": vid,
@@ -729,7 +714,7 @@ def _consider(
             }
         )
         return
-    pending.append((st, alt, match_type, reason, (decision, disease)))
+    ledger.pending.append((st, alt, match_type, reason, (decision, disease)))
 
 
 def _best_matches(
