@@ -878,3 +878,23 @@ def test_scan_records_facts_and_rejections():
         b"\n",  # blank line
     ):
         assert scan_records(good + bad, 10) is None, bad
+
+
+def test_renormalising_own_output_keeps_read_support(ref_and_vcf, tmp_path, monkeypatch):
+    """Input that already carries T_/N_ keys takes the per-line writer; the values must be recomputed, not doubled."""
+    import ccevariants.normalize as norm
+
+    fa, _seqs, vcf = ref_and_vcf
+    first = tmp_path / "first.vcf.gz"
+    normalize_vcf(vcf, first, reference=fa)
+    calls = []
+    per_line = norm._annotate
+    monkeypatch.setattr(norm, "_annotate", lambda *a, **k: calls.append(1) or per_line(*a, **k))
+    second = tmp_path / "second.vcf.gz"
+    normalize_vcf(first, second, reference=fa)
+    assert calls == [1]
+    assert _records(second) == _records(first)
+    assert any(r[4]["T_DP"] is not None for r in _records(second))
+    with gzip.open(second, "rt") as handle:
+        body = [line for line in handle if not line.startswith("#")]
+    assert all(line.split("\t")[7].count("T_DP=") <= 1 for line in body)

@@ -1113,6 +1113,45 @@ def _info_bytes(res: _Chunk, keep: np.ndarray) -> tuple[np.ndarray, bytes]:
 _OWN_INFO = re.compile(r"(^|;)(T|N)_(DP|AD|AF)(=[^;]*)?(?=;|$)")
 
 
+def _query_plan(extract_args: dict, fmt_tags, info_tags):
+    """``(caller, tag_map, n_samples, tumour index, normal index, FORMAT exprs, INFO exprs)`` for one file."""
+    samples = extract_args["samples"]
+    tmap = extract_args["tag_map"]
+    caller = extract_args["caller"]
+    t_idx = samples.index(extract_args["tumor"]) if extract_args["tumor"] is not None else None
+    n_idx = samples.index(extract_args["normal"]) if extract_args["normal"] is not None else None
+    fmt_exprs, info_exprs = query_exprs(caller, fmt_tags, info_tags, len(samples), tmap)
+    return caller, tmap, len(samples), t_idx, n_idx, fmt_exprs, info_exprs
+
+
+def _sort_keys(chrom: np.ndarray, pos: np.ndarray, order: dict[str, int]) -> np.ndarray:
+    """Sort keys (contig rank in header order, position); one dict lookup per run of equal contigs."""
+    change = np.flatnonzero(chrom[1:] != chrom[:-1]) + 1
+    run_starts = np.r_[0, change]
+    run_codes = [order.get(c, len(order)) for c in chrom[run_starts].tolist()]
+    codes = np.repeat(np.array(run_codes, dtype=np.int64), np.diff(np.r_[run_starts, len(chrom)]))
+    return codes * (1 << 33) + pos
+
+
+def _evaluate(cols, chrom, pos, tumour, normal, carry, min_depth, min_vaf, pass_only, removed):
+    """One chunk's :class:`_Chunk` and keep mask; removed records (with reasons) go to ``removed``."""
+    res = _Chunk(
+        chrom=chrom,
+        pos=pos,
+        ref=np.array(cols.base["ref"], dtype=object),
+        alt=np.array(cols.base["alt"], dtype=object),
+        filter=np.array(cols.base["filter"], dtype=object),
+        end=np.array(cols.base["end"], dtype=np.int64),
+        tumor=tumour,
+        normal=normal,
+    )
+    reasons = _reasons(res, carry, min_depth, min_vaf, pass_only)
+    keep = reasons == ""
+    for i in np.flatnonzero(~keep).tolist():
+        removed.append([res.chrom[i], int(res.pos[i]), res.ref[i], res.alt[i], res.filter[i], reasons[i]])
+    return res, keep
+
+
 def _annotate(
     normed: Path, out_plain: Path, extra_header: list[str], extract_args: dict, min_depth, min_vaf, pass_only
 ):
@@ -1122,13 +1161,10 @@ def _annotate(
     Returns ``(kept, removed_rows)``, or None when the records are not sorted (caller re-sorts).
     """
     meta, fmt_tags, info_tags, contigs = _normed_header(normed)
-    samples = extract_args["samples"]
-    tmap = extract_args["tag_map"]
-    caller = extract_args["caller"]
-    t_idx = samples.index(extract_args["tumor"]) if extract_args["tumor"] is not None else None
-    n_idx = samples.index(extract_args["normal"]) if extract_args["normal"] is not None else None
-    fmt_exprs, info_exprs = query_exprs(caller, fmt_tags, info_tags, len(samples), tmap)
-    tables = query_tables(normed, fmt_exprs, info_exprs, len(samples), CHUNK)
+    caller, tmap, n_samples, t_idx, n_idx, fmt_exprs, info_exprs = _query_plan(
+        extract_args, fmt_tags, info_tags
+    )
+    tables = query_tables(normed, fmt_exprs, info_exprs, n_samples, CHUNK)
     has_normal = (
         (n_idx is not None)
         if tmap is None
@@ -1144,31 +1180,19 @@ def _annotate(
         table = next(tables)
         if len(table) != len(rows):  # pragma: no cover - query and the text pass read one file
             raise RuntimeError(f"bcftools query gave {len(table)} rows for {len(rows)} records")
-        cols = Columns(table, info_exprs, fmt_exprs, len(samples))
+        cols = Columns(table, info_exprs, fmt_exprs, n_samples)
         tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
         pos = np.array(cols.base["pos"], dtype=np.int64)
         if bam is not None:
             state["bam"] += _bam_fallback(bam, cols, tumour, pos)
         chrom = np.array(cols.base["chrom"], dtype=object)
-        codes = np.array([order.get(c, len(order)) for c in chrom.tolist()], dtype=np.int64)
-        key = codes * (1 << 33) + pos
+        key = _sort_keys(chrom, pos, order)
         if key[0] < state["last"] or np.any(np.diff(key) < 0):
             return False
         state["last"] = int(key[-1])
-        res = _Chunk(
-            chrom=chrom,
-            pos=pos,
-            ref=np.array(cols.base["ref"], dtype=object),
-            alt=np.array(cols.base["alt"], dtype=object),
-            filter=np.array(cols.base["filter"], dtype=object),
-            end=np.array(cols.base["end"], dtype=np.int64),
-            tumor=tumour,
-            normal=normal,
+        res, keep = _evaluate(
+            cols, chrom, pos, tumour, normal, state["carry"], min_depth, min_vaf, pass_only, removed
         )
-        reasons = _reasons(res, state["carry"], min_depth, min_vaf, pass_only)
-        keep = reasons == ""
-        for i in np.flatnonzero(~keep).tolist():
-            removed.append([res.chrom[i], int(res.pos[i]), res.ref[i], res.alt[i], res.filter[i], reasons[i]])
         adds = iter(_info_strings(res, keep))
         for f, k in zip(rows, keep.tolist(), strict=True):
             if not k:
@@ -1225,46 +1249,25 @@ def _support_chunks(normed: Path, scratch: Path, extract_args: dict, min_depth, 
     meta, _ = _view_header(normed)
     h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
     fmt_tags, info_tags, contigs = set(h.defined("FORMAT")), set(h.defined("INFO")), list(h.defined("contig"))
-    samples = extract_args["samples"]
-    tmap = extract_args["tag_map"]
-    caller = extract_args["caller"]
-    t_idx = samples.index(extract_args["tumor"]) if extract_args["tumor"] is not None else None
-    n_idx = samples.index(extract_args["normal"]) if extract_args["normal"] is not None else None
-    fmt_exprs, info_exprs = query_exprs(caller, fmt_tags, info_tags, len(samples), tmap)
+    caller, tmap, n_samples, t_idx, n_idx, fmt_exprs, info_exprs = _query_plan(
+        extract_args, fmt_tags, info_tags
+    )
     order = {c: i for i, c in enumerate(contigs)}
     last = -1
     carry: list = []
     bam = extract_args.get("bam")
-    for table in query_tables(normed, fmt_exprs, info_exprs, len(samples), CHUNK, scratch=scratch):
-        cols = Columns(table, info_exprs, fmt_exprs, len(samples))
+    for table in query_tables(normed, fmt_exprs, info_exprs, n_samples, CHUNK, scratch=scratch):
+        cols = Columns(table, info_exprs, fmt_exprs, n_samples)
         tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
         pos = np.array(cols.base["pos"], dtype=np.int64)
         chrom = np.array(cols.base["chrom"], dtype=object)
-        # contig codes: one dict lookup per run of equal names, not per record
-        change = np.flatnonzero(chrom[1:] != chrom[:-1]) + 1
-        run_starts = np.r_[0, change]
-        run_codes = [order.get(c, len(order)) for c in chrom[run_starts].tolist()]
-        codes = np.repeat(np.array(run_codes, dtype=np.int64), np.diff(np.r_[run_starts, len(chrom)]))
-        key = codes * (1 << 33) + pos
+        key = _sort_keys(chrom, pos, order)
         if key[0] < last or np.any(key[1:] < key[:-1]):
             yield None
             return
         last = int(key[-1])
         bam_n = _bam_fallback(bam, cols, tumour, pos) if bam is not None else 0
-        res = _Chunk(
-            chrom=chrom,
-            pos=pos,
-            ref=np.array(cols.base["ref"], dtype=object),
-            alt=np.array(cols.base["alt"], dtype=object),
-            filter=np.array(cols.base["filter"], dtype=object),
-            end=np.array(cols.base["end"], dtype=np.int64),
-            tumor=tumour,
-            normal=normal,
-        )
-        reasons = _reasons(res, carry, min_depth, min_vaf, pass_only)
-        keep = reasons == ""
-        for i in np.flatnonzero(~keep).tolist():
-            removed.append([res.chrom[i], int(res.pos[i]), res.ref[i], res.alt[i], res.filter[i], reasons[i]])
+        res, keep = _evaluate(cols, chrom, pos, tumour, normal, carry, min_depth, min_vaf, pass_only, removed)
         lengths, blob = _info_bytes(res, keep)
         yield keep, lengths, blob, bam_n
 
