@@ -538,17 +538,18 @@ def test_duplicate_rule_equals_bcftools_d_exact(vcf, fasta, expected, n_dups, sh
     assert int(dup.sum()) == n_dups
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 3])
-def test_chunk_boundaries_do_not_change_output(ref_and_vcf, tmp_path, monkeypatch, chunk):
-    """Duplicates and sort checks carry across chunks: tiny chunks give the same result."""
+@pytest.mark.parametrize(("chunk", "stream"), [(1, True), (150, True), (700, False)])
+def test_chunk_boundaries_do_not_change_output(ref_and_vcf, tmp_path, monkeypatch, chunk, stream):
+    """Duplicates and sort checks carry across blocks: tiny blocks (one record each, or a few),
+    streamed through the concurrent pipeline or step by step, give the same result."""
     import ccevariants.normalize as norm
 
     fa, _, vcf = ref_and_vcf
     ref_out, ref_tsv = tmp_path / "a.vcf.gz", tmp_path / "a.tsv"
     doc_a = normalize_vcf(vcf, ref_out, reference=fa, min_depth=10, filtered=ref_tsv)
-    monkeypatch.setattr(norm, "CHUNK", chunk)
+    monkeypatch.setattr(norm, "CHUNK_BYTES", chunk)
     out, tsv = tmp_path / "b.vcf.gz", tmp_path / "b.tsv"
-    doc_b = normalize_vcf(vcf, out, reference=fa, min_depth=10, filtered=tsv)
+    doc_b = normalize_vcf(vcf, out, reference=fa, min_depth=10, filtered=tsv, stream=stream)
     assert gzip.open(out, "rt").read() == gzip.open(ref_out, "rt").read()
     assert tsv.read_text() == ref_tsv.read_text()
     assert doc_a == doc_b
@@ -881,15 +882,16 @@ def test_scan_records_facts_and_rejections():
 
 
 def test_renormalising_own_output_keeps_read_support(ref_and_vcf, tmp_path, monkeypatch):
-    """Input that already carries T_/N_ keys takes the per-line writer; the values must be recomputed, not doubled."""
+    """Input that already carries T_/N_ keys has them removed before the new ones are added; the
+    values must be recomputed, not doubled."""
     import ccevariants.normalize as norm
 
     fa, _seqs, vcf = ref_and_vcf
     first = tmp_path / "first.vcf.gz"
     normalize_vcf(vcf, first, reference=fa)
     calls = []
-    per_line = norm._annotate
-    monkeypatch.setattr(norm, "_annotate", lambda *a, **k: calls.append(1) or per_line(*a, **k))
+    strip = norm._without_own_keys
+    monkeypatch.setattr(norm, "_without_own_keys", lambda *a, **k: calls.append(1) or strip(*a, **k))
     second = tmp_path / "second.vcf.gz"
     normalize_vcf(first, second, reference=fa)
     assert calls == [1]

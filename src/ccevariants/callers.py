@@ -890,49 +890,78 @@ def _tag(expr: str) -> str:
     return expr.split("{", 1)[0]
 
 
+def _lazy(col) -> bool:
+    return getattr(col, "lazy_text", False) is True  # ccevariants.normtext.LazyText
+
+
+class _Base(dict):
+    """Base columns; a lazy text column (:class:`ccevariants.normtext.LazyText`) becomes a full
+    array when read with ``[]``; :meth:`raw` returns it as it is (index it for a few rows)."""
+
+    def __getitem__(self, name):
+        col = super().__getitem__(name)
+        if _lazy(col):
+            col = np.asarray(col)
+            self[name] = col
+        return col
+
+    def raw(self, name):
+        return super().__getitem__(name)
+
+
 class Columns:
-    """A parsed ``bcftools query`` table: base columns + INFO values + one block per sample."""
+    """A ``bcftools query`` table: base columns + INFO values + one block per sample.
+
+    ``table[i]`` is column ``i`` (a NumPy array or a pandas Series): numbers as float/int, text
+    as ``str`` objects, ``'.'`` = missing (:func:`ccevariants.normtext.query_frame` builds it
+    from VCF text; :func:`query_tables` from ``bcftools query`` output)."""
 
     def __init__(self, table, info_exprs: Sequence[str], fmt_exprs: Sequence[str], n_samples: int):
-        import pandas as pd
+        def arr(i):
+            c = table[i]
+            return c.to_numpy() if hasattr(c, "to_numpy") else np.asarray(c)
 
-        self.n = len(table)
         self.s = n_samples
-        self.base = {name: table[i].to_numpy() for i, name in enumerate(BASE_COLUMNS)}
+        self.base = _Base(
+            {name: table[i] if _lazy(table[i]) else arr(i) for i, name in enumerate(BASE_COLUMNS)}
+        )
+        self.n = len(self.base["pos"])
         self._info = {}
         col = len(BASE_COLUMNS)
         for expr in info_exprs:
-            self._info[expr] = table[col]
+            self._info[expr] = arr(col)
             col += 1
         self._fmt: dict[str, list] = {e: [] for e in fmt_exprs}
         for _ in range(n_samples):
             for expr in fmt_exprs:
-                self._fmt[expr].append(table[col])
+                self._fmt[expr].append(arr(col))
                 col += 1
-        self._pd = pd
 
     def text(self, expr: str) -> np.ndarray:
         """(n_records, n_samples) object array of raw strings ('.' = missing); '.' when not queried."""
         cols = self._fmt.get(expr)
         if cols is None:
             return np.full((self.n, self.s), ".", dtype=object)
-        return (
-            np.stack([c.astype(str).to_numpy() for c in cols], axis=1)
-            if cols
-            else np.empty((self.n, 0), object)
-        )
+        if not cols:
+            return np.empty((self.n, 0), object)
+        return np.stack([c.astype(str).astype(object) if c.dtype.kind != "O" else c for c in cols], axis=1)
 
     def fmt(self, expr: str) -> np.ndarray:
         """(n_records, n_samples) float array, NaN where missing, non-numeric or not queried."""
         cols = self._fmt.get(expr)
         if cols is None or not cols:
             return np.full((self.n, self.s), np.nan)
+        if len(cols) == 1:
+            return self._numeric(cols[0])[:, None]
         return np.stack([self._numeric(c) for c in cols], axis=1)
 
-    def _numeric(self, c) -> np.ndarray:
-        if c.dtype.kind in "fiu":
-            return c.to_numpy(np.float64)
-        return self._pd.to_numeric(c, errors="coerce").to_numpy(np.float64)
+    @staticmethod
+    def _numeric(c) -> np.ndarray:
+        if c.dtype.kind in "fiub":
+            return c if c.dtype == np.float64 else c.astype(np.float64)
+        import pandas as pd
+
+        return pd.to_numeric(pd.Series(c, dtype=object), errors="coerce").to_numpy(np.float64)
 
     def percent(self, expr: str) -> np.ndarray:
         """Like :meth:`fmt` for values written as "12.5%" (divided by 100) or plain fractions."""
@@ -942,11 +971,13 @@ class Columns:
         out = []
         for c in cols:
             if c.dtype.kind in "fiu":
-                out.append(c.to_numpy(np.float64))
+                out.append(c.astype(np.float64))
                 continue
-            s = c.astype(str)
-            pct = s.str.endswith("%").to_numpy()
-            v = self._pd.to_numeric(s.str.rstrip("%"), errors="coerce").to_numpy(np.float64)
+            import pandas as pd
+
+            s = pd.Series(c, dtype=object).astype(str)
+            pct = s.str.endswith("%").to_numpy(bool)
+            v = pd.to_numeric(s.str.rstrip("%"), errors="coerce").to_numpy(np.float64)
             out.append(np.where(pct, v / 100.0, v))
         return np.stack(out, axis=1)
 
@@ -961,9 +992,11 @@ class Columns:
         c = self._info.get(ORIG_TAG)
         if c is None:
             return out
-        values = c.to_numpy(dtype=object)
-        changed = np.flatnonzero((values != ".") & c.notna().to_numpy())  # only records norm changed
-        out[changed] = [_split_from_multi(str(x)) for x in values[changed].tolist()]
+        values = np.asarray(c, dtype=object)
+        changed = np.flatnonzero(values != ".")  # only records norm changed
+        out[changed] = [
+            _split_from_multi(x) if isinstance(x, str) else False for x in values[changed].tolist()
+        ]
         return out
 
     def info(self, expr: str) -> np.ndarray:

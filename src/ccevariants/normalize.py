@@ -52,7 +52,6 @@ from .callers import (
     finalise,
     identify_samples,
     query_exprs,
-    query_tables,
     support_from_columns,
 )
 from .errors import InputError, ReferenceMismatchError
@@ -185,6 +184,7 @@ class _Prepass:
     format_tags: set[str] = field(default_factory=set)
     info_tags: set[str] = field(default_factory=set)  # "KEY=" for key=value items, "KEY" for flags
     renamed_info: dict[str, str] = field(default_factory=dict)
+    restart: str = ""  # streaming into norm stopped: why (see _prepass_fast)
     contig_order: list[str] = field(default_factory=list)  # header order when there is no reference
 
 
@@ -202,6 +202,7 @@ def normalize_vcf(
     filtered=None,
     stats=None,
     bam=None,
+    stream: bool = True,
 ) -> dict:
     """Normalise ``input`` into a sorted, bgzipped, tabix-indexed ``output`` (contract §2).
 
@@ -276,39 +277,8 @@ def normalize_vcf(
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".ccev-normalize-", dir=output.parent) as tmpdir:
         tmp = Path(tmpdir)
-        body = tmp / "body.vcf"
         clock = _StageClock(src)
-        pre = _prepass_fast(header, ref, src, body)
-        if pre is None:  # something unusual: the line-by-line pass finds and names it
-            pre = _prepass(lines, header, ref, src, body)
-        if ref is None:
-            # no reference order: contigs go in natural order (1..22, X, Y, M, others)
-            pre.contig_order = sorted(
-                dict.fromkeys([*header.contigs(), *pre.seen_contigs]), key=natural_contig_key
-            )
-            if sorted(pre.seen_contigs, key=natural_contig_key) != pre.seen_contigs:
-                pre.sorted = False
-        if ref is not None:
-            _check_ref_sample(pre, ref, header, src)
-        prepared = tmp / "prepared.vcf"
-        _assemble(prepared, body, header, ref, pre, caller_name if tmap is None else "tagmap")
-        body.unlink()
-        if not pre.sorted:
-            log.info("%s: input not sorted; sorting before normalisation", src)
-            sorted_path = tmp / "sorted.bcf"
-            _bcftools(
-                "sort", "-T", str(tmp / "sort."), "-O", "u", "-o", str(sorted_path), str(prepared), src=src
-            )
-            prepared.unlink()
-            prepared = sorted_path
-
-        normed = tmp / "normed.bcf"
-        clock.stage("pre-pass")
-        summary, bcf_removed = run_norm(
-            prepared, normed, ref.path if ref else None, output_type="u", src_label=src
-        )
-        prepared.unlink()
-
+        caller_tag = caller_name if tmap is None else "tagmap"
         extractor_args = dict(
             caller=caller_name if tmap is None else "generic",
             samples=header.samples,
@@ -317,7 +287,6 @@ def normalize_vcf(
             tag_map=tmap,
             bam=bam,
         )
-        out_plain = tmp / "out.vcf"
         extra = [f"##ccev_caller={caller_name}", f"##ccev_tumor_sample={roles.tumor}"]
         normal_name = roles.normal
         if normal_name is None and tmap is not None and tmap.normal and tmap.normal_same_column:
@@ -330,16 +299,37 @@ def normalize_vcf(
             f"bam={Path(bam).name if bam else 'none'}>"
         )
         extra += [f'##ccev_warning="{w}"' for w in warnings]
-        clock.stage("bcftools norm")
-        result = _annotate_fast(
-            normed, tmp, out_plain, extra, extractor_args, min_depth, min_vaf, pass_only, src, pre.records
-        )
-        kept, removed_rows, bam_counted = result
         out_vcf = tmp / "out.vcf.gz"
+        filters = (min_depth, min_vaf, pass_only)
+        streamed = None
+        if ref is not None and header.n_columns >= 9 and stream:
+            streamed = _stream_all(
+                header,
+                ref,
+                src,
+                tmp,
+                caller_tag,
+                _consumer(out_vcf, extra, extractor_args, filters, src, None),
+            )
+        if streamed is not None:
+            pre, summary, bcf_removed, (kept, removed_rows, bam_counted) = streamed
+            clock.stage("pre-pass + bcftools norm + read support + write (concurrent)")
+        else:
+            pre, prepared = _prepare(lines, header, ref, src, tmp, caller_tag)
+            clock.stage("pre-pass")
+            summary, bcf_removed, kept, removed_rows, bam_counted = _norm_and_write(
+                prepared,
+                tmp,
+                out_vcf,
+                ref.path if ref else None,
+                _consumer(out_vcf, extra, extractor_args, filters, src, pre.records),
+                src,
+            )
+            prepared.unlink()
+            clock.stage("bcftools norm + read support + write")
         try:
-            clock.stage("read support + write")
-            pysam.tabix_index(str(out_plain), preset="vcf", force=True)
-            clock.stage("bgzip + tabix")
+            pysam.tabix_index(str(out_vcf), preset="vcf", force=True)
+            clock.stage("tabix")
         except (OSError, ValueError) as exc:  # pragma: no cover - sorted BGZF always indexes
             raise InputError(f"expected an indexable output; found {exc}", path=output) from None
 
@@ -538,11 +528,16 @@ def _prepass(lines, header: Header, ref: Reference | None, src: Path, body: Path
     return pre
 
 
-def _prepass_fast(header: Header, ref: Reference | None, src: Path, body: Path) -> _Prepass | None:
+def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=None) -> _Prepass | None:
     """Columnar twin of :func:`_prepass` over 8 MB blocks of raw bytes (a compiled Numba scan per
     block, :func:`~ccevariants.vcfutil.scan_records`, then NumPy; no per-line Python).
 
-    Collects the same facts and writes the same body. Returns None whenever anything is unusual
+    Collects the same facts and writes the same body to ``body`` (a path, or a binary file object).
+    ``head`` (streaming into norm): called with the facts so far just before the first record is
+    written (and at the end when there is none); returns the header bytes to write first. The
+    scan then stops early, with ``restart`` set, when a later record makes that header wrong (an
+    undeclared tag first used after the first block) or the input is unsorted (it must be sorted
+    before norm). Returns None whenever anything is unusual
     — a record :func:`_prepass` would reject (column count, POS, REF, ALT, unknown contig, POS past
     the contig end), blank lines, carriage returns, non-ASCII bytes, a corrupt compressed stream,
     an INFO field to rename — and the caller then runs :func:`_prepass`, whose line-by-line
@@ -568,8 +563,9 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body: Path) 
     multi = 0
     sample = ref is not None
     bar = Progress("normalize: checking records")
+    written: list[str] | None = None  # the header's added definitions, once written
     try:
-        with bar, open(body, "wb") as out:
+        with bar, open(body, "wb") if isinstance(body, (str, Path)) else _Borrowed(body) as out:
             for block in body_blocks(src, header.header_line_no):
                 if b"\r" in block or not block.isascii():
                     return None
@@ -648,7 +644,19 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body: Path) 
                     for old, new in rename.items():
                         data = data.replace(f"\n{old}\t".encode(), f"\n{new}\t".encode())
                     block = data[1:]
+                if head is not None:
+                    if not pre.sorted:
+                        pre.restart = "input not sorted"
+                        break
+                    if written is None:
+                        written = _added_definitions(header, pre)
+                        out.write(head(pre))
+                    elif _added_definitions(header, pre) != written:
+                        pre.restart = "a tag used without a header definition after the first block"
+                        break
                 out.write(block)
+            if head is not None and written is None and not pre.restart:
+                out.write(head(pre))
     except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error):
         return None
     pre.records = records
@@ -703,12 +711,51 @@ def _check_ref_sample(pre: _Prepass, ref: Reference, header: Header, src: Path) 
         )
 
 
-def _assemble(
-    prepared: Path, body: Path, header: Header, ref: Reference | None, pre: _Prepass, caller: str
-) -> None:
-    """Header (contigs from the reference, missing FORMAT definitions, AD Number fix) + body."""
-    meta: list[str] = []
+class _Borrowed:
+    """A file object used as a context manager without closing it."""
+
+    def __init__(self, fh) -> None:
+        self.fh = fh
+
+    def write(self, data) -> None:
+        self.fh.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.fh.flush()
+
+
+def _added_definitions(header: Header, pre: _Prepass) -> list[str]:
+    """Header lines for FORMAT/INFO tags the records use without a definition."""
     fmt_defined = set(header.defined("FORMAT"))
+    lines = []
+    for tag in sorted(pre.format_tags - fmt_defined - {"", "."}):
+        number, typ, desc = KNOWN_FORMAT.get(tag, (".", "String", "Undeclared in the input header"))
+        lines.append(
+            f'##FORMAT=<ID={tag},Number={number},Type={typ},Description="{desc} (added by ccevariants)">'
+        )
+    info_defined = set(header.defined("INFO"))
+    for item in sorted(pre.info_tags):
+        tag = item.rstrip("=")
+        if tag in info_defined or tag == ".":
+            continue
+        info_defined.add(tag)
+        if item.endswith("="):
+            lines.append(
+                f'##INFO=<ID={tag},Number=.,Type=String,Description="Undeclared in the input header (added by ccevariants)">'
+            )
+        else:
+            lines.append(
+                f'##INFO=<ID={tag},Number=0,Type=Flag,Description="Undeclared in the input header (added by ccevariants)">'
+            )
+    return lines
+
+
+def _prepared_header(header: Header, ref: Reference | None, pre: _Prepass, caller: str) -> str:
+    """Header for norm: contigs from the reference, missing FORMAT/INFO definitions, AD Number fix."""
+    meta: list[str] = []
     for ln in header.meta:
         if ln.startswith("##contig=") or ln.startswith("##ccev_"):
             continue
@@ -727,33 +774,23 @@ def _assemble(
             f"##contig=<ID={n},length={declared[n]}>" if declared.get(n) else f"##contig=<ID={n}>"
             for n in names
         ]
-    missing_fmt = sorted(pre.format_tags - fmt_defined - {"", "."})
-    extra_fmt = []
-    for tag in missing_fmt:
-        number, typ, desc = KNOWN_FORMAT.get(tag, (".", "String", "Undeclared in the input header"))
-        extra_fmt.append(
-            f'##FORMAT=<ID={tag},Number={number},Type={typ},Description="{desc} (added by ccevariants)">'
-        )
-    info_defined = set(header.defined("INFO"))
-    for item in sorted(pre.info_tags):
-        tag = item.rstrip("=")
-        if tag in info_defined or tag == ".":
-            continue
-        info_defined.add(tag)
-        if item.endswith("="):
-            extra_fmt.append(
-                f'##INFO=<ID={tag},Number=.,Type=String,Description="Undeclared in the input header (added by ccevariants)">'
-            )
-        else:
-            extra_fmt.append(
-                f'##INFO=<ID={tag},Number=0,Type=Flag,Description="Undeclared in the input header (added by ccevariants)">'
-            )
     cols = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
     if header.n_columns > 8:
         cols += ["FORMAT", *header.samples]
+    return (
+        "\n".join(meta[:1] + contigs + meta[1:] + _added_definitions(header, pre))
+        + "\n"
+        + "\t".join(cols)
+        + "\n"
+    )
+
+
+def _assemble(
+    prepared: Path, body: Path, header: Header, ref: Reference | None, pre: _Prepass, caller: str
+) -> None:
+    """:func:`_prepared_header` + body."""
     with open(prepared, "w", encoding="utf-8", newline="") as out:
-        out.write("\n".join(meta[:1] + contigs + meta[1:] + extra_fmt) + "\n")
-        out.write("\t".join(cols) + "\n")
+        out.write(_prepared_header(header, ref, pre, caller))
         with open(body, encoding="utf-8", newline="") as fh:
             shutil.copyfileobj(fh, out, 1 << 20)
 
@@ -871,8 +908,8 @@ def _bam_fallback(bam, cols: Columns, tumour, pos: np.ndarray) -> int:
     if not len(miss):
         return 0
     chrom = np.asarray(cols.base["chrom"], dtype=object)[miss].tolist()
-    ref = np.asarray(cols.base["ref"], dtype=object)[miss].tolist()
-    alt = np.asarray(cols.base["alt"], dtype=object)[miss].tolist()
+    ref = np.asarray(cols.base.raw("ref")[miss], dtype=object).tolist()
+    alt = np.asarray(cols.base.raw("alt")[miss], dtype=object).tolist()
     r, a, d = count_from_bam(bam, chrom, pos[miss].tolist(), ref, alt)
     got = ~np.isnan(a)
     if not got.any():
@@ -884,21 +921,6 @@ def _bam_fallback(bam, cols: Columns, tumour, pos: np.ndarray) -> int:
     tumour.ad_alt[idx] = new.ad_alt[got]
     tumour.af[idx] = new.af[got]
     return int(got.sum())
-
-
-def _normed_header(path: Path) -> tuple[list[str], set[str], set[str], list[str]]:
-    """``##`` lines, FORMAT and INFO IDs and contig order of a VCF text file's header."""
-    meta: list[str] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.startswith("##"):
-                break
-            meta.append(line.rstrip("\n"))
-    h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
-    return meta, set(h.defined("FORMAT")), set(h.defined("INFO")), list(h.defined("contig"))
-
-
-CHUNK = 50000  # records per vectorised chunk in the annotation pass (bounded memory)
 
 
 @dataclass
@@ -1020,17 +1042,6 @@ def _role_strings(prefix: str, dp: np.ndarray, ar: np.ndarray, aa: np.ndarray, a
     return out
 
 
-def _info_strings(res: _Chunk, keep: np.ndarray) -> list[str]:
-    """INFO additions (``T_DP=..;T_AD=..;T_AF=..;N_*``) for the kept records; missing keys omitted."""
-    t = res.tumor
-    out = _role_strings("T", t.dp[keep], t.ad_ref[keep], t.ad_alt[keep], t.af[keep])
-    if res.normal is not None:
-        m = res.normal
-        nstr = _role_strings("N", m.dp[keep], m.ad_ref[keep], m.ad_alt[keep], m.af[keep])
-        out = [a + ";" + b if a and b else a or b for a, b in zip(out, nstr, strict=True)]
-    return out
-
-
 def _formatted(values: np.ndarray, fmt: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``fmt % v`` for every value, formatting each distinct value once (bit-exact for floats).
 
@@ -1046,68 +1057,54 @@ def _formatted(values: np.ndarray, fmt: bytes) -> tuple[np.ndarray, np.ndarray, 
     return np.frombuffer(b"".join(texts), dtype=np.uint8), offs[inverse], lens[inverse]
 
 
-def _info_bytes(res: _Chunk, keep: np.ndarray) -> tuple[np.ndarray, bytes]:
-    """INFO additions as bytes, ``;T_DP=..;T_AD=r,a;T_AF=..`` (+ ``N_*``) for every record.
+def _emit(blk, res: _Chunk, keep: np.ndarray) -> bytes:
+    """The kept records of ``blk`` with their INFO additions ``;T_DP=..;T_AD=r,a;T_AF=..`` (+
+    ``N_*``), written by one compiled loop (:func:`ccevariants.normtext.emit_records`).
 
-    Returns ``(lengths, blob)``: per record the byte length of its addition (0 for removed records
-    and when nothing is known) and all additions concatenated in record order. Records with every
-    value known are assembled column-wise: each distinct number is formatted once (``%d``,
-    ``%.6g``) and the pieces are concatenated with :func:`~ccevariants.vcfutil.gather_segments`;
-    records with missing values take the per-part path of :func:`_role_strings` (same text).
+    Records with every value known take the columnar path: integers are written by the loop and
+    each distinct VAF is formatted once (``%.6g``, bit-exact); records with a missing value get
+    their text from :func:`_role_strings` (missing keys omitted).
     """
-    from .vcfutil import gather_segments
+    from .normtext import emit_records
 
     roles = [("T", res.tumor)] + ([("N", res.normal)] if res.normal is not None else [])
     n = len(keep)
-    complete = keep.copy()
+    comp = keep.copy()
     for _, r in roles:
-        complete &= (r.dp >= 0) & (r.ad_ref >= 0) & (r.ad_alt >= 0) & ~np.isnan(r.af)
-    full = np.flatnonzero(complete)
-    lengths = np.zeros(n, np.int64)
-    pieces: list[np.ndarray] = []  # sources: literals, then each column's distinct texts
-    seg_start: list[np.ndarray] = []
-    seg_len: list[np.ndarray] = []
+        comp &= (r.dp >= 0) & (r.ad_ref >= 0) & (r.ad_alt >= 0) & ~np.isnan(r.af)
+    full = np.flatnonzero(comp)
+    ints = np.zeros((n, 3 * len(roles)), np.int64)
+    af_s = np.zeros((n, len(roles)), np.int64)
+    af_l = np.zeros((n, len(roles)), np.int64)
+    bufs = []
     base = 0
-    m = len(full)
-    for prefix, r in roles:
-        cols = [
-            (f";{prefix}_DP=".encode(), r.dp[full], b"%d"),
-            (f";{prefix}_AD=".encode(), r.ad_ref[full], b"%d"),
-            (b",", r.ad_alt[full], b"%d"),
-            (f";{prefix}_AF=".encode(), r.af[full], b"%.6g"),
-        ]
-        for literal, values, fmt in cols:
-            pieces.append(np.frombuffer(literal, dtype=np.uint8))
-            seg_start.append(np.full(m, base, np.int64))
-            seg_len.append(np.full(m, len(literal), np.int64))
-            base += len(literal)
-            if m:
-                text, start, length = _formatted(values, fmt)
-                pieces.append(text)
-                seg_start.append(start + base)
-                seg_len.append(length)
-                base += len(text)
-    out = np.zeros(0, np.uint8)
-    if m:
-        starts = np.stack(seg_start, axis=1)
-        lens = np.stack(seg_len, axis=1)
-        lengths[full] = lens.sum(axis=1)
-        out = gather_segments(np.concatenate(pieces), starts.ravel(), lens.ravel())
-    rest = np.flatnonzero(keep & ~complete)
-    if not len(rest):
-        return lengths, out.tobytes()
-    # some records lack a value: format those per record, then merge both in record order
-    parts = [_role_strings(p, r.dp[rest], r.ad_ref[rest], r.ad_alt[rest], r.af[rest]) for p, r in roles]
-    extra = []
-    for j in range(len(rest)):
-        text = ";".join(x[j] for x in parts if x[j])
-        extra.append((";" + text).encode() if text else b"")
-    lengths[rest] = np.fromiter(map(len, extra), dtype=np.int64, count=len(extra))
-    src = np.concatenate([out, np.frombuffer(b"".join(extra), dtype=np.uint8)])
-    starts = np.zeros(n, np.int64)
-    starts[full] = np.r_[0, np.cumsum(lengths[full])[:-1]] if m else 0
-    starts[rest] = len(out) + np.r_[0, np.cumsum(lengths[rest])[:-1]]
-    return lengths, gather_segments(src, starts, lengths).tobytes()
+    literals = []
+    for j, (prefix, r) in enumerate(roles):
+        literals += [f";{prefix}_DP=".encode(), f";{prefix}_AD=".encode(), b",", f";{prefix}_AF=".encode()]
+        ints[full, 3 * j] = r.dp[full]
+        ints[full, 3 * j + 1] = r.ad_ref[full]
+        ints[full, 3 * j + 2] = r.ad_alt[full]
+        if len(full):
+            text, start, length = _formatted(r.af[full], b"%.6g")
+            af_s[full, j] = start + base
+            af_l[full, j] = length
+            bufs.append(text)
+            base += len(text)
+    af_buf = np.concatenate(bufs) if bufs else np.zeros(0, np.uint8)
+    extra_s = np.zeros(n, np.int64)
+    extra_l = np.zeros(n, np.int64)
+    extra = np.zeros(0, np.uint8)
+    rest = np.flatnonzero(keep & ~comp)
+    if len(rest):
+        parts = [_role_strings(p, r.dp[rest], r.ad_ref[rest], r.ad_alt[rest], r.af[rest]) for p, r in roles]
+        texts = []
+        for j in range(len(rest)):
+            text = ";".join(x[j] for x in parts if x[j])
+            texts.append((";" + text).encode() if text else b"")
+        extra_l[rest] = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        extra_s[rest] = np.cumsum(extra_l[rest]) - extra_l[rest]
+        extra = np.frombuffer(b"".join(texts), np.uint8)
+    return emit_records(blk, keep, comp, ints, af_s, af_l, af_buf, literals, extra, extra_s, extra_l)
 
 
 _OWN_INFO = re.compile(r"(^|;)(T|N)_(DP|AD|AF)(=[^;]*)?(?=;|$)")
@@ -1138,253 +1135,442 @@ def _evaluate(cols, chrom, pos, tumour, normal, carry, min_depth, min_vaf, pass_
     res = _Chunk(
         chrom=chrom,
         pos=pos,
-        ref=np.array(cols.base["ref"], dtype=object),
-        alt=np.array(cols.base["alt"], dtype=object),
-        filter=np.array(cols.base["filter"], dtype=object),
-        end=np.array(cols.base["end"], dtype=np.int64),
+        ref=cols.base.raw("ref"),
+        alt=cols.base.raw("alt"),
+        filter=cols.base.raw("filter"),
+        end=np.asarray(cols.base["end"], dtype=np.int64),
         tumor=tumour,
         normal=normal,
     )
     reasons = _reasons(res, carry, min_depth, min_vaf, pass_only)
     keep = reasons == ""
-    for i in np.flatnonzero(~keep).tolist():
-        removed.append([res.chrom[i], int(res.pos[i]), res.ref[i], res.alt[i], res.filter[i], reasons[i]])
+    gone = np.flatnonzero(~keep)
+    if len(gone):
+        removed.extend(
+            [
+                list(row)
+                for row in zip(
+                    res.chrom[gone].tolist(),
+                    res.pos[gone].tolist(),
+                    res.ref[gone].tolist(),
+                    res.alt[gone].tolist(),
+                    res.filter[gone].tolist(),
+                    reasons[gone].tolist(),
+                    strict=True,
+                )
+            ]
+        )
     return res, keep
 
 
-def _annotate(
-    normed: Path, out_plain: Path, extra_header: list[str], extract_args: dict, min_depth, min_vaf, pass_only
-):
-    """Stream the normalised VCF text in chunks: vectorised read support + filters per chunk,
-    then write the kept records with their INFO additions.
+# ------------------------------------------------------------------------------------------------
+# after norm: read support, filters, INFO additions, BGZF — streamed from norm's text output
+# ------------------------------------------------------------------------------------------------
 
-    Returns ``(kept, removed_rows)``, or None when the records are not sorted (caller re-sorts).
-    """
-    meta, fmt_tags, info_tags, contigs = _normed_header(normed)
-    caller, tmap, n_samples, t_idx, n_idx, fmt_exprs, info_exprs = _query_plan(
-        extract_args, fmt_tags, info_tags
-    )
-    tables = query_tables(normed, fmt_exprs, info_exprs, n_samples, CHUNK)
+
+def _support_keys(extract_args: dict) -> list[str]:
+    """The INFO keys this file gets: ``T_*`` always, ``N_*`` when there is a normal."""
+    tmap = extract_args["tag_map"]
+    n_idx = extract_args["normal"]
     has_normal = (
         (n_idx is not None)
         if tmap is None
         else bool(tmap.normal) and (tmap.normal_same_column or n_idx is not None)
     )
-    keys = ["T_DP", "T_AD", "T_AF"] + (["N_DP", "N_AD", "N_AF"] if has_normal else [])
-    order = {c: i for i, c in enumerate(contigs)}
-    state = {"last": -1, "carry": [], "kept": 0, "bam": 0}
-    bam = extract_args.get("bam")
-    removed: list[list] = []
-
-    def flush(lines: list[str], rows: list[list[str]], out) -> bool:
-        table = next(tables)
-        if len(table) != len(rows):  # pragma: no cover - query and the text pass read one file
-            raise RuntimeError(f"bcftools query gave {len(table)} rows for {len(rows)} records")
-        cols = Columns(table, info_exprs, fmt_exprs, n_samples)
-        tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
-        pos = np.array(cols.base["pos"], dtype=np.int64)
-        if bam is not None:
-            state["bam"] += _bam_fallback(bam, cols, tumour, pos)
-        chrom = np.array(cols.base["chrom"], dtype=object)
-        key = _sort_keys(chrom, pos, order)
-        if key[0] < state["last"] or np.any(np.diff(key) < 0):
-            return False
-        state["last"] = int(key[-1])
-        res, keep = _evaluate(
-            cols, chrom, pos, tumour, normal, state["carry"], min_depth, min_vaf, pass_only, removed
-        )
-        adds = iter(_info_strings(res, keep))
-        for f, k in zip(rows, keep.tolist(), strict=True):
-            if not k:
-                continue
-            add = next(adds)
-            if add:
-                info = f[7]
-                if "T_" in info or "N_" in info:
-                    info = _OWN_INFO.sub("", info).lstrip(";") or "."
-                f[7] = add if info == "." else info + ";" + add
-            out.write("\t".join(f) + "\n")
-        state["kept"] += int(keep.sum())
-        return True
-
-    with open(normed, encoding="utf-8") as fh, open(out_plain, "w", encoding="utf-8") as out:
-        lines: list[str] = []
-        rows: list[list[str]] = []
-        for line in fh:
-            if line[0] == "#":
-                if line.startswith("#CHROM"):
-                    for k in keys:
-                        if k not in info_tags:
-                            out.write(INFO_LINES[k] + "\n")
-                    for ln in extra_header:
-                        out.write(ln + "\n")
-                out.write(line)
-                continue
-            rows.append(line.rstrip("\n").split("\t", 8))
-            if len(rows) == CHUNK:
-                if not flush(lines, rows, out):
-                    return None
-                rows = []
-        if rows and not flush(lines, rows, out):
-            return None
-    return state["kept"], removed, state["bam"]
+    return ["T_DP", "T_AD", "T_AF"] + (["N_DP", "N_AD", "N_AF"] if has_normal else [])
 
 
-def _view_header(path: Path) -> tuple[list[str], str]:
-    """``##`` lines and the ``#CHROM`` line of a VCF/BCF header (``bcftools view -h``)."""
-    import pysam.bcftools as bcftools
+def _read_stream_header(fh, src) -> tuple[list[str], str]:
+    """``##`` lines and the ``#CHROM`` line at the start of a VCF text stream."""
+    meta: list[str] = []
+    while True:
+        raw = fh.readline()
+        if not raw:
+            raise InputError("expected a VCF header from bcftools norm; found the stream ended", path=src)
+        line = raw.decode("utf-8").rstrip("\n")
+        if line.startswith("##"):
+            meta.append(line)
+        elif line.startswith("#CHROM"):
+            return meta, line
+        else:  # pragma: no cover - htslib always writes a #CHROM line
+            raise InputError(f"expected the #CHROM line; found {line[:60]!r}", path=src)
 
-    lines = bcftools.view("--no-version", "-h", str(path), catch_stdout=True).splitlines()
-    return [ln for ln in lines if ln.startswith("##")], lines[-1]
+
+#: Bytes of norm's output handled per block by the consumer (bounded memory; tests shrink it).
+CHUNK_BYTES = 8 << 20
 
 
-def _support_chunks(normed: Path, scratch: Path, extract_args: dict, min_depth, min_vaf, pass_only, removed):
-    """Read support + filters per chunk of :data:`CHUNK` records of a normalised VCF/BCF.
+def _stream_blocks(fh, size: int | None = None):
+    """Blocks of about ``size`` bytes of complete lines (each ends with ``\\n``) from a binary stream."""
+    size = size or CHUNK_BYTES
+    rest = b""
+    while True:
+        chunk = fh.read(size)
+        if not chunk:
+            break
+        data = rest + chunk if rest else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        yield data[: cut + 1]
+    if rest:
+        yield rest + b"\n"
 
-    Yields ``(keep, lengths, blob, bam_counted)``: per record whether it is kept, the byte length of
-    its INFO addition and all additions concatenated (:func:`_info_bytes`). Appends removed records
-    to ``removed``.
-    Yields None (and stops) when the records are not sorted in the header's contig order.
+
+def _without_own_keys(blk, rows: np.ndarray):
+    """``blk`` with ``T_*``/``N_*`` items removed from the INFO of ``rows`` (input that already
+    carries this pipeline's keys, e.g. a re-normalised output: the new values replace them)."""
+    from .normtext import Block
+
+    lines = blk.data.decode("utf-8").split("\n")[:-1]
+    for i in rows.tolist():
+        f = lines[i].split("\t", 8)
+        if "T_" in f[7] or "N_" in f[7]:
+            f[7] = _OWN_INFO.sub("", f[7]).lstrip(";") or "."
+            lines[i] = "\t".join(f)
+    return Block(("\n".join(lines) + "\n").encode(), blk.n_columns)
+
+
+def _consume(fh, out_vcf: Path, extra_header, extract_args, min_depth, min_vaf, pass_only, src, progress):
+    """Read support, filters and INFO additions for norm's VCF text on ``fh``; BGZF to ``out_vcf``.
+
+    Per block of lines (:class:`ccevariants.normtext.Block`): the caller's fields as
+    ``bcftools query`` would print them (:func:`ccevariants.normtext.query_frame`), harmonised
+    ``T_*``/``N_*`` (:func:`~ccevariants.callers.support_from_columns`, BAM fallback), removal
+    reasons, then the kept lines spliced with their additions and compressed on worker threads.
+    Returns ``(kept, removed, bam_counted)``, or None when the records are not sorted (norm moved
+    one past its sorting window; the caller sorts and calls again).
     """
-    meta, _ = _view_header(normed)
+    from .bgzf import BgzfWriter
+    from .normtext import Block, query_frame
+
+    meta, chrom_line = _read_stream_header(fh, src)
     h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
     fmt_tags, info_tags, contigs = set(h.defined("FORMAT")), set(h.defined("INFO")), list(h.defined("contig"))
     caller, tmap, n_samples, t_idx, n_idx, fmt_exprs, info_exprs = _query_plan(
         extract_args, fmt_tags, info_tags
     )
+    own = any(k in info_tags for k in INFO_LINES)
+    keys = _support_keys(extract_args)
+    header_lines = (
+        meta + [INFO_LINES[k] for k in keys if k not in info_tags] + list(extra_header) + [chrom_line]
+    )
+    n_columns = chrom_line.count("\t") + 1
     order = {c: i for i, c in enumerate(contigs)}
     last = -1
     carry: list = []
+    removed: list[list] = []
+    kept = bam_counted = 0
     bam = extract_args.get("bam")
-    for table in query_tables(normed, fmt_exprs, info_exprs, n_samples, CHUNK, scratch=scratch):
-        cols = Columns(table, info_exprs, fmt_exprs, n_samples)
-        tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
-        pos = np.array(cols.base["pos"], dtype=np.int64)
-        chrom = np.array(cols.base["chrom"], dtype=object)
-        key = _sort_keys(chrom, pos, order)
-        if key[0] < last or np.any(key[1:] < key[:-1]):
-            yield None
-            return
-        last = int(key[-1])
-        bam_n = _bam_fallback(bam, cols, tumour, pos) if bam is not None else 0
-        res, keep = _evaluate(cols, chrom, pos, tumour, normal, carry, min_depth, min_vaf, pass_only, removed)
-        lengths, blob = _info_bytes(res, keep)
-        yield keep, lengths, blob, bam_n
-
-
-def _write_annotated(
-    text_vcf: Path, out_plain: Path, header_lines: list[str], n_columns: int, skip: int, chunks, progress
-):
-    """Write ``text_vcf``'s records with INFO additions, columnar per 8 MB block (NumPy).
-
-    ``chunks`` yields ``(keep, lengths, blob, bam_n)`` per chunk of records in file order (see
-    :func:`_support_chunks`). Each kept line becomes ``prefix + ';' + add + rest`` where the INFO
-    field ends (an INFO of '.' is replaced by the addition). Returns ``(kept, bam_counted)``, or None
-    when ``chunks`` reported unsorted records.
-    """
-    from .vcfutil import body_blocks, gather_segments
-
-    keep = np.zeros(0, bool)
-    add_len = np.zeros(0, np.int64)
-    blob = np.zeros(0, np.uint8)
-    kept = 0
-    bam_counted = 0
-    exhausted = False
-    with open(out_plain, "wb") as out:
+    with BgzfWriter(out_vcf) as out:
         out.write(("\n".join(header_lines) + "\n").encode())
-        for block in body_blocks(text_vcf, skip):
-            arr = np.frombuffer(block, dtype=np.uint8)
-            nl = np.flatnonzero(arr == 10)
-            n = len(nl)
-            while len(keep) < n and not exhausted:
-                got = next(chunks, False)
-                if got is False:
-                    exhausted = True
-                    break
-                if got is None:
-                    return None
-                k, lengths, more, b = got
-                bam_counted += b
-                keep = np.concatenate([keep, k])
-                add_len = np.concatenate([add_len, lengths])
-                blob = np.concatenate([blob, np.frombuffer(more, np.uint8)])
-            if len(keep) < n:  # pragma: no cover - the query and the text come from one file
-                raise RuntimeError(f"bcftools query gave {len(keep)} rows for {n} records")
-            ls = np.zeros(n, np.int64)
-            ls[1:] = nl[:-1] + 1
-            tabs = np.flatnonzero(arr == 9)
-            first = np.searchsorted(tabs, ls)
-            t6 = tabs[first + 6]
-            ie = tabs[first + 7] if n_columns > 8 else nl  # end of INFO
-            k = keep[:n]
-            alen = add_len[:n]
-            used = int(alen.sum())
-            # per line: [start, INFO end) + ';addition' + [INFO end, newline]; an INFO of '.' is
-            # replaced (prefix stops before the dot, the addition's ';' is skipped)
-            boff = np.zeros(n, np.int64)
-            np.cumsum(alen[:-1], out=boff[1:])
-            dot = (alen > 0) & (ie - t6 == 2) & (arr[t6 + 1] == 46)
-            drop = ~k
-            starts = np.stack([ls, len(arr) + boff + dot, ie], axis=1).ravel()
-            lens = np.stack([np.where(dot, t6 + 1, ie) - ls, alen - dot, nl + 1 - ie], axis=1)
-            lens[drop] = 0
-            src = np.concatenate([arr, blob[:used]])
-            out.write(gather_segments(src, starts, lens.ravel()).tobytes())
-            kept += int(k.sum())
-            progress.update(n)
-            keep, add_len, blob = keep[n:], add_len[n:], blob[used:]
-    if len(keep) or (not exhausted and next(chunks, False) is not False):  # pragma: no cover
-        raise RuntimeError("bcftools query gave more rows than records")
-    return kept, bam_counted
+        for data in _stream_blocks(fh):
+            blk = Block(data, n_columns)
+            cols = Columns(
+                query_frame(blk, fmt_exprs, info_exprs, n_samples), info_exprs, fmt_exprs, n_samples
+            )
+            tumour, normal = support_from_columns(cols, caller, t_idx, n_idx, tmap)
+            pos = np.asarray(cols.base["pos"], dtype=np.int64)
+            chrom = np.asarray(cols.base["chrom"], dtype=object)
+            key = _sort_keys(chrom, pos, order)
+            if key[0] < last or np.any(key[1:] < key[:-1]):
+                return None
+            last = int(key[-1])
+            if bam is not None:
+                bam_counted += _bam_fallback(bam, cols, tumour, pos)
+            res, keep = _evaluate(
+                cols, chrom, pos, tumour, normal, carry, min_depth, min_vaf, pass_only, removed
+            )
+            if own:
+                blk = _without_own_keys(blk, np.flatnonzero(keep))
+            out.write(_emit(blk, res, keep))
+            kept += int(keep.sum())
+            progress.update(blk.n)
+    return kept, removed, bam_counted
 
 
-def _annotate_fast(
-    normed: Path,
-    tmp: Path,
-    out_plain: Path,
-    extra_header: list[str],
-    extract_args: dict,
-    min_depth,
-    min_vaf,
-    pass_only,
-    src,
-    n_records: int,
-):
-    """Read support + filters + INFO additions for a normalised BCF; returns (kept, removed, bam)."""
+def _norm_child(prepared, normed, ref_path, src, result: Path) -> None:  # pragma: no cover - forked
+    """Body of the forked norm process: norm's VCF text to ``normed``; outcome pickled to
+    ``result``. Never returns (``os._exit``), so nothing of the parent's state is unwound twice."""
+    import pickle
+
+    code = 1
+    try:
+        try:
+            outcome = ("ok", run_norm(prepared, normed, ref_path, output_type="v", src_label=src))
+            code = 0
+        except InputError as exc:
+            outcome = ("error", (type(exc).__name__, exc.detail, exc.path, exc.line))
+        except BaseException as exc:  # noqa: BLE001 - reported by the parent
+            outcome = ("crash", repr(exc))
+        with open(result, "wb") as fh:
+            pickle.dump(outcome, fh)
+    finally:
+        os._exit(code)
+
+
+class _Follow:
+    """Read a file that another process is still writing (``tail -f``): ``read(n)`` returns ``n``
+    bytes, or fewer only at the end once ``finished()`` is True. The writer never waits for the
+    reader (unlike a pipe, whose 64 KiB buffer would stall norm while a block is processed)."""
+
+    def __init__(self, path: Path, finished) -> None:
+        import time
+
+        self._sleep = time.sleep
+        self.finished = finished
+        while not path.exists():
+            if finished():
+                break
+            self._sleep(0.005)
+        self.fh = open(path, "rb") if path.exists() else None  # noqa: SIM115 - closed by close()
+
+    def read(self, n: int) -> bytes:
+        if self.fh is None:
+            return b""
+        parts = []
+        need = n
+        while need > 0:
+            got = self.fh.read(need)
+            if got:
+                parts.append(got)
+                need -= len(got)
+                continue
+            if self.finished():
+                got = self.fh.read(need)  # written between the last read and the exit
+                if got:
+                    parts.append(got)
+                    need -= len(got)
+                    continue
+                break
+            self._sleep(0.002)
+        return b"".join(parts)
+
+    def readline(self) -> bytes:
+        line = b""
+        while not line.endswith(b"\n"):
+            c = self.read(1)
+            if not c:
+                break
+            line += c
+        return line
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+def _norm_streamed(prepared, tmp: Path, ref_path, src, consume, close_after_fork: tuple[int, ...] = ()):
+    """``bcftools norm`` in a forked process writing VCF text to a file that ``consume(fh)``
+    reads while norm still writes it (the two use both cores). Returns ``(norm summary, norm
+    removed, consume's result)``, or None when consume found the records unsorted.
+    ``close_after_fork``: file descriptors the norm process reads and this one must not hold."""
+    import signal
+
+    result = tmp / "norm.outcome"
+    normed = tmp / "normed.vcf"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        _norm_child(prepared, normed, ref_path, src, result)
+    for fd in close_after_fork:
+        os.close(fd)
+    state = {"done": False}
+
+    def finished() -> bool:
+        if not state["done"]:
+            state["done"] = _reap(pid, "bcftools norm", src, block=False)
+        return state["done"]
+
+    got = None
+    failure: BaseException | None = None
+    reader = _Follow(normed, finished)
+    try:
+        got = consume(reader)
+    except BaseException as exc:  # norm's own error explains a truncated stream better
+        failure = exc
+    finally:
+        reader.close()
+    if not state["done"]:
+        if failure is not None or got is None:
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid, "bcftools norm", src)
+    normed.unlink(missing_ok=True)
+    outcome = _outcome(result)
+    _raise_outcome(outcome)
+    if failure is not None:
+        raise failure
+    if got is None:
+        return None
+    if outcome is None or outcome[0] != "ok":  # pragma: no cover - htslib crashed
+        raise RuntimeError(f"bcftools norm failed: {outcome[1] if outcome else 'no outcome'}")
+    summary, removed = outcome[1]
+    return summary, removed, got
+
+
+def _reap(pid: int, what: str, src, block: bool = True) -> bool:
+    """Wait for a child process (or only check, ``block=False``); logs its CPU seconds. True once
+    it has exited."""
+    got, _, usage = os.wait4(pid, 0 if block else os.WNOHANG)
+    if got == 0:
+        return False
+    log.debug("%s: %s process: %.2f s CPU", src, what, usage.ru_utime + usage.ru_stime)
+    return True
+
+
+def _outcome(path: Path):
+    import pickle
+
+    if not path.exists():
+        return None
+    with open(path, "rb") as fh:
+        got = pickle.load(fh)
+    path.unlink()
+    return got
+
+
+def _raise_outcome(outcome) -> None:
+    if outcome is not None and outcome[0] == "error":
+        name, detail, path, line = outcome[1]
+        cls = ReferenceMismatchError if name == "ReferenceMismatchError" else InputError
+        raise cls(detail, path=path, line=line) from None
+
+
+def _prepass_child(header, ref, src, w: int, caller_tag: str, result: Path) -> None:  # pragma: no cover
+    """Body of the forked pre-pass process (see :func:`_stream_all`); never returns."""
+    import pickle
+
+    code = 1
+    try:
+        try:
+            with os.fdopen(w, "wb", buffering=1 << 20) as sink:
+                pre = _prepass_fast(
+                    header,
+                    ref,
+                    src,
+                    sink,
+                    head=lambda p: _prepared_header(header, ref, p, caller_tag).encode(),
+                )
+            if pre is None:
+                outcome = ("restart", "input needs the line-by-line pre-pass")
+            elif pre.restart:
+                outcome = ("restart", pre.restart)
+            else:
+                _check_ref_sample(pre, ref, header, src)
+                outcome = ("ok", pre)
+            code = 0
+        except OSError:  # norm stopped reading: its own outcome explains why
+            outcome = ("restart", "bcftools norm stopped reading")
+        except InputError as exc:
+            outcome = ("error", (type(exc).__name__, exc.detail, exc.path, exc.line))
+        except BaseException as exc:  # noqa: BLE001 - reported by the parent
+            outcome = ("crash", repr(exc))
+        with open(result, "wb") as fh:
+            pickle.dump(outcome, fh)
+    finally:
+        os._exit(code)
+
+
+def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag: str, consume):
+    """Pre-pass, bcftools norm and ``consume`` as three concurrent processes: the pre-pass writes
+    the prepared VCF into a pipe that norm reads; norm writes a file that ``consume`` follows.
+
+    Returns ``(pre, norm summary, norm removed, consume's result)``, or None when the input needs
+    the step-by-step path (the pre-pass found it unsorted or unusual, or a late undeclared tag;
+    or norm's output needs sorting). Errors: the pre-pass's first (they name file and line), then
+    norm's, then the consumer's.
+    """
+    import signal
+
+    pre_out = tmp / "prepass.outcome"
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(r)
+        _prepass_child(header, ref, src, w, caller_tag, pre_out)
+    os.close(w)
+    got = failure = None
+    try:
+        got = _norm_streamed(f"/dev/fd/{r}", tmp, ref.path, src, consume, close_after_fork=(r,))
+    except BaseException as exc:  # the pre-pass's error, if any, comes first
+        failure = exc
+    if failure is not None and not _reap(pid, "pre-pass", src, block=False):
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid, "pre-pass", src)
+    elif failure is None:
+        _reap(pid, "pre-pass", src)
+    outcome = _outcome(pre_out)
+    _raise_outcome(outcome)
+    if failure is not None and (outcome is None or outcome[0] == "ok"):
+        raise failure
+    if outcome is None or outcome[0] == "crash":  # pragma: no cover - a bug in the pre-pass
+        raise RuntimeError(f"pre-pass failed: {outcome[1] if outcome else 'no outcome'}")
+    if outcome[0] == "restart":
+        log.info("%s: streaming stopped (%s); running the steps one after another", src, outcome[1])
+        return None
+    if got is None:
+        return None
+    return (outcome[1], *got)
+
+
+def _prepare(lines, header: Header, ref: Reference | None, src: Path, tmp: Path, caller_tag: str):
+    """Step-by-step pre-pass: checks, then the prepared VCF norm reads (sorted first when needed).
+    Returns ``(pre, prepared path)``."""
+    body = tmp / "body.vcf"
+    pre = _prepass_fast(header, ref, src, body)
+    if pre is None:  # something unusual: the line-by-line pass finds and names it
+        pre = _prepass(lines, header, ref, src, body)
+    if ref is None:
+        # no reference order: contigs go in natural order (1..22, X, Y, M, others)
+        pre.contig_order = sorted(
+            dict.fromkeys([*header.contigs(), *pre.seen_contigs]), key=natural_contig_key
+        )
+        if sorted(pre.seen_contigs, key=natural_contig_key) != pre.seen_contigs:
+            pre.sorted = False
+    if ref is not None:
+        _check_ref_sample(pre, ref, header, src)
+    prepared = tmp / "prepared.vcf"
+    _assemble(prepared, body, header, ref, pre, caller_tag)
+    body.unlink()
+    if not pre.sorted:
+        log.info("%s: input not sorted; sorting before normalisation", src)
+        sorted_path = tmp / "sorted.bcf"
+        _bcftools("sort", "-T", str(tmp / "sort."), "-O", "u", "-o", str(sorted_path), str(prepared), src=src)
+        prepared.unlink()
+        prepared = sorted_path
+    return pre, prepared
+
+
+def _consumer(out_vcf: Path, extra, extract_args, filters, src, n_records):
+    """``consume(fh)`` for :func:`_norm_streamed`: :func:`_consume` with a progress bar."""
     from .progress import Progress
 
-    for attempt in range(2):
-        text_vcf = tmp / "normed.vcf"
-        _bcftools("view", "--no-version", "-O", "v", "-o", str(text_vcf), str(normed), src=src)
-        meta, chrom_line = _view_header(normed)
-        h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
-        info_tags = set(h.defined("INFO"))
-        tmap = extract_args["tag_map"]
-        n_idx = extract_args["normal"]
-        has_normal = (
-            (n_idx is not None)
-            if tmap is None
-            else bool(tmap.normal) and (tmap.normal_same_column or n_idx is not None)
-        )
-        keys = ["T_DP", "T_AD", "T_AF"] + (["N_DP", "N_AD", "N_AF"] if has_normal else [])
-        if any(k in info_tags for k in INFO_LINES):  # input carries our own keys: per-line rewrite
-            return _annotate(text_vcf, out_plain, extra_header, extract_args, min_depth, min_vaf, pass_only)
-        header_lines = meta + [INFO_LINES[k] for k in keys] + extra_header + [chrom_line]
-        removed: list[list] = []
-        chunks = _support_chunks(
-            normed, tmp / "query.tsv", extract_args, min_depth, min_vaf, pass_only, removed
-        )
+    min_depth, min_vaf, pass_only = filters
+
+    def consume(fh):
         with Progress("normalize: writing records", total=n_records) as bar:
-            result = _write_annotated(
-                text_vcf, out_plain, header_lines, chrom_line.count("\t") + 1, len(meta) + 1, chunks, bar
-            )
-        text_vcf.unlink()
-        if result is not None:
-            return result[0], removed, result[1]
-        if attempt:  # pragma: no cover - bcftools sort output is sorted
-            raise RuntimeError("records still unsorted after bcftools sort")
-        # norm moved records out of order (long left shifts): sort and redo
-        resorted = tmp / "normed.sorted.bcf"
-        _bcftools("sort", "-T", str(tmp / "sort2."), "-O", "u", "-o", str(resorted), str(normed), src=src)
-        normed = resorted
-    raise AssertionError("unreachable")  # pragma: no cover
+            return _consume(fh, out_vcf, extra, extract_args, min_depth, min_vaf, pass_only, src, bar)
+
+    return consume
+
+
+def _norm_and_write(prepared: Path, tmp: Path, out_vcf: Path, ref_path, consume, src):
+    """bcftools norm + ``consume``, concurrently; when norm's output has to be sorted first, norm
+    to a file, sort, then consume. Returns ``(summary, norm removed, kept, removed, bam)``."""
+    got = _norm_streamed(prepared, tmp, ref_path, src, consume)
+    if got is not None:
+        summary, norm_removed, (kept, removed, bam) = got
+        return summary, norm_removed, kept, removed, bam
+    # norm moved a record past its sorting window: norm to a file, sort, then consume
+    log.info("%s: records out of order after left-alignment; sorting", src)
+    normed = tmp / "normed.vcf"
+    summary, norm_removed = run_norm(prepared, normed, ref_path, output_type="v", src_label=src)
+    resorted = tmp / "normed.sorted.vcf"
+    _bcftools("sort", "-T", str(tmp / "sort2."), "-O", "v", "-o", str(resorted), str(normed), src=src)
+    normed.unlink()
+    with open(resorted, "rb") as fh:
+        res = consume(fh)
+    if res is None:  # pragma: no cover - bcftools sort output is sorted
+        raise RuntimeError("records still unsorted after bcftools sort")
+    return (summary, norm_removed, *res)

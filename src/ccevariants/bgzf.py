@@ -1,0 +1,91 @@
+"""A BGZF writer that compresses on worker threads (zlib releases the GIL while deflating).
+
+BGZF (SAM/BAM specification §4.1) is a series of gzip members of at most 64 KiB, each with a
+``BC`` extra field that holds the member's size, followed by an empty end-of-file member; htslib,
+tabix and every gzip reader read it. ``pysam.BGZFile`` and ``pysam.tabix_compress`` compress on
+the calling thread; this writer hands each piece of text to a thread pool and writes the
+compressed members in order, so compression overlaps with the producer's own work.
+
+Compression level 6 (zlib's default) is what htslib uses for ``bcftools … -Oz`` and ``bgzip``.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+#: Uncompressed bytes per BGZF member (htslib's BGZF_BLOCK_SIZE).
+BLOCK = 0xFF00
+#: The empty member that marks the end of a BGZF file.
+EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+_HEAD = struct.Struct("<4BI2BH2BHH")
+_TAIL = struct.Struct("<II")
+
+
+def _member(data: bytes, level: int) -> bytes:
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    body = c.compress(data) + c.flush()
+    if len(body) + 26 > 0x10000:  # incompressible: split (htslib does the same)
+        half = len(data) // 2
+        return _member(data[:half], level) + _member(data[half:], level)
+    head = _HEAD.pack(0x1F, 0x8B, 8, 4, 0, 0, 0xFF, 6, 66, 67, 2, len(body) + 25)
+    return head + body + _TAIL.pack(zlib.crc32(data), len(data))
+
+
+def compress_piece(data: bytes, level: int = 6) -> bytes:
+    """BGZF members for ``data`` (no end-of-file member)."""
+    return b"".join(_member(data[i : i + BLOCK], level) for i in range(0, len(data), BLOCK))
+
+
+class BgzfWriter:
+    """Write BGZF to ``path``; ``write`` takes bytes, ``close`` adds the end-of-file member.
+
+    Pieces are buffered up to ``piece`` bytes (a multiple of :data:`BLOCK`) and compressed by
+    ``threads`` worker threads; at most ``2 * threads`` pieces are in flight (bounded memory).
+    Usable as a context manager; on an exception the file is closed without the EOF member.
+    """
+
+    def __init__(self, path, level: int = 6, threads: int = 2, piece: int = 32 * BLOCK) -> None:
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.level = level
+        self.piece = piece
+        self._buf = bytearray()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads)) if threads > 0 else None
+        self._pending: deque = deque()
+        self._limit = 2 * max(1, threads)
+
+    def write(self, data: bytes) -> None:
+        self._buf += data
+        while len(self._buf) >= self.piece:
+            self._submit(bytes(self._buf[: self.piece]))
+            del self._buf[: self.piece]
+
+    def _submit(self, data: bytes) -> None:
+        if self._pool is None:
+            self._fh.write(compress_piece(data, self.level))
+            return
+        self._pending.append(self._pool.submit(compress_piece, data, self.level))
+        while len(self._pending) > self._limit:
+            self._fh.write(self._pending.popleft().result())
+
+    def close(self, complete: bool = True) -> None:
+        try:
+            if complete:
+                if self._buf:
+                    self._submit(bytes(self._buf))
+                    self._buf.clear()
+                while self._pending:
+                    self._fh.write(self._pending.popleft().result())
+                self._fh.write(EOF)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._fh.close()
+
+    def __enter__(self) -> BgzfWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(complete=exc_type is None)

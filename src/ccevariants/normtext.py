@@ -1,0 +1,555 @@
+"""Columns of normalised VCF text, as ``bcftools query`` would print them, without a second pass.
+
+``ccev normalize`` reads the read-support fields of every record (``AD{0}``, ``DP``, ``TAR{0}``,
+``INFO/PRECISE`` … see :data:`ccevariants.callers.RULE_FORMAT`). Earlier versions ran ``bcftools
+query`` over norm's output and parsed the table with pandas; the values are now taken from the
+VCF text that the writer scans anyway (norm's own htslib-formatted output, so every number is
+already printed the way ``bcftools query`` prints it). :func:`query_frame` returns the same table
+that :func:`ccevariants.callers.query_tables` yields — same column order, same missing values,
+numbers as float64 and text columns as ``str`` objects — so :class:`ccevariants.callers.Columns`
+and the caller rules run unchanged; the test suite checks the two agree on real caller VCFs.
+
+Semantics (those of ``bcftools query``): ``TAG`` = the whole value of a FORMAT/INFO field;
+``TAG{i}`` = its 0-based ``i``-th comma-separated element; ``.`` when the tag is absent from the
+record's FORMAT/INFO, the sample has fewer fields than FORMAT keys, the element does not exist or
+the value is empty; an INFO flag prints ``1`` when set. ``END`` is ``INFO/END`` when present, else
+``POS + len(REF) - 1`` (1-based, inclusive). Kernels are compiled with Numba (``nogil``, cached);
+positions in the byte arrays are 0-based offsets into one block of complete lines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .callers import BASE_COLUMNS
+
+#: Expressions whose values stay text (VarScan's "12.5%" FREQ, the raw AD list, CCEV_ORIG).
+TEXT_EXPRS = frozenset({"FREQ", "AD", "CCEV_ORIG"})
+
+_DOT = 46
+
+
+def _lines_loop(arr, ntabs, starts, tabs):  # pragma: no cover - compiled by Numba
+    """Start of every line and its first ``ntabs`` tab positions (the last column ends at the
+    newline). Returns the number of lines, or ``-(k + 1)`` when line ``k`` has too few columns."""
+    n = 0
+    i = 0
+    size = arr.shape[0]
+    while i < size:
+        starts[n] = i
+        k = 0
+        j = i
+        while arr[j] != 10:
+            if arr[j] == 9 and k < ntabs:
+                tabs[n, k] = j
+                k += 1
+            j += 1
+        if k != ntabs:
+            return -(n + 1)
+        n += 1
+        i = j + 1
+    return n
+
+
+def _find_key(arr, s, e, sep, key, flag_ok):  # pragma: no cover - compiled by Numba
+    """In ``arr[s:e]`` (items separated by ``sep``) find the item ``key`` (``key=value`` items
+    for INFO). Returns ``(item index, value start, value end)``; index -1 when absent; value start
+    -2 for a set INFO flag."""
+    klen = key.shape[0]
+    idx = 0
+    p = s
+    while p <= e:
+        q = p
+        while q < e and arr[q] != sep:
+            q += 1
+        # item is arr[p:q]
+        if q - p >= klen:
+            same = True
+            for m in range(klen):
+                if arr[p + m] != key[m]:
+                    same = False
+                    break
+            if same:
+                if q - p == klen:
+                    return idx, (-2 if flag_ok else p + klen), (-2 if flag_ok else p + klen)
+                if flag_ok and arr[p + klen] == 61:  # '='
+                    return idx, p + klen + 1, q
+        idx += 1
+        p = q + 1
+    return -1, -1, -1
+
+
+def _nth(arr, s, e, sep, n):  # pragma: no cover - compiled by Numba
+    """Start and end of the ``n``-th ``sep``-separated item of ``arr[s:e]``; (-1, -1) if absent."""
+    k = 0
+    p = s
+    while True:
+        q = p
+        while q < e and arr[q] != sep:
+            q += 1
+        if k == n:
+            return p, q
+        if q >= e:
+            return -1, -1
+        k += 1
+        p = q + 1
+
+
+def _format_loop(arr, fs, fe, ss, se, key, index, out_s, out_e):  # pragma: no cover - Numba
+    """Value of FORMAT ``key`` (element ``index``; whole value if < 0) per line; -1 = missing."""
+    for i in range(fs.shape[0]):
+        out_s[i] = -1
+        out_e[i] = -1
+        k, _, _ = _find_key(arr, fs[i], fe[i], 58, key, False)
+        if k < 0:
+            continue
+        a, b = _nth(arr, ss[i], se[i], 58, k)
+        if a < 0:
+            continue
+        if index >= 0:
+            a, b = _nth(arr, a, b, 44, index)
+            if a < 0:
+                continue
+        if b > a and not (b - a == 1 and arr[a] == _DOT):
+            out_s[i] = a
+            out_e[i] = b
+
+
+def _info_loop(arr, s, e, key, index, out_s, out_e):  # pragma: no cover - compiled by Numba
+    """Value of INFO ``key`` (element ``index``) per line; -1 missing, -2 a set flag."""
+    for i in range(s.shape[0]):
+        out_s[i] = -1
+        out_e[i] = -1
+        k, a, b = _find_key(arr, s[i], e[i], 59, key, True)
+        if k < 0:
+            continue
+        if a == -2:
+            out_s[i] = -2
+            continue
+        if index >= 0:
+            a, b = _nth(arr, a, b, 44, index)
+            if a < 0:
+                continue
+        if b > a and not (b - a == 1 and arr[a] == _DOT):
+            out_s[i] = a
+            out_e[i] = b
+
+
+def _float_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
+    """Parse decimal numbers (``-12``, ``0.25``, ``1e-3``); NaN for missing. Returns the number of
+    present values that are not numbers (the column is then kept as text, as pandas does)."""
+    bad = 0
+    for i in range(s.shape[0]):
+        a = s[i]
+        b = e[i]
+        if a == -2:
+            out[i] = 1.0
+            continue
+        if a < 0:
+            out[i] = np.nan
+            continue
+        p = a
+        neg = False
+        if arr[p] == 45 or arr[p] == 43:
+            neg = arr[p] == 45
+            p += 1
+        mant = np.int64(0)
+        digits = 0
+        scale = 0
+        seen = False
+        while p < b and 48 <= arr[p] <= 57:
+            if digits < 18:
+                mant = mant * 10 + (arr[p] - 48)
+                if mant:
+                    digits += 1
+            else:
+                scale += 1
+            seen = True
+            p += 1
+        if p < b and arr[p] == 46:
+            p += 1
+            while p < b and 48 <= arr[p] <= 57:
+                if digits < 18:
+                    mant = mant * 10 + (arr[p] - 48)
+                    if mant:
+                        digits += 1
+                    scale -= 1
+                seen = True
+                p += 1
+        if seen and p < b and (arr[p] == 101 or arr[p] == 69):
+            p += 1
+            eneg = False
+            if p < b and (arr[p] == 45 or arr[p] == 43):
+                eneg = arr[p] == 45
+                p += 1
+            ex = 0
+            eseen = False
+            while p < b and 48 <= arr[p] <= 57:
+                ex = ex * 10 + (arr[p] - 48)
+                eseen = True
+                p += 1
+            if not eseen:
+                seen = False
+            scale += -ex if eneg else ex
+        if not seen or p != b:
+            out[i] = np.nan
+            bad += 1
+            continue
+        v = np.float64(mant)
+        # one correctly rounded operation when mantissa and power of ten are exact doubles
+        if scale < 0:
+            if scale >= -22:
+                v = v / 10.0 ** (-scale)
+            else:
+                v = v / 10.0**22
+                v = v / 10.0 ** (-scale - 22)
+        elif scale > 0:
+            v = v * 10.0**scale
+        out[i] = -v if neg else v
+    return bad
+
+
+def _same_as_prev_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
+    """``out[i]`` = segment ``i`` has the same bytes as segment ``i - 1`` (False for the first)."""
+    for i in range(s.shape[0]):
+        same = False
+        if i > 0 and e[i] - s[i] == e[i - 1] - s[i - 1]:
+            same = True
+            for k in range(e[i] - s[i]):
+                if arr[s[i] + k] != arr[s[i - 1] + k]:
+                    same = False
+                    break
+        out[i] = same
+
+
+def _format_multi_loop(arr, fs, fe, ss, se, keys, key_off, index, out_s, out_e):  # pragma: no cover
+    """:func:`_format_loop` for several (key, index) pairs at once (columns of ``out_s``/``out_e``);
+    the key positions are looked up again only when FORMAT differs from the previous line's."""
+    m = key_off.shape[0] - 1
+    pos = np.full(m, -1, np.int64)
+    ps = -1
+    pe = -1
+    for i in range(fs.shape[0]):
+        same = ps >= 0 and fe[i] - fs[i] == pe - ps
+        if same:
+            for q in range(fe[i] - fs[i]):
+                if arr[fs[i] + q] != arr[ps + q]:
+                    same = False
+                    break
+        if not same:
+            for j in range(m):
+                k, _, _ = _find_key(arr, fs[i], fe[i], 58, keys[key_off[j] : key_off[j + 1]], False)
+                pos[j] = k
+            ps = fs[i]
+            pe = fe[i]
+        for j in range(m):
+            out_s[i, j] = -1
+            out_e[i, j] = -1
+            if pos[j] < 0:
+                continue
+            a, b = _nth(arr, ss[i], se[i], 58, pos[j])
+            if a < 0:
+                continue
+            if index[j] >= 0:
+                a, b = _nth(arr, a, b, 44, index[j])
+                if a < 0:
+                    continue
+            if b > a and not (b - a == 1 and arr[a] == _DOT):
+                out_s[i, j] = a
+                out_e[i, j] = b
+
+
+def _put_int(out, k, v):  # pragma: no cover - compiled by Numba
+    """Write the decimal digits of ``v`` >= 0 at ``out[k:]``; returns the new ``k``."""
+    if v == 0:
+        out[k] = 48
+        return k + 1
+    n = 0
+    t = v
+    while t > 0:
+        t //= 10
+        n += 1
+    for q in range(n - 1, -1, -1):
+        out[k + q] = 48 + v % 10
+        v //= 10
+    return k + n
+
+
+def _emit_loop(
+    arr, ls, t6, ie, nl, keep, comp, ints, af_s, af_l, af_buf, lit, lit_off, extra, extra_s, extra_l, out
+):  # pragma: no cover
+    """Kept lines with their INFO additions (see :func:`emit_records`); returns bytes written."""
+    k = 0
+    roles = ints.shape[1] // 3
+    for i in range(ls.shape[0]):
+        if not keep[i]:
+            continue
+        add = comp[i] or extra_l[i] > 0
+        dot = add and ie[i] - t6[i] == 2 and arr[t6[i] + 1] == 46
+        stop = t6[i] + 1 if dot else ie[i]
+        for p in range(ls[i], stop):
+            out[k] = arr[p]
+            k += 1
+        if comp[i]:
+            first = True
+            for r in range(roles):
+                for f in range(4):
+                    j = r * 4 + f
+                    a = lit_off[j] + (1 if first and dot else 0)
+                    first = False
+                    for p in range(a, lit_off[j + 1]):
+                        out[k] = lit[p]
+                        k += 1
+                    if f < 3:
+                        k = _put_int(out, k, ints[i, r * 3 + f])
+                    else:
+                        for p in range(af_s[i, r], af_s[i, r] + af_l[i, r]):
+                            out[k] = af_buf[p]
+                            k += 1
+        elif extra_l[i] > 0:
+            for p in range(extra_s[i] + (1 if dot else 0), extra_s[i] + extra_l[i]):
+                out[k] = extra[p]
+                k += 1
+        for p in range(ie[i], nl[i] + 1):
+            out[k] = arr[p]
+            k += 1
+    return k
+
+
+_K: dict = {}
+
+
+def _kernels():
+    if not _K:
+        from ._numba import jit
+
+        find = jit(_find_key)
+        nth = jit(_nth)
+        g = {"_find_key": find, "_nth": nth, "_DOT": _DOT, "np": np}
+        for name, fn in (
+            ("format", _format_loop),
+            ("info", _info_loop),
+            ("format_multi", _format_multi_loop),
+        ):
+            # the loops call the compiled helpers through their module globals
+            fn.__globals__.update(g)
+            _K[name] = jit(fn)
+        _K["lines"] = jit(_lines_loop)
+        _emit_loop.__globals__["_put_int"] = jit(_put_int)
+        _K["emit"] = jit(_emit_loop)
+        _K["float"] = jit(_float_loop)
+        _K["same"] = jit(_same_as_prev_loop)
+    return _K
+
+
+class Block:
+    """One block of complete VCF data lines (``\\n``-terminated) with its line and tab offsets."""
+
+    def __init__(self, data: bytes, n_columns: int) -> None:
+        self.data = data
+        self.arr = np.frombuffer(data, dtype=np.uint8)
+        self.ends = np.flatnonzero(self.arr == 10)
+        n = self.n = len(self.ends)
+        self.n_columns = n_columns
+        self.starts = np.empty(n, np.int64)
+        if n:
+            self.starts[0] = 0
+            self.starts[1:] = self.ends[:-1] + 1
+        tabs = np.flatnonzero(self.arr == 9)
+        if len(tabs) == n * (n_columns - 1):  # the usual case: every line has all its columns
+            self.tabs = tabs.reshape(n, n_columns - 1)
+            ok = n == 0 or bool(
+                np.all(self.tabs[:, 0] > self.starts) and np.all(self.tabs[:, -1] < self.ends)
+            )
+        else:
+            ok = False
+        if not ok:
+            self.tabs = np.empty((n, n_columns - 1), np.int64)
+            got = _kernels()["lines"](self.arr, n_columns - 1, self.starts, self.tabs) if n else 0
+            if got != n:
+                raise ValueError(
+                    f"expected {n_columns} columns on every line; line {-got} of the block has fewer"
+                )
+        # with a dot appended: the source of every missing value
+        self._src = np.concatenate([self.arr, np.array([_DOT], np.uint8)])
+
+    def column(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """0-based start and end of column ``c`` (0 = CHROM) on every line."""
+        s = self.starts if c == 0 else self.tabs[:, c - 1] + 1
+        e = self.tabs[:, c] if c < self.n_columns - 1 else self.ends
+        return s, e
+
+    def text(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Object array of str for the segments ``[s, e)``; ``-1`` starts give ``'.'``, ``-2`` ``'1'``."""
+        from .vcfutil import gather_segments
+
+        if not len(s):
+            return np.empty(0, dtype=object)
+        s = np.asarray(s, np.int64)
+        miss = s < 0
+        starts = np.where(miss, len(self.arr), s)
+        lens = np.where(miss, 1, e - s)
+        src = self._src
+        if (s == -2).any():
+            src = np.concatenate([self._src, np.array([49], np.uint8)])
+            starts = np.where(s == -2, len(self.arr) + 1, starts)
+        joined = gather_segments(src, starts, lens, sep=10).tobytes().decode("ascii", "replace")
+        out = np.empty(len(s), dtype=object)
+        out[:] = joined.split("\n")[:-1]
+        return out
+
+    def runs_text(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Like :meth:`text` for low-cardinality columns (CHROM, FILTER): one str per run of equal
+        values, repeated (present segments only)."""
+        same = np.empty(len(s), np.bool_)
+        if len(s):
+            _kernels()["same"](self.arr, s, e, same)
+        first = np.flatnonzero(~same)
+        names = self.text(s[first], e[first])
+        return np.repeat(names, np.diff(np.r_[first, len(s)]))
+
+    def number(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """float64 values of the segments (NaN missing), or the text when any value is not a number."""
+        out = np.empty(len(s), np.float64)
+        bad = _kernels()["float"](self.arr, s, e, out) if len(s) else 0
+        return self.text(s, e) if bad else out
+
+
+class LazyText:
+    """A text column of a :class:`Block` that makes ``str`` objects only for the rows asked for:
+    ``col[idx]`` (an int or an index array) and ``col == "PASS"`` / ``col != "."`` (bool arrays,
+    compared on the bytes). ``np.asarray(col)`` gives the whole object array."""
+
+    lazy_text = True
+
+    def __init__(self, block: Block, s: np.ndarray, e: np.ndarray) -> None:
+        self.block, self.s, self.e = block, s, e
+
+    def __len__(self) -> int:
+        return len(self.s)
+
+    def __getitem__(self, idx):
+        if np.isscalar(idx):
+            i = int(idx)
+            return self.block.data[self.s[i] : self.e[i]].decode("ascii", "replace")
+        idx = np.arange(len(self.s))[idx] if isinstance(idx, slice) else np.asarray(idx)
+        if idx.dtype == np.bool_:
+            idx = np.flatnonzero(idx)
+        return self.block.text(self.s[idx], self.e[idx])
+
+    def __eq__(self, other) -> np.ndarray:  # type: ignore[override]
+        t = np.frombuffer(str(other).encode(), np.uint8)
+        out = (self.e - self.s) == len(t)
+        arr = self.block.arr
+        for k, byte in enumerate(t.tolist()):
+            rows = np.flatnonzero(out)
+            out[rows] = arr[self.s[rows] + k] == byte
+        return out
+
+    def __ne__(self, other) -> np.ndarray:  # type: ignore[override]
+        return ~self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.block.text(self.s, self.e)
+        return out if dtype is None else out.astype(dtype)
+
+    def astype(self, dtype):
+        return np.asarray(self).astype(dtype)
+
+    def tolist(self) -> list:
+        return np.asarray(self).tolist()
+
+
+def _split_expr(expr: str) -> tuple[bytes, int]:
+    tag, _, rest = expr.partition("{")
+    return tag.encode(), (int(rest.rstrip("}")) if rest else -1)
+
+
+def query_frame(block: Block, fmt_exprs, info_exprs, n_samples: int):
+    """The ``bcftools query`` table of one block (see :func:`ccevariants.callers.query_tables`) as
+    ``{column number: array}``: CHROM POS REF ALT FILTER END (POS and END int64), the INFO
+    expressions, then per sample the FORMAT expressions (float64, or ``str`` objects)."""
+    k = _kernels()
+    n = block.n
+    cols: dict[int, object] = {}
+    cols[0] = block.runs_text(*block.column(0))
+    pos_s, pos_e = block.column(1)
+    pos = block.number(pos_s, pos_e)
+    if pos.dtype != np.float64 or np.isnan(pos).any():
+        raise ValueError("expected an integer POS on every line")
+    cols[1] = pos.astype(np.int64)
+    ref_s, ref_e = block.column(3)
+    cols[2] = LazyText(block, ref_s, ref_e)
+    cols[3] = LazyText(block, *block.column(4))
+    cols[4] = LazyText(block, *block.column(6))
+    info_s, info_e = block.column(7)
+    es = np.empty(n, np.int64)
+    ee = np.empty(n, np.int64)
+    if n:
+        k["info"](block.arr, info_s, info_e, np.frombuffer(b"END", np.uint8), -1, es, ee)
+    end = block.number(es, ee)
+    own = cols[1] + (ref_e - ref_s) - 1
+    if end.dtype == np.float64:
+        end = np.where(np.isnan(end), own, end).astype(np.int64)
+    else:  # a non-numeric END: htslib ignores it
+        end = own
+    cols[5] = end
+    c = len(BASE_COLUMNS)
+    for expr in info_exprs:
+        tag, index = _split_expr(expr)
+        s = np.empty(n, np.int64)
+        e = np.empty(n, np.int64)
+        if n:
+            k["info"](block.arr, info_s, info_e, np.frombuffer(tag, np.uint8), index, s, e)
+        cols[c] = block.text(s, e) if expr in TEXT_EXPRS else block.number(s, e)
+        c += 1
+    if fmt_exprs and n_samples:
+        fs, fe = block.column(8)
+        parts = [_split_expr(x) for x in fmt_exprs]
+        keys = np.frombuffer(b"".join(t for t, _ in parts), np.uint8)
+        key_off = np.zeros(len(parts) + 1, np.int64)
+        key_off[1:] = np.cumsum([len(t) for t, _ in parts])
+        index = np.array([i for _, i in parts], np.int64)
+        m = len(parts)
+        for j in range(n_samples):
+            ss, se = block.column(9 + j)
+            s = np.empty((n, m), np.int64)
+            e = np.empty((n, m), np.int64)
+            if n:
+                k["format_multi"](block.arr, fs, fe, ss, se, keys, key_off, index, s, e)
+            for q, expr in enumerate(fmt_exprs):
+                sq, eq = np.ascontiguousarray(s[:, q]), np.ascontiguousarray(e[:, q])
+                cols[c] = block.text(sq, eq) if expr in TEXT_EXPRS else block.number(sq, eq)
+                c += 1
+    return cols
+
+
+def emit_records(
+    block: Block, keep, comp, ints, af_s, af_l, af_buf, literals, extra, extra_s, extra_l
+) -> bytes:
+    """The kept lines of ``block`` with INFO additions inserted where INFO ends (an INFO of ``.``
+    is replaced, the addition's leading ``;`` dropped).
+
+    Records with ``comp`` set get ``literals[3r] ints[:, 3r] literals[3r+1] ints[:, 3r+1]
+    literals[3r+2] ints[:, 3r+2] literals[3r+3] af_buf[af_s:af_s+af_l]`` per role ``r`` (e.g.
+    ``;T_DP=40;T_AD=30,10;T_AF=0.25``); other kept records get ``extra[extra_s:extra_s+extra_l]``
+    (possibly nothing). ``ints``: (n, 3 × roles) non-negative int64; ``af_s``/``af_l``: (n, roles).
+    """
+    n = block.n
+    if not n:
+        return b""
+    t6 = np.ascontiguousarray(block.tabs[:, 6])
+    ie = np.ascontiguousarray(block.tabs[:, 7]) if block.n_columns > 8 else block.ends
+    lit = np.frombuffer(b"".join(literals), np.uint8)
+    lit_off = np.zeros(len(literals) + 1, np.int64)
+    lit_off[1:] = np.cumsum([len(x) for x in literals])
+    roles = ints.shape[1] // 3
+    bound = len(block.arr) + int(extra_l.sum()) + n * roles * (len(lit) // max(roles, 1) + 3 * 20 + 32)
+    out = np.empty(bound, np.uint8)
+    got = _kernels()["emit"](
+        block.arr, block.starts, t6, ie, block.ends, keep, comp, ints, af_s, af_l, af_buf,
+        lit, lit_off, extra, extra_s, extra_l, out,
+    )  # fmt: skip
+    return out[:got].tobytes()
