@@ -900,3 +900,27 @@ def test_renormalising_own_output_keeps_read_support(ref_and_vcf, tmp_path, monk
     with gzip.open(second, "rt") as handle:
         body = [line for line in handle if not line.startswith("#")]
     assert all(line.split("\t")[7].count("T_DP=") <= 1 for line in body)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_undeclared_filter_gets_a_definition(ref_and_vcf, tmp_path, stream):
+    """A FILTER value missing from the header (htslib cannot write such a record) is declared
+    by the pre-pass, in the streamed and the step-by-step path; the record is then filtered by
+    the FILTER policy with its reason, not lost to an error."""
+    fa, _seqs, vcf = ref_and_vcf
+    lines = vcf.read_text().splitlines(True)
+    f = lines[-1].split("\t")
+    f[6] = "my_filter;PASSish"
+    lines[-1] = "\t".join(f)
+    bad = tmp_path / "undeclared.vcf"
+    bad.write_text("".join(lines))
+    out, tsv = tmp_path / "o.vcf.gz", tmp_path / "o.tsv"
+    doc = normalize_vcf(bad, out, reference=fa, filtered=tsv, pass_only=True, stream=stream)
+    assert doc["removed"].get("filter:my_filter;PASSish") == 1
+    kept = normalize_vcf(bad, tmp_path / "k.vcf.gz", reference=fa, pass_only=False, stream=stream)
+    by_filter = sum(v for k, v in doc["removed"].items() if k.startswith("filter:"))
+    assert kept["records_out"] == doc["records_out"] + by_filter
+    with gzip.open(tmp_path / "k.vcf.gz", "rt") as fh:
+        text = fh.read()
+    assert '##FILTER=<ID=my_filter,Description="Undeclared in the input header (added by ccevariants)">' in text
+    assert "\tmy_filter;PASSish\t" in text

@@ -25,11 +25,10 @@ _TAIL = struct.Struct("<II")
 
 
 def _member(data: bytes, level: int) -> bytes:
+    """One BGZF member; ``data`` is at most :data:`BLOCK` bytes, so even incompressible data
+    (deflate's stored blocks add 5 bytes per 64 KiB) fits the 16-bit member size."""
     c = zlib.compressobj(level, zlib.DEFLATED, -15)
     body = c.compress(data) + c.flush()
-    if len(body) + 26 > 0x10000:  # incompressible: split (htslib does the same)
-        half = len(data) // 2
-        return _member(data[:half], level) + _member(data[half:], level)
     head = _HEAD.pack(0x1F, 0x8B, 8, 4, 0, 0, 0xFF, 6, 66, 67, 2, len(body) + 25)
     return head + body + _TAIL.pack(zlib.crc32(data), len(data))
 

@@ -183,6 +183,7 @@ class _Prepass:
     ref_sample: list[tuple[str, int, str, int]] = field(default_factory=list)
     format_tags: set[str] = field(default_factory=set)
     info_tags: set[str] = field(default_factory=set)  # "KEY=" for key=value items, "KEY" for flags
+    filter_tags: set[str] = field(default_factory=set)
     renamed_info: dict[str, str] = field(default_factory=dict)
     restart: str = ""  # streaming into norm stopped: why (see _prepass_fast)
     contig_order: list[str] = field(default_factory=list)  # header order when there is no reference
@@ -419,6 +420,7 @@ def _prepass(lines, header: Header, ref: Reference | None, src: Path, body: Path
     last_pos = 0
     finished: set[str] = set()
     fmt_seen: set[str] = set()
+    filter_seen: set[str] = set()
     info_seen = pre.info_tags
     info_sig: set[str] = set()  # INFO strings' key patterns already scanned
     rename = {k: v for k, v in SOURCE_ANNOTATIONS.items() if k in header.defined("INFO")}
@@ -513,6 +515,9 @@ def _prepass(lines, header: Header, ref: Reference | None, src: Path, body: Path
                 if sig not in info_sig:
                     info_sig.add(sig)
                     info_seen.update(keys)
+            if f[6] not in filter_seen:
+                filter_seen.add(f[6])
+                pre.filter_tags.update(f[6].split(";"))
             if has_format:
                 fmt = f[8].split("\t", 1)[0]
                 if fmt not in fmt_seen:
@@ -559,6 +564,7 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
     names: dict[str, str] = {}
     fmt_seen: set[bytes] = set()
     info_sig: set[bytes] = set()
+    filter_seen: set[bytes] = set()
     records = 0
     multi = 0
     sample = ref is not None
@@ -633,6 +639,11 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
                     info_sig.add(sig)
                     if sig and sig != b".":
                         pre.info_tags.update(_INFO_KEY.findall(sig.decode()))
+                filt = gather_segments(arr, t[:, 5] + 1, t[:, 6] - t[:, 5] - 1, sep=10).tobytes()
+                for f in set(filt.split(b"\n")) - filter_seen:
+                    filter_seen.add(f)
+                    if f:
+                        pre.filter_tags.update(f.decode().split(";"))
                 # FORMAT: between the 8th and 9th tab (read_header guarantees a sample column)
                 fmt = gather_segments(arr, t[:, 7] + 1, t[:, 8] - t[:, 7] - 1, sep=10).tobytes()
                 for f in set(fmt.split(b"\n")) - fmt_seen:
@@ -728,9 +739,13 @@ class _Borrowed:
 
 
 def _added_definitions(header: Header, pre: _Prepass) -> list[str]:
-    """Header lines for FORMAT/INFO tags the records use without a definition."""
+    """Header lines for FILTER/FORMAT/INFO IDs the records use without a definition (htslib
+    cannot write a record whose FILTER is undefined)."""
     fmt_defined = set(header.defined("FORMAT"))
-    lines = []
+    lines = [
+        f'##FILTER=<ID={tag},Description="Undeclared in the input header (added by ccevariants)">'
+        for tag in sorted(pre.filter_tags - set(header.defined("FILTER")) - {"", ".", "PASS"})
+    ]
     for tag in sorted(pre.format_tags - fmt_defined - {"", "."}):
         number, typ, desc = KNOWN_FORMAT.get(tag, (".", "String", "Undeclared in the input header"))
         lines.append(

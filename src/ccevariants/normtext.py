@@ -12,8 +12,8 @@ and the caller rules run unchanged; the test suite checks the two agree on real 
 Semantics (those of ``bcftools query``): ``TAG`` = the whole value of a FORMAT/INFO field;
 ``TAG{i}`` = its 0-based ``i``-th comma-separated element; ``.`` when the tag is absent from the
 record's FORMAT/INFO, the sample has fewer fields than FORMAT keys, the element does not exist or
-the value is empty; an INFO flag prints ``1`` when set. ``END`` is ``INFO/END`` when present, else
-``POS + len(REF) - 1`` (1-based, inclusive). Kernels are compiled with Numba (``nogil``, cached);
+the value is empty; an INFO flag prints ``1`` when set. ``END`` is ``INFO/END`` when present and
+not before POS (htslib ignores such an END), else ``POS + len(REF) - 1`` (1-based, inclusive). Kernels are compiled with Numba (``nogil``, cached);
 positions in the byte arrays are 0-based offsets into one block of complete lines.
 """
 
@@ -135,9 +135,11 @@ def _info_loop(arr, s, e, key, index, out_s, out_e):  # pragma: no cover - compi
             out_e[i] = b
 
 
-def _float_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
+def _float_loop(arr, s, e, out, slow):  # pragma: no cover - compiled by Numba
     """Parse decimal numbers (``-12``, ``0.25``, ``1e-3``); NaN for missing. Returns the number of
-    present values that are not numbers (the column is then kept as text, as pandas does)."""
+    present values that are not numbers (the column is then kept as text, as pandas does).
+    ``slow[i]`` is set for numbers this loop cannot convert with one exact operation (more than
+    15 significant digits or a power of ten beyond 1e22): the caller parses those in Python."""
     bad = 0
     for i in range(s.shape[0]):
         a = s[i]
@@ -195,14 +197,14 @@ def _float_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
             out[i] = np.nan
             bad += 1
             continue
+        if mant > 9007199254740992 or scale < -22 or scale > 22:
+            slow[i] = True
+            out[i] = np.nan
+            continue
+        # one correctly rounded operation: mantissa and power of ten are exact doubles
         v = np.float64(mant)
-        # one correctly rounded operation when mantissa and power of ten are exact doubles
         if scale < 0:
-            if scale >= -22:
-                v = v / 10.0 ** (-scale)
-            else:
-                v = v / 10.0**22
-                v = v / 10.0 ** (-scale - 22)
+            v = v / 10.0 ** (-scale)
         elif scale > 0:
             v = v * 10.0**scale
         out[i] = -v if neg else v
@@ -356,7 +358,10 @@ class Block:
             self.starts[0] = 0
             self.starts[1:] = self.ends[:-1] + 1
         tabs = np.flatnonzero(self.arr == 9)
-        if len(tabs) == n * (n_columns - 1):  # the usual case: every line has all its columns
+        if n_columns == 1:
+            self.tabs = np.empty((n, 0), np.int64)
+            ok = not len(tabs)
+        elif len(tabs) == n * (n_columns - 1):  # the usual case: every line has all its columns
             self.tabs = tabs.reshape(n, n_columns - 1)
             ok = n == 0 or bool(
                 np.all(self.tabs[:, 0] > self.starts) and np.all(self.tabs[:, -1] < self.ends)
@@ -411,8 +416,14 @@ class Block:
     def number(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         """float64 values of the segments (NaN missing), or the text when any value is not a number."""
         out = np.empty(len(s), np.float64)
-        bad = _kernels()["float"](self.arr, s, e, out) if len(s) else 0
-        return self.text(s, e) if bad else out
+        slow = np.zeros(len(s), np.bool_)
+        bad = _kernels()["float"](self.arr, s, e, out, slow) if len(s) else 0
+        if bad:
+            return self.text(s, e)
+        rows = np.flatnonzero(slow)
+        if len(rows):
+            out[rows] = [float(x) for x in self.text(s[rows], e[rows]).tolist()]
+        return out
 
 
 class LazyText:
@@ -492,7 +503,8 @@ def query_frame(block: Block, fmt_exprs, info_exprs, n_samples: int):
     end = block.number(es, ee)
     own = cols[1] + (ref_e - ref_s) - 1
     if end.dtype == np.float64:
-        end = np.where(np.isnan(end), own, end).astype(np.int64)
+        # htslib ignores an END before POS (with a warning) and takes REF's length
+        end = np.where(np.isnan(end) | (end < cols[1]), own, end).astype(np.int64)
     else:  # a non-numeric END: htslib ignores it
         end = own
     cols[5] = end
