@@ -35,7 +35,11 @@ def _member(data: bytes, level: int) -> bytes:
 
 def compress_piece(data: bytes, level: int = 6) -> bytes:
     """BGZF members for ``data`` (no end-of-file member)."""
-    return b"".join(_member(data[i : i + BLOCK], level) for i in range(0, len(data), BLOCK))
+    return b"".join(_members(data, level))
+
+
+def _members(data: bytes, level: int = 6) -> list[bytes]:
+    return [_member(data[i : i + BLOCK], level) for i in range(0, len(data), BLOCK)]
 
 
 class BgzfWriter:
@@ -54,8 +58,13 @@ class BgzfWriter:
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads)) if threads > 0 else None
         self._pending: deque = deque()
         self._limit = 2 * max(1, threads)
+        #: compressed size of every member written so far (member k holds uncompressed bytes
+        #: ``[k * BLOCK, (k + 1) * BLOCK)``: pieces are whole multiples of BLOCK)
+        self.member_sizes: list[int] = []
+        self.written = 0  # uncompressed bytes accepted so far
 
     def write(self, data: bytes) -> None:
+        self.written += len(data)
         self._buf += data
         while len(self._buf) >= self.piece:
             self._submit(bytes(self._buf[: self.piece]))
@@ -63,11 +72,15 @@ class BgzfWriter:
 
     def _submit(self, data: bytes) -> None:
         if self._pool is None:
-            self._fh.write(compress_piece(data, self.level))
+            self._put(_members(data, self.level))
             return
-        self._pending.append(self._pool.submit(compress_piece, data, self.level))
+        self._pending.append(self._pool.submit(_members, data, self.level))
         while len(self._pending) > self._limit:
-            self._fh.write(self._pending.popleft().result())
+            self._put(self._pending.popleft().result())
+
+    def _put(self, members: list[bytes]) -> None:
+        self.member_sizes.extend(len(m) for m in members)
+        self._fh.write(b"".join(members))
 
     def close(self, complete: bool = True) -> None:
         try:
@@ -76,7 +89,7 @@ class BgzfWriter:
                     self._submit(bytes(self._buf))
                     self._buf.clear()
                 while self._pending:
-                    self._fh.write(self._pending.popleft().result())
+                    self._put(self._pending.popleft().result())
                 self._fh.write(EOF)
         finally:
             if self._pool is not None:

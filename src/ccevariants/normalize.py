@@ -214,7 +214,6 @@ def normalize_vcf(
     ``chrom pos ref alt filter reason`` (1-based ``pos``) of every record removed. Raises
     InputError / ReferenceMismatchError / ConfigError; on any error no output file is left behind.
     """
-    import pysam
 
     src = Path(input)
     output = Path(output)
@@ -328,11 +327,6 @@ def normalize_vcf(
             )
             prepared.unlink()
             clock.stage("bcftools norm + read support + write")
-        try:
-            pysam.tabix_index(str(out_vcf), preset="vcf", force=True)
-            clock.stage("tabix")
-        except (OSError, ValueError) as exc:  # pragma: no cover - sorted BGZF always indexes
-            raise InputError(f"expected an indexable output; found {exc}", path=output) from None
 
         all_removed = bcf_removed + removed_rows
         counts = Counter(r[5] for r in all_removed)
@@ -968,8 +962,6 @@ def exact_duplicates(
     the previous chunk's last position so duplicates across a chunk boundary are found.
     :class:`DuplicateTracker` is the per-record twin.
     """
-    import pandas as pd
-
     carry = [] if carry is None else carry
     n = len(pos)
     dup = np.zeros(n, dtype=bool)
@@ -991,11 +983,14 @@ def exact_duplicates(
         int(e - p + 1) if "<" in a else -1
         for a, e, p in zip(alt_key, end[idx].tolist(), pos[idx].tolist(), strict=True)
     ]
-    keys = pd.DataFrame({"c": chrom[idx], "p": pos[idx], "r": ref[idx], "a": alt_key, "l": rlen})
-    prev = pd.DataFrame(carry, columns=["c", "p", "r", "a", "l"]) if carry else None
-    both = keys if prev is None else pd.concat([prev, keys], ignore_index=True)
-    dup[idx] = both.duplicated().to_numpy()[len(carry) :]
-    tail = [tuple(r) for r in keys[(keys["c"] == last_c) & (keys["p"] == last_p)].itertuples(index=False)]
+    keys = list(zip(chrom[idx].tolist(), pos[idx].tolist(), ref[idx].tolist(), alt_key, rlen, strict=True))
+    seen = {tuple(k) for k in carry}
+    for j, k in enumerate(keys):
+        if k in seen:
+            dup[idx[j]] = True
+        else:
+            seen.add(k)
+    tail = [k for k in keys if k[0] == last_c and k[1] == last_p]
     if carry and carry[0][0] == last_c and carry[0][1] == last_p:
         tail = carry + tail
     carry[:] = tail
@@ -1072,13 +1067,14 @@ def _formatted(values: np.ndarray, fmt: bytes) -> tuple[np.ndarray, np.ndarray, 
     return np.frombuffer(b"".join(texts), dtype=np.uint8), offs[inverse], lens[inverse]
 
 
-def _emit(blk, res: _Chunk, keep: np.ndarray) -> bytes:
+def _emit(blk, res: _Chunk, keep: np.ndarray) -> tuple[bytes, np.ndarray]:
     """The kept records of ``blk`` with their INFO additions ``;T_DP=..;T_AD=r,a;T_AF=..`` (+
     ``N_*``), written by one compiled loop (:func:`ccevariants.normtext.emit_records`).
 
     Records with every value known take the columnar path: integers are written by the loop and
     each distinct VAF is formatted once (``%.6g``, bit-exact); records with a missing value get
-    their text from :func:`_role_strings` (missing keys omitted).
+    their text from :func:`_role_strings` (missing keys omitted). Also returns, per kept
+    record, the offset just past its line in the bytes.
     """
     from .normtext import emit_records
 
@@ -1260,6 +1256,7 @@ def _consume(fh, out_vcf: Path, extra_header, extract_args, min_depth, min_vaf, 
     """
     from .bgzf import BgzfWriter
     from .normtext import Block, query_frame
+    from .tbi import TabixBuilder
 
     meta, chrom_line = _read_stream_header(fh, src)
     h = Header(meta=meta, samples=[], n_columns=8, header_line_no=len(meta) + 1)
@@ -1279,6 +1276,7 @@ def _consume(fh, out_vcf: Path, extra_header, extract_args, min_depth, min_vaf, 
     removed: list[list] = []
     kept = bam_counted = 0
     bam = extract_args.get("bam")
+    index = TabixBuilder()
     with BgzfWriter(out_vcf) as out:
         out.write(("\n".join(header_lines) + "\n").encode())
         for data in _stream_blocks(fh):
@@ -1300,9 +1298,15 @@ def _consume(fh, out_vcf: Path, extra_header, extract_args, min_depth, min_vaf, 
             )
             if own:
                 blk = _without_own_keys(blk, np.flatnonzero(keep))
-            out.write(_emit(blk, res, keep))
+            text, line_end = _emit(blk, res, keep)
+            rows = np.flatnonzero(keep)
+            uend = out.written + line_end[rows]
+            ustart = np.r_[out.written, uend[:-1]] if len(rows) else uend
+            index.add(chrom[rows], pos[rows] - 1, res.end[rows], ustart, uend)
+            out.write(text)
             kept += int(keep.sum())
             progress.update(blk.n)
+    index.write(str(out_vcf) + ".tbi", out.member_sizes)
     return kept, removed, bam_counted
 
 

@@ -278,7 +278,24 @@ def _put_int(out, k, v):  # pragma: no cover - compiled by Numba
 
 
 def _emit_loop(
-    arr, ls, t6, ie, nl, keep, comp, ints, af_s, af_l, af_buf, lit, lit_off, extra, extra_s, extra_l, out
+    arr,
+    ls,
+    t6,
+    ie,
+    nl,
+    keep,
+    comp,
+    ints,
+    af_s,
+    af_l,
+    af_buf,
+    lit,
+    lit_off,
+    extra,
+    extra_s,
+    extra_l,
+    out,
+    line_end,
 ):  # pragma: no cover
     """Kept lines with their INFO additions (see :func:`emit_records`); returns bytes written."""
     k = 0
@@ -315,6 +332,7 @@ def _emit_loop(
         for p in range(ie[i], nl[i] + 1):
             out[k] = arr[p]
             k += 1
+        line_end[i] = k
     return k
 
 
@@ -548,10 +566,12 @@ def emit_records(
     literals[3r+2] ints[:, 3r+2] literals[3r+3] af_buf[af_s:af_s+af_l]`` per role ``r`` (e.g.
     ``;T_DP=40;T_AD=30,10;T_AF=0.25``); other kept records get ``extra[extra_s:extra_s+extra_l]``
     (possibly nothing). ``ints``: (n, 3 × roles) non-negative int64; ``af_s``/``af_l``: (n, roles).
+    Returns the bytes and, per kept line, the offset just past its newline in them.
     """
     n = block.n
+    line_end = np.zeros(n, np.int64)
     if not n:
-        return b""
+        return b"", line_end
     t6 = np.ascontiguousarray(block.tabs[:, 6])
     ie = np.ascontiguousarray(block.tabs[:, 7]) if block.n_columns > 8 else block.ends
     lit = np.frombuffer(b"".join(literals), np.uint8)
@@ -562,6 +582,6 @@ def emit_records(
     out = np.empty(bound, np.uint8)
     got = _kernels()["emit"](
         block.arr, block.starts, t6, ie, block.ends, keep, comp, ints, af_s, af_l, af_buf,
-        lit, lit_off, extra, extra_s, extra_l, out,
+        lit, lit_off, extra, extra_s, extra_l, out, line_end,
     )  # fmt: skip
-    return out[:got].tobytes()
+    return out[:got].tobytes(), line_end
