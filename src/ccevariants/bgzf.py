@@ -7,6 +7,9 @@ the calling thread; this writer hands each piece of text to a thread pool and wr
 compressed members in order, so compression overlaps with the producer's own work.
 
 Compression level 6 (zlib's default) is what htslib uses for ``bcftools … -Oz`` and ``bgzip``.
+Members are deflated with libdeflate (the ``deflate`` package, MIT; htslib uses the same library
+when built with it), about twice as fast as zlib at the same level with slightly smaller output;
+without it, zlib.
 """
 
 from __future__ import annotations
@@ -24,11 +27,20 @@ _HEAD = struct.Struct("<4BI2BH2BHH")
 _TAIL = struct.Struct("<II")
 
 
+try:
+    from deflate import deflate_compress as _libdeflate
+except ImportError:  # pragma: no cover - the dependency is declared; zlib still works
+    _libdeflate = None
+
+
 def _member(data: bytes, level: int) -> bytes:
     """One BGZF member; ``data`` is at most :data:`BLOCK` bytes, so even incompressible data
     (deflate's stored blocks add 5 bytes per 64 KiB) fits the 16-bit member size."""
-    c = zlib.compressobj(level, zlib.DEFLATED, -15)
-    body = c.compress(data) + c.flush()
+    if _libdeflate is not None:
+        body = _libdeflate(data, level)
+    else:  # pragma: no cover
+        c = zlib.compressobj(level, zlib.DEFLATED, -15)
+        body = c.compress(data) + c.flush()
     head = _HEAD.pack(0x1F, 0x8B, 8, 4, 0, 0, 0xFF, 6, 66, 67, 2, len(body) + 25)
     return head + body + _TAIL.pack(zlib.crc32(data), len(data))
 

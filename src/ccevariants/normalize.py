@@ -11,19 +11,26 @@ Pipeline (all positions VCF 1-based):
    undeclared; keep a pre-existing VEP ``CSQ`` / snpEff ``ANN`` as ``SRC_CSQ`` / ``SRC_ANN``.
    :func:`_prepass_fast` does this columnar over byte blocks; anything unusual sends the input
    through the line-by-line :func:`_prepass`, whose errors name file and line.
-2. **bcftools norm through pysam.bcftools** to uncompressed BCF: ``-m -any`` (split; Number=R/A
+2. **bcftools norm through pysam.bcftools** to VCF text: ``-m -any`` (split; Number=R/A
    fields such as AD are split per allele), ``--old-rec-tag CCEV_ORIG`` (the original record of
    every changed one), ``-f FASTA`` (left-align and trim indels) and ``-c wx`` (REF check: warn and
    exclude the rare record whose REF disagrees with the FASTA; each is listed with reason
    ``ref_mismatch``). Unsorted input is sorted first (``bcftools sort``).
-3. **Read support + filters**, columnar in chunks of :data:`CHUNK` records of ``bcftools query``
-   output: harmonised ``T_DP/T_AD/T_AF`` (``N_*``) from the caller's own fields
-   (:mod:`ccevariants.callers`; optional BAM fallback); exact duplicates (:func:`exact_duplicates`,
-   the rule of ``bcftools norm -d exact``) are removed here so that each can be reported; then
-   ``--keep-nonpass``, ``--min-depth``, ``--min-vaf``. The kept records of ``bcftools view``'s text
-   are written with their INFO additions by a columnar splice (:func:`_write_annotated`).
-4. BGZF + tabix (pysam). Every output is written in a temporary directory beside the output and
+3. **Read support + filters** (:func:`_consume`), per 8 MB block of norm's text: the caller's
+   fields as ``bcftools query`` would print them (:mod:`ccevariants.normtext`), harmonised
+   ``T_DP/T_AD/T_AF`` (``N_*``) (:mod:`ccevariants.callers`; optional BAM fallback); exact
+   duplicates (:func:`exact_duplicates`, the rule of ``bcftools norm -d exact``) are removed here so
+   that each can be reported; then ``--keep-nonpass``, ``--min-depth``, ``--min-vaf``; the kept
+   lines with their INFO additions are written by one compiled loop.
+4. BGZF (threaded, :mod:`ccevariants.bgzf`) with its tabix index built on the way
+   (:mod:`ccevariants.tbi`). Every output is written in a temporary directory beside the output and
    renamed into place only when everything succeeded.
+
+With a reference, steps 1–3 run as three concurrent processes (:func:`_stream_all`): the pre-pass
+writes the prepared VCF into a pipe that norm reads, and the writer follows norm's output file as
+it grows; anything the stream cannot handle (unsorted input, a late undeclared tag, an input that
+needs the line-by-line pass, norm moving a record past its sorting window) reruns the steps one
+after another with the same result.
 """
 
 from __future__ import annotations
@@ -204,11 +211,15 @@ def normalize_vcf(
     stats=None,
     bam=None,
     stream: bool = True,
+    threads: int = 2,
 ) -> dict:
     """Normalise ``input`` into a sorted, bgzipped, tabix-indexed ``output`` (contract §2).
 
     ``bam``: optional indexed tumour BAM/CRAM; records whose tumour read support is missing from
     the VCF get it counted from the BAM (:func:`ccevariants.callers.count_from_bam`).
+    ``stream``: with a reference, run the pre-pass, bcftools norm and the writer as concurrent
+    processes (:func:`_stream_all`); False runs the pre-pass first (same output). ``threads``:
+    BGZF compression threads.
 
     Returns the stats document (also written to ``stats`` when given). ``filtered`` receives a TSV
     ``chrom pos ref alt filter reason`` (1-based ``pos``) of every record removed. Raises
@@ -309,7 +320,7 @@ def normalize_vcf(
                 src,
                 tmp,
                 caller_tag,
-                _consumer(out_vcf, extra, extractor_args, filters, src, None),
+                _consumer(out_vcf, extra, extractor_args, filters, src, None, threads),
             )
         if streamed is not None:
             pre, summary, bcf_removed, (kept, removed_rows, bam_counted) = streamed
@@ -322,7 +333,7 @@ def normalize_vcf(
                 tmp,
                 out_vcf,
                 ref.path if ref else None,
-                _consumer(out_vcf, extra, extractor_args, filters, src, pre.records),
+                _consumer(out_vcf, extra, extractor_args, filters, src, pre.records, threads),
                 src,
             )
             prepared.unlink()
@@ -1244,7 +1255,18 @@ def _without_own_keys(blk, rows: np.ndarray):
     return Block(("\n".join(lines) + "\n").encode(), blk.n_columns)
 
 
-def _consume(fh, out_vcf: Path, extra_header, extract_args, min_depth, min_vaf, pass_only, src, progress):
+def _consume(
+    fh,
+    out_vcf: Path,
+    extra_header,
+    extract_args,
+    min_depth,
+    min_vaf,
+    pass_only,
+    src,
+    progress,
+    threads: int = 2,
+):
     """Read support, filters and INFO additions for norm's VCF text on ``fh``; BGZF to ``out_vcf``.
 
     Per block of lines (:class:`ccevariants.normtext.Block`): the caller's fields as
@@ -1277,7 +1299,7 @@ def _consume(fh, out_vcf: Path, extra_header, extract_args, min_depth, min_vaf, 
     kept = bam_counted = 0
     bam = extract_args.get("bam")
     index = TabixBuilder()
-    with BgzfWriter(out_vcf) as out:
+    with BgzfWriter(out_vcf, threads=threads) as out:
         out.write(("\n".join(header_lines) + "\n").encode())
         for data in _stream_blocks(fh):
             blk = Block(data, n_columns)
@@ -1561,7 +1583,7 @@ def _prepare(lines, header: Header, ref: Reference | None, src: Path, tmp: Path,
     return pre, prepared
 
 
-def _consumer(out_vcf: Path, extra, extract_args, filters, src, n_records):
+def _consumer(out_vcf: Path, extra, extract_args, filters, src, n_records, threads: int = 2):
     """``consume(fh)`` for :func:`_norm_streamed`: :func:`_consume` with a progress bar."""
     from .progress import Progress
 
@@ -1569,7 +1591,9 @@ def _consumer(out_vcf: Path, extra, extract_args, filters, src, n_records):
 
     def consume(fh):
         with Progress("normalize: writing records", total=n_records) as bar:
-            return _consume(fh, out_vcf, extra, extract_args, min_depth, min_vaf, pass_only, src, bar)
+            return _consume(
+                fh, out_vcf, extra, extract_args, min_depth, min_vaf, pass_only, src, bar, threads
+            )
 
     return consume
 

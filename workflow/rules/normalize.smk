@@ -18,7 +18,7 @@ rule normalize:
         "logs/normalize/{patient}.log",
     benchmark:
         "benchmarks/normalize/{patient}.tsv"
-    threads: 1
+    threads: 2  # pre-pass, bcftools norm and the writer run concurrently
     resources:
         mem_mb=2000,
         runtime=60,  # minutes; a whole-genome VCF (5 M records) normalises in well under this
@@ -26,4 +26,5 @@ rule normalize:
         "../../envs/ccevariants.yaml"
     shell:
         "ccev normalize {params.flag} {input.calls} --reference {input.fasta} --output {output.vcf}"
-        " {params.samples} {params.policy} --filtered {output.filtered} --stats {output.stats} > {log} 2>&1"
+        " {params.samples} {params.policy} --filtered {output.filtered} --stats {output.stats}"
+        " --threads {threads} > {log} 2>&1"

@@ -44,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bam", help="indexed tumour BAM/CRAM: count read support where the VCF has none (sheet column bam)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="BGZF compression threads [2]; the pre-pass, bcftools norm and the writer run as three "
+        "concurrent processes, so the job uses about two cores",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,5 +72,12 @@ def run(args: argparse.Namespace) -> int:
 
         normalize_maf(args.maf, args.output, **common)
         return 0
-    normalize_vcf(args.input, args.output, caller=args.caller, tag_map=args.tag_map, **common)
+    normalize_vcf(
+        args.input,
+        args.output,
+        caller=args.caller,
+        tag_map=args.tag_map,
+        threads=max(1, args.threads),
+        **common,
+    )
     return 0
