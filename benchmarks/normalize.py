@@ -128,16 +128,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs per tool; the median is reported [3]")
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument(
+        "--inputs", type=Path, help="reuse bench.fa + bench.vcf from this directory (from --keep)"
+    )
     args = ap.parse_args(argv)
     tmp = tempfile.TemporaryDirectory(prefix="ccev-bench-", dir=args.workdir)
     work = Path(tmp.name)
     t0 = time.perf_counter()
-    # generated in a child process: a forked child's peak RSS would include this process's memory
-    gen = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import normalize as b; "
-    gen += f"from pathlib import Path; b.make_inputs(Path({str(work)!r}), {args.records})"
-    subprocess.run([sys.executable, "-c", gen], check=True)
-    ref, vcf = work / "bench.fa", work / "bench.vcf"
-    print(f"generated {args.records:,} records in {time.perf_counter() - t0:.1f} s ({work})")
+    if args.inputs:
+        ref, vcf = args.inputs / "bench.fa", args.inputs / "bench.vcf"
+        with open(vcf, "rb") as fh:
+            args.records = sum(1 for line in fh if not line.startswith(b"#"))
+        print(f"reusing {args.records:,} records from {args.inputs}")
+    else:
+        # generated in a child process: a forked child's peak RSS would include this process's memory
+        gen = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import normalize as b; "
+        gen += f"from pathlib import Path; b.make_inputs(Path({str(work)!r}), {args.records})"
+        subprocess.run([sys.executable, "-c", gen], check=True)
+        ref, vcf = work / "bench.fa", work / "bench.vcf"
+        print(f"generated {args.records:,} records in {time.perf_counter() - t0:.1f} s ({work})")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     tools = [
         ("bcftools norm (pysam) + tabix", BCFTOOLS, work / "bcftools.vcf.gz"),
@@ -164,6 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {name}: wall {', '.join(f'{r[0]:.2f}' for r in rs)}; CPU {', '.join(f'{r[1]:.2f}' for r in rs)}"
         )
+    # each ccev run follows its bcftools run: the ratio within a pair sees the same machine state
+    base, ours = runs[tools[0][0]], runs[tools[1][0]]
+    pair_wall = sorted(o[0] / b[0] for b, o in zip(base, ours, strict=True))
+    pair_cpu = sorted(o[1] / b[1] for b, o in zip(base, ours, strict=True))
+    print(
+        f"per-pair ratios ccev / bcftools: wall median {statistics.median(pair_wall):.2f} "
+        f"(range {pair_wall[0]:.2f}-{pair_wall[-1]:.2f}); CPU median {statistics.median(pair_cpu):.2f} "
+        f"(range {pair_cpu[0]:.2f}-{pair_cpu[-1]:.2f})"
+    )
     if args.keep:
         print(f"kept {work}")
         tmp._finalizer.detach()  # noqa: SLF001 - keep the directory

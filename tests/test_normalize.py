@@ -922,5 +922,7 @@ def test_undeclared_filter_gets_a_definition(ref_and_vcf, tmp_path, stream):
     assert kept["records_out"] == doc["records_out"] + by_filter
     with gzip.open(tmp_path / "k.vcf.gz", "rt") as fh:
         text = fh.read()
-    assert '##FILTER=<ID=my_filter,Description="Undeclared in the input header (added by ccevariants)">' in text
+    assert (
+        '##FILTER=<ID=my_filter,Description="Undeclared in the input header (added by ccevariants)">' in text
+    )
     assert "\tmy_filter;PASSish\t" in text

@@ -48,22 +48,45 @@ def test_comment_lines_are_ignored(workdir):
 @pytest.mark.parametrize(
     ("body", "header", "expected"),
     [
-        ("P1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\nP1\tS2\tCCE-A\tLUAD\ta.vcf\tpanel\t\n", HEADER,
-         ["samples.tsv:3", "column 'patient'", "'P1' again (first on line 2)"]),
-        ("P1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\nP2\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\n", HEADER,
-         ["samples.tsv:3", "column 'sample'", "'S1' again"]),
-        ("P1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\t\n", HEADER.replace("\n", "\tflavour\n"),
-         ["samples.tsv:1", "column 'flavour'", "unknown column"]),
-        ("P1\tS1\tCCE-A\tLUAD\tmissing.vcf\tpanel\t\n", HEADER,
-         ["samples.tsv:2", "column 'vcf'", "no file at 'missing.vcf'"]),
-        ("P1\tS1\tCCE-A\tLUNGX\ta.vcf\tpanel\t\n", HEADER,
-         ["samples.tsv:2", "column 'tumor_type'", "expected an OncoTree code", "'LUNGX'"]),
+        (
+            "P1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\nP1\tS2\tCCE-A\tLUAD\ta.vcf\tpanel\t\n",
+            HEADER,
+            ["samples.tsv:3", "column 'patient'", "'P1' again (first on line 2)"],
+        ),
+        (
+            "P1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\nP2\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\n",
+            HEADER,
+            ["samples.tsv:3", "column 'sample'", "'S1' again"],
+        ),
+        (
+            "P1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\t\n",
+            HEADER.replace("\n", "\tflavour\n"),
+            ["samples.tsv:1", "column 'flavour'", "unknown column"],
+        ),
+        (
+            "P1\tS1\tCCE-A\tLUAD\tmissing.vcf\tpanel\t\n",
+            HEADER,
+            ["samples.tsv:2", "column 'vcf'", "no file at 'missing.vcf'"],
+        ),
+        (
+            "P1\tS1\tCCE-A\tLUNGX\ta.vcf\tpanel\t\n",
+            HEADER,
+            ["samples.tsv:2", "column 'tumor_type'", "expected an OncoTree code", "'LUNGX'"],
+        ),
         ("P1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t1.7\n", HEADER, ["column 'purity'", "'1.7'"]),
         ("P1\tS1\tCCE-A\tLUAD\ta.vcf\tamplicon\t\n", HEADER, ["column 'assay'", "'amplicon'"]),
         ("P 1\tS1\tCCE-A\tLUAD\ta.vcf\tpanel\t\n", HEADER, ["column 'patient'", "'P 1'"]),
         ("P1\tS1\t\tLUAD\ta.vcf\tpanel\t\n", HEADER, ["column 'center'", "empty field"]),
-        ("P1\tS1\tCCE-A\tLUAD\t\tpanel\t\n", HEADER, ["column 'vcf'", "exactly one of 'vcf' or 'maf'; found neither"]),
-        ("P1\tS1\tCCE-A\tLUAD\ta.vcf\n", HEADER, ["samples.tsv:2", "expected 7 tab-separated fields; found 5"]),
+        (
+            "P1\tS1\tCCE-A\tLUAD\t\tpanel\t\n",
+            HEADER,
+            ["column 'vcf'", "exactly one of 'vcf' or 'maf'; found neither"],
+        ),
+        (
+            "P1\tS1\tCCE-A\tLUAD\ta.vcf\n",
+            HEADER,
+            ["samples.tsv:2", "expected 7 tab-separated fields; found 5"],
+        ),
         ("", HEADER, ["expected at least one sample row"]),
     ],
 )
@@ -80,7 +103,9 @@ def test_bad_sheets_name_line_column_and_value(workdir, body, header, expected):
 def test_vcf_contig_not_in_reference(workdir):
     (workdir / "b.vcf").write_text(VCF.replace("chr1\t5", "chr9\t5"))
     sheet = write(workdir, "P1\tS1\tCCE-A\tLUAD\tb.vcf\tpanel\t\n")
-    with pytest.raises(ConfigError, match=r"samples.tsv:2: column 'vcf': b.vcf: contig 'chr9' is not in the reference"):
+    with pytest.raises(
+        ConfigError, match=r"samples.tsv:2: column 'vcf': b.vcf: contig 'chr9' is not in the reference"
+    ):
         load(sheet, workdir)
 
 

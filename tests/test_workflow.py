@@ -42,7 +42,9 @@ def demo_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     result = snakemake(workdir, *CONFIG_ARGS)
     if result.returncode != 0:
-        logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "logs").rglob("*.log")))
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((workdir / "logs").rglob("*.log"))
+        )
         pytest.fail(f"snakemake failed ({result.returncode}):\n{result.stderr[-6000:]}\n{logs}")
     return workdir
 
@@ -77,7 +79,11 @@ def test_dry_run_plans_every_stage_for_every_patient(tmp_path):
     for rule in ("normalize", "annotate", "biomarkers", "match", "report"):
         assert f"{rule}" in out
     # one job per patient per stage
-    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in out.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
     for rule in ("normalize", "annotate", "biomarkers", "match", "report"):
         assert counts.get(rule) == len(patients), out
 
@@ -117,12 +123,20 @@ def test_every_patient_gets_html_json_tsv(demo_run):
 
 def test_egfr_l858r_lung_gets_osimertinib_escat_IA_and_t790m_resistance(demo_run):
     found = findings(demo_run, "CCE-P01")
-    osi = [f for f in found if f["gene"] == "EGFR" and f["alteration"] == "L858R"
-           and any("osimertinib" in t.lower() for t in f["therapies"]) and f["effect"] == "sensitivity"]
+    osi = [
+        f
+        for f in found
+        if f["gene"] == "EGFR"
+        and f["alteration"] == "L858R"
+        and any("osimertinib" in t.lower() for t in f["therapies"])
+        and f["effect"] == "sensitivity"
+    ]
     assert osi, found
     assert osi[0]["escat"] == "I-A"
     assert osi[0]["on_label"] == {"EMA": True, "FDA": True}
-    resistance = [f for f in found if f["gene"] == "EGFR" and f["alteration"] == "T790M" and f["effect"] == "resistance"]
+    resistance = [
+        f for f in found if f["gene"] == "EGFR" and f["alteration"] == "T790M" and f["effect"] == "resistance"
+    ]
     assert resistance, "EGFR T790M must be reported as a resistance marker"
     html = (demo_run / "results" / "reports" / "CCE-P01.html").read_text()
     assert "L858R" in html and "T790M" in html and "osimertinib" in html.lower()
@@ -130,7 +144,12 @@ def test_egfr_l858r_lung_gets_osimertinib_escat_IA_and_t790m_resistance(demo_run
 
 def test_colorectal_braf_v600e_gets_encorafenib_cetuximab_not_tumour_agnostic(demo_run):
     found = findings(demo_run, "CCE-P03")
-    therapies = {t.lower() for f in found if f["gene"] == "BRAF" and f["effect"] == "sensitivity" for t in f["therapies"]}
+    therapies = {
+        t.lower()
+        for f in found
+        if f["gene"] == "BRAF" and f["effect"] == "sensitivity"
+        for t in f["therapies"]
+    }
     assert any("encorafenib" in t and "cetuximab" in t for t in therapies), therapies
     assert not any("dabrafenib" in t and "trametinib" in t for t in therapies), therapies
 
@@ -146,7 +165,9 @@ def test_melanoma_braf_v600e_gets_braf_mek_IA_and_tmb_high(demo_run):
 def test_colorectal_kras_g12d_is_anti_egfr_resistance(demo_run):
     found = findings(demo_run, "CCE-P02")
     res = [f for f in found if f["gene"] == "KRAS" and f["effect"] == "resistance"]
-    assert res and any("cetuximab" in t.lower() or "panitumumab" in t.lower() for f in res for t in f["therapies"])
+    assert res and any(
+        "cetuximab" in t.lower() or "panitumumab" in t.lower() for f in res for t in f["therapies"]
+    )
 
 
 def test_breast_erbb2_amplification_and_pik3ca(demo_run):
@@ -157,7 +178,9 @@ def test_breast_erbb2_amplification_and_pik3ca(demo_run):
 
 def test_alk_fusion_lung(demo_run):
     found = findings(demo_run, "CCE-P06")
-    alk = [f for f in found if "ALK" in f["gene"] and f["category"] == "fusion" and f["effect"] == "sensitivity"]
+    alk = [
+        f for f in found if "ALK" in f["gene"] and f["category"] == "fusion" and f["effect"] == "sensitivity"
+    ]
     assert alk and min(f["escat"] for f in alk).startswith("I")
     # EML4 exon 13 joined to ALK exon 20: the ALK kinase domain (aa 1116-1392, bundled UniProt table) is kept
     biomarkers = json.loads((demo_run / "results" / "biomarkers" / "CCE-P06.json").read_text())

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - the dependency is declared; zlib still
     _libdeflate = None
 
 
-def _member(data: bytes, level: int) -> bytes:
+def _member(data, level: int) -> bytes:
     """One BGZF member; ``data`` is at most :data:`BLOCK` bytes, so even incompressible data
     (deflate's stored blocks add 5 bytes per 64 KiB) fits the 16-bit member size."""
     if _libdeflate is not None:
@@ -50,7 +50,8 @@ def compress_piece(data: bytes, level: int = 6) -> bytes:
     return b"".join(_members(data, level))
 
 
-def _members(data: bytes, level: int = 6) -> list[bytes]:
+def _members(data, level: int = 6) -> list[bytes]:
+    """BGZF members for ``data`` (bytes or a memoryview), one per :data:`BLOCK` bytes."""
     return [_member(data[i : i + BLOCK], level) for i in range(0, len(data), BLOCK)]
 
 
@@ -77,12 +78,17 @@ class BgzfWriter:
 
     def write(self, data: bytes) -> None:
         self.written += len(data)
-        self._buf += data
-        while len(self._buf) >= self.piece:
-            self._submit(bytes(self._buf[: self.piece]))
-            del self._buf[: self.piece]
+        if self._buf:
+            self._buf += data
+            data = bytes(self._buf)
+            self._buf.clear()
+        view = memoryview(data)
+        whole = len(view) - len(view) % self.piece
+        for i in range(0, whole, self.piece):  # slices of one buffer: no copies
+            self._submit(view[i : i + self.piece])
+        self._buf += view[whole:]
 
-    def _submit(self, data: bytes) -> None:
+    def _submit(self, data) -> None:
         if self._pool is None:
             self._put(_members(data, self.level))
             return

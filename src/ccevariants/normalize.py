@@ -555,6 +555,7 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
     """
     import zlib
 
+    from .normtext import run_heads
     from .progress import Progress
     from .vcfutil import body_blocks, gather_segments, scan_records, strip_info_values
 
@@ -638,19 +639,23 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
                         )
                 records += n
                 bar.update(n)
-                # INFO keys ("KEY=" / flag "KEY") and FORMAT strings, from the distinct patterns only
-                info = gather_segments(arr, t[:, 6] + 1, t[:, 7] - t[:, 6] - 1, sep=10)
+                # INFO keys ("KEY=" / flag "KEY"), FILTER and FORMAT strings: only lines that
+                # differ from the previous line are looked at (runs of equal patterns)
+                h = run_heads(arr, t[:, 6] + 1, t[:, 7], keys_only=True)
+                info = gather_segments(arr, t[h, 6] + 1, t[h, 7] - t[h, 6] - 1, sep=10)
                 for sig in set(strip_info_values(info).split(b"\n")) - info_sig:
                     info_sig.add(sig)
                     if sig and sig != b".":
                         pre.info_tags.update(_INFO_KEY.findall(sig.decode()))
-                filt = gather_segments(arr, t[:, 5] + 1, t[:, 6] - t[:, 5] - 1, sep=10).tobytes()
+                h = run_heads(arr, t[:, 5] + 1, t[:, 6])
+                filt = gather_segments(arr, t[h, 5] + 1, t[h, 6] - t[h, 5] - 1, sep=10).tobytes()
                 for f in set(filt.split(b"\n")) - filter_seen:
                     filter_seen.add(f)
                     if f:
                         pre.filter_tags.update(f.decode().split(";"))
                 # FORMAT: between the 8th and 9th tab (read_header guarantees a sample column)
-                fmt = gather_segments(arr, t[:, 7] + 1, t[:, 8] - t[:, 7] - 1, sep=10).tobytes()
+                h = run_heads(arr, t[:, 7] + 1, t[:, 8])
+                fmt = gather_segments(arr, t[h, 7] + 1, t[h, 8] - t[h, 7] - 1, sep=10).tobytes()
                 for f in set(fmt.split(b"\n")) - fmt_seen:
                     fmt_seen.add(f)
                     if f:
@@ -1524,8 +1529,16 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
     """
     import signal
 
+    from . import _numba  # noqa: F401 - imported once here, inherited by both forked processes
+
     pre_out = tmp / "prepass.outcome"
     r, w = os.pipe()
+    try:  # a 1 MiB pipe (Linux): fewer wake-ups of norm than with the default 64 KiB
+        import fcntl
+
+        fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):  # pragma: no cover - other systems keep their default
+        pass
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         os.close(r)

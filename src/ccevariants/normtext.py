@@ -29,9 +29,10 @@ TEXT_EXPRS = frozenset({"FREQ", "AD", "CCEV_ORIG"})
 _DOT = 46
 
 
-def _lines_loop(arr, ntabs, starts, tabs):  # pragma: no cover - compiled by Numba
-    """Start of every line and its first ``ntabs`` tab positions (the last column ends at the
-    newline). Returns the number of lines, or ``-(k + 1)`` when line ``k`` has too few columns."""
+def _lines_loop(arr, ntabs, starts, tabs, ends):  # pragma: no cover - compiled by Numba
+    """Start and newline of every line and its ``ntabs`` tab positions (the last column ends at
+    the newline). Returns the number of lines, or ``-(k + 1)`` when line ``k`` has another number
+    of columns."""
     n = 0
     i = 0
     size = arr.shape[0]
@@ -40,15 +41,31 @@ def _lines_loop(arr, ntabs, starts, tabs):  # pragma: no cover - compiled by Num
         k = 0
         j = i
         while arr[j] != 10:
-            if arr[j] == 9 and k < ntabs:
+            if arr[j] == 9:
+                if k == ntabs:
+                    return -(n + 1)
                 tabs[n, k] = j
                 k += 1
             j += 1
         if k != ntabs:
             return -(n + 1)
+        ends[n] = j
         n += 1
         i = j + 1
     return n
+
+
+def _equals_loop(arr, s, e, text, out):  # pragma: no cover - compiled by Numba
+    """``out[i]`` = ``arr[s[i]:e[i]]`` equals ``text``."""
+    m = text.shape[0]
+    for i in range(s.shape[0]):
+        same = e[i] - s[i] == m
+        if same:
+            for k in range(m):
+                if arr[s[i] + k] != text[k]:
+                    same = False
+                    break
+        out[i] = same
 
 
 def _find_key(arr, s, e, sep, key, flag_ok):  # pragma: no cover - compiled by Numba
@@ -224,6 +241,50 @@ def _same_as_prev_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
         out[i] = same
 
 
+def _same_keys_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
+    """``out[i]`` = INFO segment ``i`` has the same keys in the same order as segment ``i - 1``
+    (values ignored: ``A=1;B`` and ``A=7;B`` match)."""
+    for i in range(s.shape[0]):
+        same = i > 0
+        if same:
+            p = s[i]
+            q = s[i - 1]
+            pe = e[i]
+            qe = e[i - 1]
+            while True:
+                # compare keys up to '=' / ';' / end
+                while p < pe and q < qe and arr[p] == arr[q] and arr[p] != 61 and arr[p] != 59:
+                    p += 1
+                    q += 1
+                a = arr[p] if p < pe else 59
+                b = arr[q] if q < qe else 59
+                if a != b or (a != 61 and a != 59):
+                    same = False
+                    break
+                if a == 61:  # skip both values
+                    while p < pe and arr[p] != 59:
+                        p += 1
+                    while q < qe and arr[q] != 59:
+                        q += 1
+                if p >= pe or q >= qe:
+                    same = p >= pe and q >= qe
+                    break
+                p += 1
+                q += 1
+        out[i] = same
+
+
+def run_heads(arr: np.ndarray, s: np.ndarray, e: np.ndarray, keys_only: bool = False) -> np.ndarray:
+    """Indices of the segments ``arr[s:e]`` that differ from the previous one (the first always);
+    ``keys_only``: compare INFO key sequences, ignoring values."""
+    same = np.empty(len(s), np.bool_)
+    if len(s):
+        _kernels()["same_keys" if keys_only else "same"](
+            arr, np.ascontiguousarray(s, np.int64), np.ascontiguousarray(e, np.int64), same
+        )
+    return np.flatnonzero(~same)
+
+
 def _format_multi_loop(arr, fs, fe, ss, se, keys, key_off, index, out_s, out_e):  # pragma: no cover
     """:func:`_format_loop` for several (key, index) pairs at once (columns of ``out_s``/``out_e``);
     the key positions are looked up again only when FORMAT differs from the previous line's."""
@@ -359,6 +420,8 @@ def _kernels():
         _K["emit"] = jit(_emit_loop)
         _K["float"] = jit(_float_loop)
         _K["same"] = jit(_same_as_prev_loop)
+        _K["equals"] = jit(_equals_loop)
+        _K["same_keys"] = jit(_same_keys_loop)
     return _K
 
 
@@ -368,33 +431,22 @@ class Block:
     def __init__(self, data: bytes, n_columns: int) -> None:
         self.data = data
         self.arr = np.frombuffer(data, dtype=np.uint8)
-        self.ends = np.flatnonzero(self.arr == 10)
-        n = self.n = len(self.ends)
+        n = self.n = data.count(b"\n")
         self.n_columns = n_columns
         self.starts = np.empty(n, np.int64)
-        if n:
-            self.starts[0] = 0
-            self.starts[1:] = self.ends[:-1] + 1
-        tabs = np.flatnonzero(self.arr == 9)
-        if n_columns == 1:
-            self.tabs = np.empty((n, 0), np.int64)
-            ok = not len(tabs)
-        elif len(tabs) == n * (n_columns - 1):  # the usual case: every line has all its columns
-            self.tabs = tabs.reshape(n, n_columns - 1)
-            ok = n == 0 or bool(
-                np.all(self.tabs[:, 0] > self.starts) and np.all(self.tabs[:, -1] < self.ends)
-            )
-        else:
-            ok = False
-        if not ok:
-            self.tabs = np.empty((n, n_columns - 1), np.int64)
-            got = _kernels()["lines"](self.arr, n_columns - 1, self.starts, self.tabs) if n else 0
-            if got != n:
-                raise ValueError(
-                    f"expected {n_columns} columns on every line; line {-got} of the block has fewer"
-                )
-        # with a dot appended: the source of every missing value
-        self._src = np.concatenate([self.arr, np.array([_DOT], np.uint8)])
+        self.ends = np.empty(n, np.int64)
+        self.tabs = np.empty((n, n_columns - 1), np.int64)
+        got = _kernels()["lines"](self.arr, n_columns - 1, self.starts, self.tabs, self.ends) if n else 0
+        if got != n:
+            raise ValueError(f"expected {n_columns} columns on every line; line {-got} of the block differs")
+        self._src_cache = None
+
+    @property
+    def _src(self) -> np.ndarray:
+        """The bytes with a dot appended: the source of every missing value."""
+        if self._src_cache is None:
+            self._src_cache = np.concatenate([self.arr, np.array([_DOT], np.uint8)])
+        return self._src_cache
 
     def column(self, c: int) -> tuple[np.ndarray, np.ndarray]:
         """0-based start and end of column ``c`` (0 = CHROM) on every line."""
@@ -424,10 +476,7 @@ class Block:
     def runs_text(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Like :meth:`text` for low-cardinality columns (CHROM, FILTER): one str per run of equal
         values, repeated (present segments only)."""
-        same = np.empty(len(s), np.bool_)
-        if len(s):
-            _kernels()["same"](self.arr, s, e, same)
-        first = np.flatnonzero(~same)
+        first = run_heads(self.arr, s, e)
         names = self.text(s[first], e[first])
         return np.repeat(names, np.diff(np.r_[first, len(s)]))
 
@@ -467,12 +516,10 @@ class LazyText:
         return self.block.text(self.s[idx], self.e[idx])
 
     def __eq__(self, other) -> np.ndarray:  # type: ignore[override]
-        t = np.frombuffer(str(other).encode(), np.uint8)
-        out = (self.e - self.s) == len(t)
-        arr = self.block.arr
-        for k, byte in enumerate(t.tolist()):
-            rows = np.flatnonzero(out)
-            out[rows] = arr[self.s[rows] + k] == byte
+        out = np.empty(len(self.s), np.bool_)
+        if len(out):
+            t = np.frombuffer(str(other).encode(), np.uint8)
+            _kernels()["equals"](self.block.arr, self.s, self.e, t, out)
         return out
 
     def __ne__(self, other) -> np.ndarray:  # type: ignore[override]
