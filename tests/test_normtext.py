@@ -285,7 +285,7 @@ def test_own_tabix_index_answers_like_htslibs(tmp_path):
             pos = np.sort(rng.integers(1, 25_000_000, n))
             pos[10:20] = pos[10]  # records sharing a position
             span = np.where(rng.random(n) < 0.02, rng.integers(2, 400_000, n), 0)
-            lines, starts, ends = [], [], []
+            lines, ends = [], []
             for p, s in zip(pos.tolist(), span.tolist(), strict=True):
                 info = f"END={p + s}" if s else "."
                 ref = "ACGT"[p % 4] * (1 + p % 3)
