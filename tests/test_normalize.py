@@ -926,3 +926,161 @@ def test_undeclared_filter_gets_a_definition(ref_and_vcf, tmp_path, stream):
         '##FILTER=<ID=my_filter,Description="Undeclared in the input header (added by ccevariants)">' in text
     )
     assert "\tmy_filter;PASSish\t" in text
+
+
+# ------------------------------------------------------------------------------------------
+# the concurrent pipeline (pre-pass | bcftools norm | writer) and its step-by-step twin
+# ------------------------------------------------------------------------------------------
+
+
+def _sorted_vcf(tmp_path, seqs, n=400, extra_info=None):
+    """A sorted Mutect2-style VCF on the reference's contig names: SNVs every few bases, a
+    multi-allelic site, a deletion that left-aligns, non-PASS records."""
+    c1 = seqs["chr1"]
+    lines = []
+    for i, p in enumerate(range(2, 2 + 2 * n, 2)):
+        p = p % 990 + 1 if p > 990 else p
+        if p in (200, 201, 202, 203, 204, 205):
+            continue
+        r = c1[p - 1]
+        a = "T" if r != "T" else "G"
+        info = extra_info(i) if extra_info else "."
+        filt = "weak_evidence" if i % 7 == 0 else "PASS"
+        lines.append(
+            (
+                p,
+                f"chr1\t{p}\t.\t{r}\t{a}\t.\t{filt}\t{info}\tGT:AD:DP:AF\t0/0:30,0:30:0\t0/1:{20 + i % 9},{1 + i % 5}:30:0.2\n",
+            )
+        )
+    lines.append((204, "chr1\t204\t.\tAA\tA\t.\tPASS\t.\tGT:AD:DP:AF\t0/0:25,0:25:0\t0/1:15,5:20:0.25\n"))
+    lines.sort(key=lambda x: x[0])
+    path = tmp_path / "sorted.vcf"
+    path.write_text(HEADER + "".join(text for _, text in lines))
+    return path
+
+
+def _outputs(path):
+    with gzip.open(path, "rt") as fh:
+        return fh.read()
+
+
+def test_stream_and_steps_give_identical_output(tmp_path, monkeypatch):
+    """A sorted input takes the concurrent path (no restart), the same input step by step gives
+    byte-identical VCF, filtered table and stats; the index answers like htslib's."""
+    import ccevariants.normalize as norm
+
+    fa, seqs = make_reference(tmp_path)
+    vcf = _sorted_vcf(tmp_path, seqs)
+    prepared = []
+    real = norm._prepare
+    monkeypatch.setattr(norm, "_prepare", lambda *a, **k: prepared.append(1) or real(*a, **k))
+    a, ta = tmp_path / "a.vcf.gz", tmp_path / "a.tsv"
+    doc_a = normalize_vcf(vcf, a, reference=fa, filtered=ta)
+    assert prepared == []  # streamed all the way
+    b, tb = tmp_path / "b.vcf.gz", tmp_path / "b.tsv"
+    doc_b = normalize_vcf(vcf, b, reference=fa, filtered=tb, stream=False)
+    assert prepared == [1]
+    assert _outputs(a) == _outputs(b)
+    assert ta.read_text() == tb.read_text()
+    assert doc_a == doc_b
+    assert doc_a["records_out"] > 300 and doc_a["realigned"] == 1
+    assert doc_a["removed"]["filter:weak_evidence"] > 40
+    theirs = tmp_path / "theirs.vcf.gz"
+    shutil.copy(a, theirs)
+    pysam.tabix_index(str(theirs), preset="vcf", force=True)
+    with pysam.TabixFile(str(a)) as x, pysam.TabixFile(str(theirs)) as y:
+        for s in range(0, 1000, 37):
+            assert list(x.fetch("chr1", s, s + 50)) == list(y.fetch("chr1", s, s + 50))
+
+
+def test_late_undeclared_tag_restarts_step_by_step(tmp_path, monkeypatch):
+    """An INFO key first used without a definition after the first block: the streamed header
+    would be wrong, so the run restarts step by step; the definition is added."""
+    import ccevariants.normalize as norm
+    import ccevariants.vcfutil as vu
+
+    fa, seqs = make_reference(tmp_path)
+    vcf = _sorted_vcf(tmp_path, seqs, extra_info=lambda i: "LATE=1" if i > 300 else ".")
+    monkeypatch.setattr(vu, "BLOCK_BYTES", 4096)
+    prepared = []
+    real = norm._prepare
+    monkeypatch.setattr(norm, "_prepare", lambda *a, **k: prepared.append(1) or real(*a, **k))
+    out = tmp_path / "o.vcf.gz"
+    normalize_vcf(vcf, out, reference=fa)
+    assert prepared == [1]
+    text = _outputs(out)
+    assert '##INFO=<ID=LATE,Number=.,Type=String,Description="Undeclared in the input header' in text
+    assert text.count("LATE=1") > 50
+
+
+def _children() -> set[int]:
+    """PIDs of this process's live or unreaped children (Linux /proc)."""
+    out: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        text = (task / "children").read_text().split()
+        out.update(int(x) for x in text)
+    return out
+
+
+def _no_children_left(before: set[int]):
+    assert _children() <= before  # the pre-pass and norm processes were stopped and reaped
+
+
+def test_norm_failure_in_the_stream(tmp_path, monkeypatch):
+    """bcftools norm failing inside the concurrent pipeline: its own message, exit code 2 from the
+    CLI, no output, no process left behind."""
+    import ccevariants.normalize as norm
+
+    fa, seqs = make_reference(tmp_path)
+    vcf = _sorted_vcf(tmp_path, seqs)
+    monkeypatch.setattr(norm, "NORM_SPLIT", ("-m", "-any", "--no-such-option"))
+    out = tmp_path / "out" / "o.vcf.gz"
+    before = _children()
+    with pytest.raises(InputError, match="expected input bcftools norm accepts"):
+        normalize_vcf(vcf, out, reference=fa)
+    assert not out.exists() and not Path(str(out) + ".tbi").exists()
+    assert list(out.parent.iterdir()) == []
+    _no_children_left(before)
+
+
+def test_writer_failure_stops_norm(tmp_path, monkeypatch):
+    """An error in the writer stops the norm and pre-pass processes; nothing is left."""
+    import ccevariants.normalize as norm
+
+    fa, seqs = make_reference(tmp_path)
+    vcf = _sorted_vcf(tmp_path, seqs)
+
+    def broken(fh, *args, **kwargs):
+        fh.read(100)
+        raise RuntimeError("writer broke")
+
+    monkeypatch.setattr(norm, "_consume", broken)
+    out = tmp_path / "out" / "o.vcf.gz"
+    before = _children()
+    with pytest.raises(RuntimeError, match="writer broke"):
+        normalize_vcf(vcf, out, reference=fa)
+    assert list(out.parent.iterdir()) == []
+    _no_children_left(before)
+
+
+def test_wrong_build_found_by_the_streaming_pre_pass(tmp_path):
+    """Most REF alleles disagree with the reference: the pre-pass process reports the build error
+    with file and line although norm and the writer were already running."""
+    fa, seqs = make_reference(tmp_path)
+    vcf = _sorted_vcf(tmp_path, seqs)
+    flip = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    lines = vcf.read_text().splitlines(True)
+    for k, line in enumerate(lines):
+        if not line.startswith("#"):
+            f = line.split("\t")
+            if len(f[3]) == 1:
+                f[3] = flip[f[3]]
+                f[4] = flip[f[3]] if f[4] == f[3] else f[4]
+            lines[k] = "\t".join(f)
+    vcf.write_text("".join(lines))
+    out = tmp_path / "out" / "o.vcf.gz"
+    before = _children()
+    with pytest.raises(ReferenceMismatchError, match=r"sorted.vcf:\d+: expected REF alleles to match"):
+        normalize_vcf(vcf, out, reference=fa)
+    assert list(out.parent.iterdir()) == []
+    _no_children_left(before)
