@@ -33,31 +33,71 @@ def reg2bin(beg: np.ndarray, end: np.ndarray) -> np.ndarray:
     return out
 
 
+class _Ref:
+    """Index state of one reference sequence, in uncompressed offsets until written."""
+
+    __slots__ = ("chunks", "linear", "first", "last", "n")
+
+    def __init__(self) -> None:
+        self.chunks: dict[int, list[list[int]]] = {}
+        self.linear = np.zeros(0, np.int64)  # lowest start offset per 16 kb window (-1: none)
+        self.first = -1
+        self.last = -1
+        self.n = 0
+
+
 class TabixBuilder:
-    """Collects ``(contig, 0-based start, end, uncompressed start/end offset)`` per record of a
-    coordinate-sorted VCF being written through :class:`ccevariants.bgzf.BgzfWriter`."""
+    """Builds the index of a coordinate-sorted VCF being written through
+    :class:`ccevariants.bgzf.BgzfWriter` from ``(contig, 0-based start, end, uncompressed
+    start/end offset)`` per record, batch by batch. Memory is that of the index itself (bins,
+    chunks, windows), not of the records."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self._tid: dict[str, int] = {}
-        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._refs: dict[str, _Ref] = {}
 
     def add(self, chrom: np.ndarray, beg: np.ndarray, end: np.ndarray, ustart: np.ndarray, uend: np.ndarray):
         """One batch of records in file order; ``chrom`` holds names (str objects)."""
         if not len(beg):
             return
+        beg = np.asarray(beg, np.int64)
+        end = np.maximum(np.asarray(end, np.int64), beg + 1)
         change = np.flatnonzero(chrom[1:] != chrom[:-1]) + 1
-        run_starts = np.r_[0, change]
-        codes = []
-        for name in chrom[run_starts].tolist():
-            if name not in self._tid:
-                self._tid[name] = len(self.names)
+        bounds = np.r_[0, change, len(chrom)]
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            name = chrom[a]
+            ref = self._refs.get(name)
+            if ref is None:
+                ref = self._refs[name] = _Ref()
                 self.names.append(name)
-            codes.append(self._tid[name])
-        tid = np.repeat(np.array(codes, np.int64), np.diff(np.r_[run_starts, len(chrom)]))
-        self._parts.append(
-            (tid, beg.astype(np.int64), np.maximum(end, beg + 1).astype(np.int64), ustart, uend)
-        )
+            self._add(ref, beg[a:b], end[a:b], ustart[a:b], uend[a:b])
+
+    @staticmethod
+    def _add(ref: _Ref, beg, end, us, ue) -> None:
+        if ref.first < 0:
+            ref.first = int(us[0])
+        ref.last = int(ue[-1])
+        ref.n += len(beg)
+        bins = reg2bin(beg, end)
+        brk = np.flatnonzero(bins[1:] != bins[:-1]) + 1
+        r0 = np.r_[0, brk]
+        r1 = np.r_[brk, len(bins)] - 1
+        for bn, cb, ce in zip(bins[r0].tolist(), us[r0].tolist(), ue[r1].tolist(), strict=True):
+            lst = ref.chunks.setdefault(bn, [])
+            if lst and lst[-1][1] // BLOCK == cb // BLOCK:  # meets the previous chunk in one member
+                lst[-1][1] = max(lst[-1][1], ce)
+            else:
+                lst.append([cb, ce])
+        w0 = beg >> MIN_SHIFT
+        w1 = (end - 1) >> MIN_SHIFT
+        top = int(w1.max()) + 1
+        if top > len(ref.linear):
+            ref.linear = np.concatenate([ref.linear, np.full(top - len(ref.linear), -1, np.int64)])
+        lin = np.where(ref.linear < 0, np.iinfo(np.int64).max, ref.linear)
+        np.minimum.at(lin, w0, us)
+        for i in np.flatnonzero(w1 > w0).tolist():  # records spanning several windows
+            lin[w0[i] : w1[i] + 1] = np.minimum(lin[w0[i] : w1[i] + 1], us[i])
+        ref.linear = np.where(lin == np.iinfo(np.int64).max, -1, lin)
 
     def write(self, path, member_sizes: list[int]) -> None:
         """Write the index for a file whose members have ``member_sizes`` (compressed bytes) and
@@ -66,61 +106,31 @@ class TabixBuilder:
         np.cumsum(np.asarray(member_sizes, np.int64), out=addr[1 : len(member_sizes) + 1])
         addr[-1] = addr[-2]  # an offset at the very end points past the last member
 
-        def voff(u: np.ndarray) -> np.ndarray:
+        def voff(u):
+            u = np.asarray(u, np.int64)
             k = u // BLOCK
             return (addr[np.minimum(k, len(addr) - 1)] << 16) | (u - k * BLOCK)
 
-        if self._parts:
-            tid, beg, end, us, ue = (np.concatenate(x) for x in zip(*self._parts, strict=True))
-        else:
-            tid = beg = end = us = ue = np.zeros(0, np.int64)
-        vs, ve = voff(us), voff(ue)
-        out = [b"TBI\1", struct.pack("<8i", len(self.names), 2, 1, 2, 0, ord("#"), 0, 0)]
         names = b"".join(n.encode() + b"\0" for n in self.names)
-        out[1] = out[1][:-4] + struct.pack("<i", len(names))
-        out.append(names)
-        bounds = np.searchsorted(tid, np.arange(len(self.names) + 1))
-        for t in range(len(self.names)):
-            a, b = int(bounds[t]), int(bounds[t + 1])
-            out.append(self._reference(beg[a:b], end[a:b], vs[a:b], ve[a:b]))
-        data = b"".join(out)
+        out = [b"TBI\1", struct.pack("<8i", len(self.names), 2, 1, 2, 0, ord("#"), 0, len(names)), names]
+        for name in self.names:
+            ref = self._refs[name]
+            parts = [struct.pack("<i", len(ref.chunks) + 1)]
+            for bn in sorted(ref.chunks):
+                lst = np.array(ref.chunks[bn], np.int64)
+                parts.append(struct.pack("<Ii", bn, len(lst)))
+                parts.append(voff(lst).astype("<u8").tobytes())
+            parts.append(struct.pack("<Ii", META_BIN, 2))
+            first, last = voff(np.array([ref.first, ref.last]))
+            parts.append(struct.pack("<4Q", int(first), int(last), ref.n, 0))
+            lin = ref.linear
+            if (lin < 0).any():  # an empty window takes the next window's offset (valid lower bound)
+                n = len(lin)
+                idx = np.where(lin >= 0, np.arange(n), n)
+                nxt = np.minimum.accumulate(idx[::-1])[::-1]
+                lin = lin[np.minimum(nxt, n - 1)]
+            parts.append(struct.pack("<i", len(lin)))
+            parts.append(voff(lin).astype("<u8").tobytes())
+            out.append(b"".join(parts))
         with open(path, "wb") as fh:
-            fh.write(compress_piece(data) + EOF)
-
-    @staticmethod
-    def _reference(beg, end, vs, ve) -> bytes:
-        bins = reg2bin(beg, end)
-        # chunks: runs of consecutive records in one bin
-        brk = np.flatnonzero(bins[1:] != bins[:-1]) + 1
-        r0 = np.r_[0, brk]
-        r1 = np.r_[brk, len(bins)] - 1
-        chunks: dict[int, list[list[int]]] = {}
-        for bn, cb, ce in zip(bins[r0].tolist(), vs[r0].tolist(), ve[r1].tolist(), strict=True):
-            lst = chunks.setdefault(bn, [])
-            if lst and lst[-1][1] >> 16 == cb >> 16:  # meets the previous chunk in one block
-                lst[-1][1] = max(lst[-1][1], ce)
-            else:
-                lst.append([cb, ce])
-        parts = [struct.pack("<i", len(chunks) + 1)]
-        for bn in sorted(chunks):
-            lst = chunks[bn]
-            parts.append(struct.pack("<Ii", bn, len(lst)))
-            parts.append(np.array(lst, dtype="<u8").tobytes())
-        parts.append(struct.pack("<Ii", META_BIN, 2))
-        parts.append(struct.pack("<4Q", int(vs[0]), int(ve[-1]), len(beg), 0))
-        # linear index: lowest start offset among records overlapping each 16 kb window
-        w0 = beg >> MIN_SHIFT
-        w1 = (end - 1) >> MIN_SHIFT
-        n_intv = int(w1.max()) + 1
-        lin = np.full(n_intv, np.iinfo(np.int64).max, np.int64)
-        np.minimum.at(lin, w0, vs)
-        for i in np.flatnonzero(w1 > w0).tolist():  # records spanning several windows
-            lin[w0[i] : w1[i] + 1] = np.minimum(lin[w0[i] : w1[i] + 1], vs[i])
-        unset = lin == np.iinfo(np.int64).max
-        if unset.any():  # an empty window takes the next window's offset (valid lower bound)
-            idx = np.where(~unset, np.arange(n_intv), n_intv)
-            nxt = np.minimum.accumulate(idx[::-1])[::-1]
-            lin = lin[np.minimum(nxt, n_intv - 1)]
-        parts.append(struct.pack("<i", n_intv))
-        parts.append(lin.astype("<u8").tobytes())
-        return b"".join(parts)
+            fh.write(compress_piece(b"".join(out)) + EOF)
