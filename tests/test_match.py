@@ -107,6 +107,21 @@ def table(*rows):
     return frame.astype({c: t for c, t in COLUMNS.items()})
 
 
+def fusion(gene5, gene3, chrom, in_frame=True, reads=10, source="sv"):
+    """A fusion call as the biomarkers stage writes it (breakpoints 1-based, placeholders)."""
+    return {
+        "gene5": gene5,
+        "gene3": gene3,
+        "chrom5": chrom,
+        "pos5": 1,
+        "chrom3": chrom,
+        "pos3": 2,
+        "in_frame": in_frame,
+        "supporting_reads": reads,
+        "source": source,
+    }
+
+
 def biomarkers(cna=(), fusions=(), tmb="low", msi="mss"):
     return {
         "tmb": {
@@ -279,21 +294,7 @@ def test_ras_wildtype_colon_anti_egfr_sensitivity(snapshot):
 
 
 def test_ntrk1_fusion_any_solid_tumour_ic(snapshot):
-    bm = biomarkers(
-        fusions=[
-            {
-                "gene5": "TPM3",
-                "gene3": "NTRK1",
-                "chrom5": "chr1",
-                "pos5": 1,
-                "chrom3": "chr1",
-                "pos3": 2,
-                "in_frame": True,
-                "supporting_reads": 12,
-                "source": "sv",
-            }
-        ]
-    )
+    bm = biomarkers(fusions=[fusion("TPM3", "NTRK1", "chr1", reads=12)])
     for tumor in ("PAAD", "COAD", "THPA"):
         doc = run(snapshot, [], tumor, bm=bm)
         laro = find(doc, "CCEV-AGN-NTRK1-LAROTRECTINIB")
@@ -314,21 +315,7 @@ def test_ntrk1_fusion_any_solid_tumour_ic(snapshot):
 
 
 def test_eml4_alk_fusion_luad(snapshot):
-    bm = biomarkers(
-        fusions=[
-            {
-                "gene5": "EML4",
-                "gene3": "ALK",
-                "chrom5": "chr2",
-                "pos5": 1,
-                "chrom3": "chr2",
-                "pos3": 2,
-                "in_frame": None,
-                "supporting_reads": 9,
-                "source": "sv",
-            }
-        ]
-    )
+    bm = biomarkers(fusions=[fusion("EML4", "ALK", "chr2", in_frame=None, reads=9)])
     doc = run(snapshot, [], "LUAD", bm=bm)
     for drug in ("alectinib", "lorlatinib", "brigatinib"):
         f = [x for x in doc["findings"] if x["therapies"] == [drug] and x["disease_match"] == "ancestor"][0]

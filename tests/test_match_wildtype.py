@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_match import biomarkers, find, find_pending, run, variant, write_inputs
+from test_match import biomarkers, find, find_pending, fusion, run, variant, write_inputs
 
 from ccevariants.biomarkers._regions import read_bed
 from ccevariants.cli import main
@@ -370,21 +370,7 @@ def test_pd1_negative_predictor_is_worded_as_such(snapshot):
 
 
 def test_same_pair_from_two_statements_is_listed_once(snapshot):
-    bm = biomarkers(
-        fusions=[
-            {
-                "gene5": "EML4",
-                "gene3": "ALK",
-                "chrom5": "chr2",
-                "pos5": 1,
-                "chrom3": "chr2",
-                "pos3": 2,
-                "in_frame": True,
-                "supporting_reads": 20,
-                "source": "test",
-            }
-        ]
-    )
+    bm = biomarkers(fusions=[fusion("EML4", "ALK", "chr2", reads=20, source="test")])
     doc = run(snapshot, [], "LUAD", bm=bm)
     alectinib = [f for f in doc["findings"] if f["therapies"] == ["alectinib"]]
     assert len(alectinib) == 1
