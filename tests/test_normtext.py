@@ -11,6 +11,7 @@ import pysam
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_callers import CALLER_FILES
 
 from ccevariants.bgzf import BLOCK, EOF, BgzfWriter
 from ccevariants.callers import BASE_COLUMNS, query_tables
@@ -68,20 +69,7 @@ def _compare(text_vcf, fmt_exprs, info_exprs, n_samples, chunk=7):
     return checked
 
 
-CALLERS = [
-    "test_mutect",
-    "test_strelka",
-    "test_varscan",
-    "test_sniper",
-    "test_muse",
-    "test_radia",
-    "test_pindel",
-    "test_merged",
-    "test_delly",
-]
-
-
-@pytest.mark.parametrize("name", CALLERS)
+@pytest.mark.parametrize("name", CALLER_FILES)
 def test_query_frame_equals_bcftools_query_on_caller_vcfs(name, shared_data, tmp_path):
     """Every declared FORMAT and INFO tag (whole value, element 0 and 1) on norm's output of each
     real caller VCF: identical to bcftools query, value by value."""

@@ -647,19 +647,19 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
                     info_sig.add(sig)
                     if sig and sig != b".":
                         pre.info_tags.update(_INFO_KEY.findall(sig.decode()))
-                h = run_heads(arr, t[:, 5] + 1, t[:, 6])
-                filt = gather_segments(arr, t[h, 5] + 1, t[h, 6] - t[h, 5] - 1, sep=10).tobytes()
-                for f in set(filt.split(b"\n")) - filter_seen:
-                    filter_seen.add(f)
-                    if f:
-                        pre.filter_tags.update(f.decode().split(";"))
-                # FORMAT: between the 8th and 9th tab (read_header guarantees a sample column)
-                h = run_heads(arr, t[:, 7] + 1, t[:, 8])
-                fmt = gather_segments(arr, t[h, 7] + 1, t[h, 8] - t[h, 7] - 1, sep=10).tobytes()
-                for f in set(fmt.split(b"\n")) - fmt_seen:
-                    fmt_seen.add(f)
-                    if f:
-                        pre.format_tags.update(f.decode().split(":"))
+                # FILTER, and FORMAT between the 8th and 9th tab (read_header guarantees a sample)
+                for col, seen, tags, sep in (
+                    (5, filter_seen, pre.filter_tags, ";"),
+                    (7, fmt_seen, pre.format_tags, ":"),
+                ):
+                    h = run_heads(arr, t[:, col] + 1, t[:, col + 1])
+                    text = gather_segments(
+                        arr, t[h, col] + 1, t[h, col + 1] - t[h, col] - 1, sep=10
+                    ).tobytes()
+                    for f in set(text.split(b"\n")) - seen:
+                        seen.add(f)
+                        if f:
+                            tags.update(f.decode().split(sep))
                 if rename:
                     data = b"\n" + block
                     for old, new in rename.items():
@@ -1228,22 +1228,10 @@ CHUNK_BYTES = 8 << 20
 
 
 def _stream_blocks(fh, size: int | None = None):
-    """Blocks of about ``size`` bytes of complete lines (each ends with ``\\n``) from a binary stream."""
-    size = size or CHUNK_BYTES
-    rest = b""
-    while True:
-        chunk = fh.read(size)
-        if not chunk:
-            break
-        data = rest + chunk if rest else chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            rest = data
-            continue
-        rest = data[cut + 1 :]
-        yield data[: cut + 1]
-    if rest:
-        yield rest + b"\n"
+    """Blocks of about ``size`` bytes (default :data:`CHUNK_BYTES`) of complete lines."""
+    from .vcfutil import line_blocks
+
+    return line_blocks(fh, size or CHUNK_BYTES)
 
 
 def _without_own_keys(blk, rows: np.ndarray):
@@ -1337,15 +1325,18 @@ def _consume(
     return kept, removed, bam_counted
 
 
-def _norm_child(prepared, normed, ref_path, src, result: Path) -> None:  # pragma: no cover - forked
-    """Body of the forked norm process: norm's VCF text to ``normed``; outcome pickled to
-    ``result``. Never returns (``os._exit``), so nothing of the parent's state is unwound twice."""
+def _in_child(work, result: Path) -> None:  # pragma: no cover - runs in a forked process
+    """Run ``work()`` in a forked process and pickle its outcome to ``result``: ``("ok", value)``,
+    ``("restart", why)`` when ``work`` returns a :class:`_Restart`, ``("error", …)`` for an
+    InputError (re-raised by the parent), ``("crash", repr)`` otherwise. Never returns
+    (``os._exit``), so nothing of the parent's state is unwound twice."""
     import pickle
 
     code = 1
     try:
         try:
-            outcome = ("ok", run_norm(prepared, normed, ref_path, output_type="v", src_label=src))
+            value = work()
+            outcome = ("restart", value.why) if isinstance(value, _Restart) else ("ok", value)
             code = 0
         except InputError as exc:
             outcome = ("error", (type(exc).__name__, exc.detail, exc.path, exc.line))
@@ -1355,6 +1346,13 @@ def _norm_child(prepared, normed, ref_path, src, result: Path) -> None:  # pragm
             pickle.dump(outcome, fh)
     finally:
         os._exit(code)
+
+
+@dataclass
+class _Restart:
+    """A streamed run that must be repeated step by step, and why."""
+
+    why: str
 
 
 class _Follow:
@@ -1419,7 +1417,7 @@ def _norm_streamed(prepared, tmp: Path, ref_path, src, consume, close_after_fork
     normed = tmp / "normed.vcf"
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
-        _norm_child(prepared, normed, ref_path, src, result)
+        _in_child(lambda: run_norm(prepared, normed, ref_path, output_type="v", src_label=src), result)
     for fd in close_after_fork:
         os.close(fd)
     state = {"done": False}
@@ -1483,39 +1481,26 @@ def _raise_outcome(outcome) -> None:
         raise cls(detail, path=path, line=line) from None
 
 
-def _prepass_child(header, ref, src, w: int, caller_tag: str, result: Path) -> None:  # pragma: no cover
-    """Body of the forked pre-pass process (see :func:`_stream_all`); never returns."""
-    import pickle
-
-    code = 1
+def _prepass_into(header, ref, src, w: int, caller_tag: str):  # pragma: no cover - forked
+    """Work of the forked pre-pass process (see :func:`_stream_all`): the prepared VCF into pipe
+    ``w``; returns the facts, or a :class:`_Restart`."""
     try:
-        try:
-            with os.fdopen(w, "wb", buffering=1 << 20) as sink:
-                pre = _prepass_fast(
-                    header,
-                    ref,
-                    src,
-                    sink,
-                    head=lambda p: _prepared_header(header, ref, p, caller_tag).encode(),
-                )
-            if pre is None:
-                outcome = ("restart", "input needs the line-by-line pre-pass")
-            elif pre.restart:
-                outcome = ("restart", pre.restart)
-            else:
-                _check_ref_sample(pre, ref, header, src)
-                outcome = ("ok", pre)
-            code = 0
-        except OSError:  # norm stopped reading: its own outcome explains why
-            outcome = ("restart", "bcftools norm stopped reading")
-        except InputError as exc:
-            outcome = ("error", (type(exc).__name__, exc.detail, exc.path, exc.line))
-        except BaseException as exc:  # noqa: BLE001 - reported by the parent
-            outcome = ("crash", repr(exc))
-        with open(result, "wb") as fh:
-            pickle.dump(outcome, fh)
-    finally:
-        os._exit(code)
+        with os.fdopen(w, "wb", buffering=1 << 20) as sink:
+            pre = _prepass_fast(
+                header,
+                ref,
+                src,
+                sink,
+                head=lambda p: _prepared_header(header, ref, p, caller_tag).encode(),
+            )
+    except OSError:  # norm stopped reading: its own outcome explains why
+        return _Restart("bcftools norm stopped reading")
+    if pre is None:
+        return _Restart("input needs the line-by-line pre-pass")
+    if pre.restart:
+        return _Restart(pre.restart)
+    _check_ref_sample(pre, ref, header, src)
+    return pre
 
 
 def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag: str, consume):
@@ -1542,7 +1527,7 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         os.close(r)
-        _prepass_child(header, ref, src, w, caller_tag, pre_out)
+        _in_child(lambda: _prepass_into(header, ref, src, w, caller_tag), pre_out)
     os.close(w)
     got = failure = None
     try:

@@ -112,26 +112,6 @@ def _nth(arr, s, e, sep, n):  # pragma: no cover - compiled by Numba
         p = q + 1
 
 
-def _format_loop(arr, fs, fe, ss, se, key, index, out_s, out_e):  # pragma: no cover - Numba
-    """Value of FORMAT ``key`` (element ``index``; whole value if < 0) per line; -1 = missing."""
-    for i in range(fs.shape[0]):
-        out_s[i] = -1
-        out_e[i] = -1
-        k, _, _ = _find_key(arr, fs[i], fe[i], 58, key, False)
-        if k < 0:
-            continue
-        a, b = _nth(arr, ss[i], se[i], 58, k)
-        if a < 0:
-            continue
-        if index >= 0:
-            a, b = _nth(arr, a, b, 44, index)
-            if a < 0:
-                continue
-        if b > a and not (b - a == 1 and arr[a] == _DOT):
-            out_s[i] = a
-            out_e[i] = b
-
-
 def _info_loop(arr, s, e, key, index, out_s, out_e):  # pragma: no cover - compiled by Numba
     """Value of INFO ``key`` (element ``index``) per line; -1 missing, -2 a set flag."""
     for i in range(s.shape[0]):
@@ -286,7 +266,7 @@ def run_heads(arr: np.ndarray, s: np.ndarray, e: np.ndarray, keys_only: bool = F
 
 
 def _format_multi_loop(arr, fs, fe, ss, se, keys, key_off, index, out_s, out_e):  # pragma: no cover
-    """:func:`_format_loop` for several (key, index) pairs at once (columns of ``out_s``/``out_e``);
+    """Value of each FORMAT (key, index) pair (whole value if index < 0; -1 = missing) per line (columns of ``out_s``/``out_e``);
     the key positions are looked up again only when FORMAT differs from the previous line's."""
     m = key_off.shape[0] - 1
     pos = np.full(m, -1, np.int64)
@@ -407,11 +387,7 @@ def _kernels():
         find = jit(_find_key)
         nth = jit(_nth)
         g = {"_find_key": find, "_nth": nth, "_DOT": _DOT, "np": np}
-        for name, fn in (
-            ("format", _format_loop),
-            ("info", _info_loop),
-            ("format_multi", _format_multi_loop),
-        ):
+        for name, fn in (("info", _info_loop), ("format_multi", _format_multi_loop)):
             # the loops call the compiled helpers through their module globals
             fn.__globals__.update(g)
             _K[name] = jit(fn)

@@ -260,20 +260,26 @@ def body_blocks(path: str | Path, skip_lines: int, block: int | None = None) -> 
             line = fh.readline()
             if b"\r" in line:
                 raise ValueError("carriage return in header")
-        rest = b""
-        while True:
-            chunk = fh.read(block)
-            if not chunk:
-                break
-            data = rest + chunk if rest else chunk
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
-                continue
-            rest = data[cut + 1 :]
-            yield data[: cut + 1]
-        if rest:
-            yield rest + b"\n"
+        yield from line_blocks(fh, block)
+
+
+def line_blocks(fh, size: int) -> Iterator[bytes]:
+    """Blocks of about ``size`` bytes of complete lines (each ends with ``\\n``; a final line
+    without one gets it) read from the binary stream ``fh``."""
+    rest = b""
+    while True:
+        chunk = fh.read(size)
+        if not chunk:
+            break
+        data = rest + chunk if rest else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        yield data[: cut + 1]
+    if rest:
+        yield rest + b"\n"
 
 
 def _gather_loop(src, starts, lengths, sep, out):  # pragma: no cover - compiled by Numba
