@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=2,
-        help="BGZF compression threads [2]; the pre-pass, bcftools norm and the writer run as three "
-        "concurrent processes, so the job uses about two cores",
+        help="cores the job may use [2]: the pre-pass, bcftools norm and the writer run as three "
+        "concurrent processes, and THREADS - 1 (at least 1) threads compress the output",
     )
 
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         args.output,
         caller=args.caller,
         tag_map=args.tag_map,
-        threads=max(1, args.threads),
+        threads=max(1, args.threads - 1),
         **common,
     )
     return 0
