@@ -1342,8 +1342,10 @@ def _in_child(work, result: Path) -> None:  # pragma: no cover - runs in a forke
             outcome = ("error", (type(exc).__name__, exc.detail, exc.path, exc.line))
         except BaseException as exc:  # noqa: BLE001 - reported by the parent
             outcome = ("crash", repr(exc))
-        with open(result, "wb") as fh:
+        partial = result.with_name(result.name + ".part")
+        with open(partial, "wb") as fh:
             pickle.dump(outcome, fh)
+        os.replace(partial, result)  # a process killed while writing leaves no outcome
     finally:
         os._exit(code)
 
@@ -1436,12 +1438,14 @@ def _norm_streamed(prepared, tmp: Path, ref_path, src, consume, close_after_fork
         failure = exc
     finally:
         reader.close()
+    killed = False
     if not state["done"]:
         if failure is not None or got is None:
             os.kill(pid, signal.SIGKILL)
+            killed = True
         _reap(pid, "bcftools norm", src)
     normed.unlink(missing_ok=True)
-    outcome = _outcome(result)
+    outcome = None if killed else _outcome(result)
     _raise_outcome(outcome)
     if failure is not None:
         raise failure
@@ -1527,7 +1531,6 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
     or norm's output needs sorting). Errors: the pre-pass's first (they name file and line), then
     norm's, then the consumer's.
     """
-    import signal
 
     _warm_kernels()  # compiled once here, inherited by both forked processes
 
@@ -1549,11 +1552,9 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
         got = _norm_streamed(f"/dev/fd/{r}", tmp, ref.path, src, consume, close_after_fork=(r,))
     except BaseException as exc:  # the pre-pass's error, if any, comes first
         failure = exc
-    if failure is not None and not _reap(pid, "pre-pass", src, block=False):
-        os.kill(pid, signal.SIGKILL)
-        _reap(pid, "pre-pass", src)
-    elif failure is None:
-        _reap(pid, "pre-pass", src)
+    # never killed: once norm is gone its next write fails (EPIPE) and it reports a restart; its
+    # outcome decides whether norm's error stands or the input goes the step-by-step way
+    _reap(pid, "pre-pass", src)
     outcome = _outcome(pre_out)
     _raise_outcome(outcome)
     if failure is not None and (outcome is None or outcome[0] == "ok"):
