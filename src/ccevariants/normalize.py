@@ -543,146 +543,190 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
     block, :func:`~ccevariants.vcfutil.scan_records`, then NumPy; no per-line Python).
 
     Collects the same facts and writes the same body to ``body`` (a path, or a binary file object).
-    ``head`` (streaming into norm): called with the facts so far just before the first record is
-    written (and at the end when there is none); returns the header bytes to write first. The
-    scan then stops early, with ``restart`` set, when a later record makes that header wrong (an
-    undeclared tag first used after the first block) or the input is unsorted (it must be sorted
-    before norm). Returns None whenever anything is unusual
-    — a record :func:`_prepass` would reject (column count, POS, REF, ALT, unknown contig, POS past
-    the contig end), blank lines, carriage returns, non-ASCII bytes, a corrupt compressed stream,
-    an INFO field to rename — and the caller then runs :func:`_prepass`, whose line-by-line
-    diagnostics name the file and line. Positions are VCF 1-based.
+    Returns None whenever anything is unusual — a record :func:`_prepass` would reject (column
+    count, POS, REF, ALT, unknown contig, POS past the contig end), blank lines, carriage returns,
+    non-ASCII bytes, a corrupt compressed stream, an INFO field to rename — and the caller then
+    runs :func:`_prepass`, whose line-by-line diagnostics name the file and line. Positions are
+    VCF 1-based.
+
+    ``head`` (streaming into norm): a function of the facts that returns the header bytes. It is
+    written first, from the input header alone, and each block is written *before* it is checked
+    (one block ahead), with the contig renames the header's ``##contig`` lines imply, so norm
+    starts at once and never waits for the checks; the compiled loops load on a thread meanwhile.
+    The pass stops with ``restart`` set when what was written turns out wrong — a tag used without
+    a definition, a contig rename the header did not announce, unsorted input — and returns None
+    for anything unusual as above; the caller then discards norm's output.
     """
+    import threading
     import zlib
 
-    from .normtext import run_heads
     from .progress import Progress
-    from .vcfutil import body_blocks, gather_segments, scan_records, strip_info_values
+    from .vcfutil import body_blocks
 
     if header.n_columns < 9 or any(k in header.defined("INFO") for k in SOURCE_ANNOTATIONS):
         return None
     pre = _Prepass()
     mapper = ContigMapper(ref.names if ref else None)
-    order = {n: i for i, n in enumerate(ref.names)} if ref else {}
-    lengths = ref.lengths if ref else {}
-    st = {"cur": None, "index": -1, "last_pos": 0, "clen": 1 << 62}
-    finished: set[str] = set()
-    names: dict[str, str] = {}
-    fmt_seen: set[bytes] = set()
-    info_sig: set[bytes] = set()
-    filter_seen: set[bytes] = set()
-    records = 0
-    multi = 0
-    sample = ref is not None
+    scan = _BlockScan(header, ref, pre, mapper)
     bar = Progress("normalize: checking records")
-    written: list[str] | None = None  # the header's added definitions, once written
+    warm = None
+    if head is not None:
+        warm = threading.Thread(target=_warm_kernels, daemon=True)
+        warm.start()
+        announced = {n: mapper.map(n) for n in header.contigs()}
+        announced = {n: t for n, t in announced.items() if t is not None and t != n}
     try:
         with bar, open(body, "wb") if isinstance(body, (str, Path)) else _Borrowed(body) as out:
-            for block in body_blocks(src, header.header_line_no):
-                if b"\r" in block or not block.isascii():
-                    return None
-                arr = np.frombuffer(block, dtype=np.uint8)
-                scan = scan_records(block, header.n_columns)
-                if scan is None:
-                    return None  # a record the line-by-line pass rejects (or a blank line)
-                starts, t, pos, has_comma, new_chrom = scan
-                n = len(pos)
-                multi += int(np.count_nonzero(has_comma))
-                rs, rl = t[:, 2] + 1, t[:, 3] - t[:, 2] - 1
-                # contig runs: lines whose CHROM differs from the previous line's
-                change = np.flatnonzero(new_chrom[1:]) + 1
-                run_starts = np.r_[0, change].astype(np.int64)
-                run_ends = np.r_[change, n].astype(np.int64)
-                targets: list[str] = []
-                rename: dict[str, str] = {}
-                for r0, r1 in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
-                    chrom = block[int(starts[r0]) : int(t[r0, 0])].decode()
-                    target = names.get(chrom)
-                    if target is None:
-                        target = mapper.map(chrom)
-                        if target is None:
-                            return None
-                        names[chrom] = target
-                        if target != chrom:
-                            pre.renamed[chrom] = target
-                    if target != chrom:
-                        rename[chrom] = target
-                    targets.append(target)
-                    if target != st["cur"]:
-                        if target in finished:
-                            pre.sorted = False
-                        if st["cur"] is not None:
-                            finished.add(st["cur"])
-                        idx = order.get(target)
-                        if idx is None:
-                            idx = len(order)
-                            order[target] = idx
-                        if idx < st["index"]:
-                            pre.sorted = False
-                        st.update(cur=target, index=idx, last_pos=0, clen=lengths.get(target, 1 << 62))
-                        if target not in pre.seen_contigs:
-                            pre.seen_contigs.append(target)
-                    p = pos[r0:r1]
-                    if p[0] < st["last_pos"] or (len(p) > 1 and np.any(p[1:] < p[:-1])):
-                        pre.sorted = False
-                    st["last_pos"] = int(p[-1])
-                    if int(p.max()) > st["clen"]:
+            if head is None:
+                for block in body_blocks(src, header.header_line_no):
+                    rename = scan.block(block)
+                    if rename is None:
                         return None
-                if sample:
-                    g = records + np.arange(1, n + 1)
-                    sel = np.flatnonzero((g <= REF_SAMPLE_HEAD) | (g % REF_SAMPLE_EVERY == 0))
-                    run_of = np.searchsorted(run_starts, sel, side="right") - 1
-                    for i, ri in zip(sel.tolist(), run_of.tolist(), strict=True):
-                        refa = block[int(rs[i]) : int(rs[i] + rl[i])].decode()
-                        pre.ref_sample.append(
-                            (targets[ri], int(pos[i]), refa, header.header_line_no + records + i + 1)
-                        )
-                records += n
-                bar.update(n)
-                # INFO keys ("KEY=" / flag "KEY"), FILTER and FORMAT strings: only lines that
-                # differ from the previous line are looked at (runs of equal patterns)
-                h = run_heads(arr, t[:, 6] + 1, t[:, 7], keys_only=True)
-                info = gather_segments(arr, t[h, 6] + 1, t[h, 7] - t[h, 6] - 1, sep=10)
-                for sig in set(strip_info_values(info).split(b"\n")) - info_sig:
-                    info_sig.add(sig)
-                    if sig and sig != b".":
-                        pre.info_tags.update(_INFO_KEY.findall(sig.decode()))
-                # FILTER, and FORMAT between the 8th and 9th tab (read_header guarantees a sample)
-                for col, seen, tags, sep in (
-                    (5, filter_seen, pre.filter_tags, ";"),
-                    (7, fmt_seen, pre.format_tags, ":"),
-                ):
-                    h = run_heads(arr, t[:, col] + 1, t[:, col + 1])
-                    text = gather_segments(
-                        arr, t[h, col] + 1, t[h, col + 1] - t[h, col] - 1, sep=10
-                    ).tobytes()
-                    for f in set(text.split(b"\n")) - seen:
-                        seen.add(f)
-                        if f:
-                            tags.update(f.decode().split(sep))
-                if rename:
-                    data = b"\n" + block
-                    for old, new in rename.items():
-                        data = data.replace(f"\n{old}\t".encode(), f"\n{new}\t".encode())
-                    block = data[1:]
-                if head is not None:
-                    if not pre.sorted:
-                        pre.restart = "input not sorted"
-                        break
-                    if written is None:
-                        written = _added_definitions(header, pre)
-                        out.write(head(pre))
-                    elif _added_definitions(header, pre) != written:
-                        pre.restart = "a tag used without a header definition after the first block"
-                        break
-                out.write(block)
-            if head is not None and written is None and not pre.restart:
+                    bar.update(scan.last_n)
+                    out.write(_renamed(block, rename))
+            else:
                 out.write(head(pre))
+                pending = None
+                for block in [*body_blocks(src, header.header_line_no), None]:
+                    if block is not None:
+                        out.write(_renamed(block, announced))
+                    if pending is not None:
+                        warm.join()
+                        rename = scan.block(pending)
+                        if rename is None:
+                            return None
+                        bar.update(scan.last_n)
+                        if any(announced.get(c) != t for c, t in rename.items()) or any(
+                            c in announced for c in scan.last_contigs if c not in rename
+                        ):
+                            pre.restart = "a contig rename the header does not announce"
+                        elif not pre.sorted:
+                            pre.restart = "input not sorted"
+                        elif _added_definitions(header, pre):
+                            pre.restart = "a tag used without a header definition"
+                        if pre.restart:
+                            break
+                    pending = block
     except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error):
         return None
-    pre.records = records
-    pre.multiallelic = multi
+    pre.records = scan.records
+    pre.multiallelic = scan.multi
     return pre
+
+
+def _renamed(block: bytes, rename: dict[str, str]) -> bytes:
+    """``block`` with the CHROM of every line renamed by ``rename``."""
+    if not rename:
+        return block
+    data = b"\n" + block
+    for old, new in rename.items():
+        data = data.replace(f"\n{old}\t".encode(), f"\n{new}\t".encode())
+    return data[1:]
+
+
+class _BlockScan:
+    """The per-block work of :func:`_prepass_fast`: checks and facts, in file order."""
+
+    def __init__(self, header: Header, ref: Reference | None, pre: _Prepass, mapper: ContigMapper) -> None:
+        self.header, self.pre, self.mapper = header, pre, mapper
+        self.order = {n: i for i, n in enumerate(ref.names)} if ref else {}
+        self.lengths = ref.lengths if ref else {}
+        self.sample = ref is not None
+        self.st = {"cur": None, "index": -1, "last_pos": 0, "clen": 1 << 62}
+        self.finished: set[str] = set()
+        self.names: dict[str, str] = {}
+        self.info_sig: set[bytes] = set()
+        self.seen = {5: set(), 7: set()}  # FILTER, FORMAT strings already split
+        self.records = 0
+        self.multi = 0
+        self.last_n = 0
+        self.last_contigs: list[str] = []
+
+    def block(self, block: bytes) -> dict[str, str] | None:
+        """Check one block and collect its facts; returns the renames its contigs need, or None
+        when the block holds anything the line-by-line pass must look at."""
+        from .normtext import run_heads
+        from .vcfutil import gather_segments, scan_records, strip_info_values
+
+        pre, st = self.pre, self.st
+        if b"\r" in block or not block.isascii():
+            return None
+        arr = np.frombuffer(block, dtype=np.uint8)
+        scan = scan_records(block, self.header.n_columns)
+        if scan is None:
+            return None  # a record the line-by-line pass rejects (or a blank line)
+        starts, t, pos, has_comma, new_chrom = scan
+        n = len(pos)
+        self.multi += int(np.count_nonzero(has_comma))
+        rs, rl = t[:, 2] + 1, t[:, 3] - t[:, 2] - 1
+        # contig runs: lines whose CHROM differs from the previous line's
+        change = np.flatnonzero(new_chrom[1:]) + 1
+        run_starts = np.r_[0, change].astype(np.int64)
+        run_ends = np.r_[change, n].astype(np.int64)
+        targets: list[str] = []
+        rename: dict[str, str] = {}
+        self.last_contigs = []
+        for r0, r1 in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
+            chrom = block[int(starts[r0]) : int(t[r0, 0])].decode()
+            self.last_contigs.append(chrom)
+            target = self.names.get(chrom)
+            if target is None:
+                target = self.mapper.map(chrom)
+                if target is None:
+                    return None
+                self.names[chrom] = target
+                if target != chrom:
+                    pre.renamed[chrom] = target
+            if target != chrom:
+                rename[chrom] = target
+            targets.append(target)
+            if target != st["cur"]:
+                if target in self.finished:
+                    pre.sorted = False
+                if st["cur"] is not None:
+                    self.finished.add(st["cur"])
+                idx = self.order.get(target)
+                if idx is None:
+                    idx = len(self.order)
+                    self.order[target] = idx
+                if idx < st["index"]:
+                    pre.sorted = False
+                st.update(cur=target, index=idx, last_pos=0, clen=self.lengths.get(target, 1 << 62))
+                if target not in pre.seen_contigs:
+                    pre.seen_contigs.append(target)
+            p = pos[r0:r1]
+            if p[0] < st["last_pos"] or (len(p) > 1 and np.any(p[1:] < p[:-1])):
+                pre.sorted = False
+            st["last_pos"] = int(p[-1])
+            if int(p.max()) > st["clen"]:
+                return None
+        if self.sample:
+            g = self.records + np.arange(1, n + 1)
+            sel = np.flatnonzero((g <= REF_SAMPLE_HEAD) | (g % REF_SAMPLE_EVERY == 0))
+            run_of = np.searchsorted(run_starts, sel, side="right") - 1
+            line0 = self.header.header_line_no + self.records
+            for i, ri in zip(sel.tolist(), run_of.tolist(), strict=True):
+                refa = block[int(rs[i]) : int(rs[i] + rl[i])].decode()
+                pre.ref_sample.append((targets[ri], int(pos[i]), refa, line0 + i + 1))
+        self.records += n
+        self.last_n = n
+        # INFO keys ("KEY=" / flag "KEY"), FILTER and FORMAT strings: only lines that differ
+        # from the previous line are looked at (runs of equal patterns)
+        h = run_heads(arr, t[:, 6] + 1, t[:, 7], keys_only=True)
+        info = gather_segments(arr, t[h, 6] + 1, t[h, 7] - t[h, 6] - 1, sep=10)
+        for sig in set(strip_info_values(info).split(b"\n")) - self.info_sig:
+            self.info_sig.add(sig)
+            if sig and sig != b".":
+                pre.info_tags.update(_INFO_KEY.findall(sig.decode()))
+        # FILTER, and FORMAT between the 8th and 9th tab (read_header guarantees a sample)
+        for col, tags, sep in ((5, pre.filter_tags, ";"), (7, pre.format_tags, ":")):
+            h = run_heads(arr, t[:, col] + 1, t[:, col + 1])
+            text = gather_segments(arr, t[h, col] + 1, t[h, col + 1] - t[h, col] - 1, sep=10).tobytes()
+            for f in set(text.split(b"\n")) - self.seen[col]:
+                self.seen[col].add(f)
+                if f:
+                    tags.update(f.decode().split(sep))
+        return rename
 
 
 def _few(names, k: int = 5) -> str:
@@ -1508,8 +1552,8 @@ def _prepass_into(header, ref, src, w: int, caller_tag: str):  # pragma: no cove
 
 
 def _warm_kernels() -> None:
-    """Load the pre-pass's compiled loops (and with the first one Numba's JIT machinery, ≈ 0.2 s)
-    before forking, so neither process pays that again."""
+    """Load the pre-pass's compiled loops (with the first one Numba and its JIT machinery,
+    ≈ 0.5 s), on a thread while the first blocks go to norm."""
     from .normtext import run_heads
     from .vcfutil import gather_segments, scan_records, strip_info_values
 
@@ -1531,8 +1575,6 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
     or norm's output needs sorting). Errors: the pre-pass's first (they name file and line), then
     norm's, then the consumer's.
     """
-
-    _warm_kernels()  # compiled once here, inherited by both forked processes
 
     pre_out = tmp / "prepass.outcome"
     r, w = os.pipe()
