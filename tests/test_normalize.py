@@ -1084,3 +1084,29 @@ def test_wrong_build_found_by_the_streaming_pre_pass(tmp_path):
         normalize_vcf(vcf, out, reference=fa)
     assert list(out.parent.iterdir()) == []
     _no_children_left(before)
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_streamed_contig_renames(tmp_path, monkeypatch, announced):
+    """Records on ``1`` against a ``chr1`` reference: when the header's ##contig lines announce the
+    contig the stream renames it on the way to norm; when they do not, the stream stops and the
+    run restarts step by step. Either way the output is the step-by-step output."""
+    import ccevariants.normalize as norm
+
+    fa, seqs = make_reference(tmp_path)
+    vcf = _sorted_vcf(tmp_path, seqs)
+    text = vcf.read_text().replace("\nchr1\t", "\n1\t")
+    if announced:
+        text = text.replace("##source=Mutect2\n", "##source=Mutect2\n##contig=<ID=1,length=1000>\n")
+    vcf.write_text(text)
+    prepared = []
+    real = norm._prepare
+    monkeypatch.setattr(norm, "_prepare", lambda *a, **k: prepared.append(1) or real(*a, **k))
+    a = tmp_path / "a.vcf.gz"
+    doc_a = normalize_vcf(vcf, a, reference=fa)
+    assert prepared == ([] if announced else [1])
+    b = tmp_path / "b.vcf.gz"
+    doc_b = normalize_vcf(vcf, b, reference=fa, stream=False)
+    assert _outputs(a) == _outputs(b)
+    assert doc_a == doc_b and doc_a["contigs_renamed"] == {"1": "chr1"}
+    assert "\nchr1\t" in _outputs(a) and "\n1\t" not in _outputs(a)
