@@ -27,10 +27,11 @@ Pipeline (all positions VCF 1-based):
    renamed into place only when everything succeeded.
 
 With a reference, steps 1–3 run as three concurrent processes (:func:`_stream_all`): the pre-pass
-writes the prepared VCF into a pipe that norm reads, and the writer follows norm's output file as
-it grows; anything the stream cannot handle (unsorted input, a late undeclared tag, an input that
-needs the line-by-line pass, norm moving a record past its sorting window) reruns the steps one
-after another with the same result.
+writes the prepared VCF into a pipe that norm reads — the header from the input header alone, each
+block before checking it — and the writer follows norm's output file as it grows; anything the
+stream got wrong (unsorted input, an undeclared tag, a contig rename the header did not announce,
+an input that needs the line-by-line pass, norm moving a record past its sorting window) reruns
+the steps one after another with the same result.
 """
 
 from __future__ import annotations
