@@ -23,9 +23,11 @@ Combination applied to every rule:
 
 Two implementations of the rules:
 
-* the pipeline's columnar path (:func:`query_tables` + :class:`Columns` + :data:`COLUMNAR_RULES`,
-  combined by :func:`support_from_columns`): ``bcftools query`` prints only the needed values,
-  pandas parses them in chunks and each rule is NumPy arithmetic over all records and samples;
+* the pipeline's columnar path (:class:`Columns` + :data:`COLUMNAR_RULES`, combined by
+  :func:`support_from_columns`): the needed values are read per block of norm's VCF text as
+  ``bcftools query`` would print them (:func:`ccevariants.normtext.query_frame`; or by
+  :func:`query_tables`, ``bcftools query`` itself) and each rule is NumPy arithmetic over all
+  records and samples;
 * the per-record twin (:class:`Extractor`, cyvcf2 ``Variant.format()`` arrays per record), used by
   the tests as an independent oracle on every real caller VCF.
 
@@ -1182,6 +1184,9 @@ def query_tables(
     scratch: str | Path | None = None,
 ):
     """Yield DataFrames of ``chunk`` rows from ``bcftools query`` (through pysam) on a VCF/BCF.
+
+    The pipeline reads the same values from VCF text (:func:`ccevariants.normtext.query_frame`);
+    this is the reference it is tested against, and a way to run the caller rules on a BCF.
 
     Columns: CHROM POS REF ALT FILTER END, the INFO expressions, then per sample the FORMAT
     expressions; every value is a string ('.' = missing). One row per record, in file order.
