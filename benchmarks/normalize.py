@@ -7,6 +7,8 @@ multi-allelic sites and right-shifted deletions in homopolymer runs), then runs,
 subprocess so peak memory is per tool:
 
 * ``bcftools norm -m -any -f REF -c wx -Oz`` through pysam (the step we wrap), plus tabix;
+* the same with the bare Debian ``bcftools`` and ``tabix`` binaries (``apt-get install bcftools
+  tabix``), when they are on PATH;
 * ``ccev normalize`` (pre-pass checks, the same norm, read support, filters, BGZF + tabix).
 
 Each tool runs ``--repeats`` times (interleaved); the table gives the median wall time, the median
@@ -101,6 +103,14 @@ b.norm("--no-version", "-m", "-any", "-f", ref, "-c", "wx", "-O", "z", "-o", out
 pysam.tabix_index(out, preset="vcf", force=True)
 """
 
+DEBIAN = """
+import subprocess, sys
+ref, vcf, out = sys.argv[1:4]
+subprocess.run(["bcftools", "norm", "--no-version", "-m", "-any", "-f", ref, "-c", "wx", "-Oz", "-o", out, vcf],
+               check=True, stderr=subprocess.DEVNULL)
+subprocess.run(["tabix", "-f", "-p", "vcf", out], check=True)
+"""
+
 CCEV = """
 import sys
 from ccevariants.normalize import normalize_vcf
@@ -152,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         ("bcftools norm (pysam) + tabix", BCFTOOLS, work / "bcftools.vcf.gz"),
         ("ccev normalize", CCEV, work / "ccev.vcf.gz"),
     ]
+    import shutil
+
+    if shutil.which("bcftools") and shutil.which("tabix"):  # Debian: apt-get install bcftools tabix
+        tools.append(("bcftools norm (Debian binary) + tabix", DEBIAN, work / "debian.vcf.gz"))
+    else:
+        print("Debian bcftools/tabix not on PATH (apt-get install bcftools tabix): that row is skipped")
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in tools}
     for _ in range(args.repeats):  # interleaved, so both tools see similar machine load
         for name, code, out in tools:
@@ -173,15 +189,17 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {name}: wall {', '.join(f'{r[0]:.2f}' for r in rs)}; CPU {', '.join(f'{r[1]:.2f}' for r in rs)}"
         )
-    # each ccev run follows its bcftools run: the ratio within a pair sees the same machine state
-    base, ours = runs[tools[0][0]], runs[tools[1][0]]
-    pair_wall = sorted(o[0] / b[0] for b, o in zip(base, ours, strict=True))
-    pair_cpu = sorted(o[1] / b[1] for b, o in zip(base, ours, strict=True))
-    print(
-        f"per-pair ratios ccev / bcftools: wall median {statistics.median(pair_wall):.2f} "
-        f"(range {pair_wall[0]:.2f}-{pair_wall[-1]:.2f}); CPU median {statistics.median(pair_cpu):.2f} "
-        f"(range {pair_cpu[0]:.2f}-{pair_cpu[-1]:.2f})"
-    )
+    # each ccev run sits between its bcftools runs: the ratio within a round sees the same machine
+    ours = runs[tools[1][0]]
+    for name, _, _ in tools[:1] + tools[2:]:
+        base = runs[name]
+        pair_wall = sorted(o[0] / b[0] for b, o in zip(base, ours, strict=True))
+        pair_cpu = sorted(o[1] / b[1] for b, o in zip(base, ours, strict=True))
+        print(
+            f"per-round ratios ccev / {name}: wall median {statistics.median(pair_wall):.2f} "
+            f"(range {pair_wall[0]:.2f}-{pair_wall[-1]:.2f}); CPU median {statistics.median(pair_cpu):.2f} "
+            f"(range {pair_cpu[0]:.2f}-{pair_cpu[-1]:.2f})"
+        )
     if args.keep:
         print(f"kept {work}")
         tmp._finalizer.detach()  # noqa: SLF001 - keep the directory
