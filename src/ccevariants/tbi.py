@@ -84,8 +84,8 @@ class TabixBuilder:
         r1 = np.r_[brk, len(bins)] - 1
         for bn, cb, ce in zip(bins[r0].tolist(), us[r0].tolist(), ue[r1].tolist(), strict=True):
             lst = ref.chunks.setdefault(bn, [])
-            if lst and lst[-1][1] // BLOCK == cb // BLOCK:  # meets the previous chunk in one member
-                lst[-1][1] = max(lst[-1][1], ce)
+            if lst and lst[-1][1] == cb:  # continues the previous chunk
+                lst[-1][1] = ce
             else:
                 lst.append([cb, ce])
         w0 = beg >> MIN_SHIFT
@@ -99,17 +99,24 @@ class TabixBuilder:
             lin[w0[i] : w1[i] + 1] = np.minimum(lin[w0[i] : w1[i] + 1], us[i])
         ref.linear = np.where(lin == np.iinfo(np.int64).max, -1, lin)
 
-    def write(self, path, member_sizes: list[int]) -> None:
+    def write(self, path, member_sizes: list[int], member_lengths: list[int] | None = None) -> None:
         """Write the index for a file whose members have ``member_sizes`` (compressed bytes) and
-        each hold :data:`~ccevariants.bgzf.BLOCK` uncompressed bytes (the last may hold fewer)."""
-        addr = np.zeros(len(member_sizes) + 2, np.int64)
-        np.cumsum(np.asarray(member_sizes, np.int64), out=addr[1 : len(member_sizes) + 1])
-        addr[-1] = addr[-2]  # an offset at the very end points past the last member
+        hold ``member_lengths`` uncompressed bytes each (default: :data:`~ccevariants.bgzf.BLOCK`
+        each, the last one the rest — what :class:`ccevariants.bgzf.BgzfWriter` writes)."""
+        sizes = np.asarray(member_sizes, np.int64)
+        addr = np.zeros(len(sizes) + 1, np.int64)
+        np.cumsum(sizes, out=addr[1:])
+        if member_lengths is None:
+            ustart = np.arange(len(sizes) + 1, dtype=np.int64) * BLOCK
+        else:
+            ustart = np.zeros(len(sizes) + 1, np.int64)
+            np.cumsum(np.asarray(member_lengths, np.int64), out=ustart[1:])
 
         def voff(u):
             u = np.asarray(u, np.int64)
-            k = u // BLOCK
-            return (addr[np.minimum(k, len(addr) - 1)] << 16) | (u - k * BLOCK)
+            # member holding byte u (an offset at a member's end points past it, as htslib's does)
+            k = np.clip(np.searchsorted(ustart, u, side="right") - 1, 0, len(sizes))
+            return (addr[k] << 16) | (u - ustart[k])
 
         names = b"".join(n.encode() + b"\0" for n in self.names)
         out = [b"TBI\1", struct.pack("<8i", len(self.names), 2, 1, 2, 0, ord("#"), 0, len(names)), names]
@@ -117,9 +124,15 @@ class TabixBuilder:
             ref = self._refs[name]
             parts = [struct.pack("<i", len(ref.chunks) + 1)]
             for bn in sorted(ref.chunks):
-                lst = np.array(ref.chunks[bn], np.int64)
-                parts.append(struct.pack("<Ii", bn, len(lst)))
-                parts.append(voff(lst).astype("<u8").tobytes())
+                lst = voff(np.array(ref.chunks[bn], np.int64)).tolist()
+                merged = [lst[0]]
+                for cb, ce in lst[1:]:  # chunks meeting in one BGZF member are merged, as htslib does
+                    if merged[-1][1] >> 16 == cb >> 16:
+                        merged[-1][1] = max(merged[-1][1], ce)
+                    else:
+                        merged.append([cb, ce])
+                parts.append(struct.pack("<Ii", bn, len(merged)))
+                parts.append(np.array(merged, dtype="<u8").tobytes())
             parts.append(struct.pack("<Ii", META_BIN, 2))
             first, last = voff(np.array([ref.first, ref.last]))
             parts.append(struct.pack("<4Q", int(first), int(last), ref.n, 0))
