@@ -176,6 +176,74 @@ def test_chunking_does_not_change_results(tmp_path):
     )
 
 
+def _decompressed(path):
+    import gzip
+
+    return gzip.open(path).read()
+
+
+def test_worker_processes_give_identical_output(tmp_path):
+    """--threads 2 (forked workers, chunks of 2 records) writes the same VCF text and table as one
+    process; the file is valid BGZF (tabix-indexed, ends with the EOF block)."""
+    _build(tmp_path)
+    lines = [
+        f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\tT_DP={p}"
+        for p, b, a in [
+            (33, "C", "A"),
+            (38, "G", "GA"),
+            (61, "G", "A"),
+            (81, "C", "G"),
+            (101, "T", "C"),
+            (120, "T", "C"),
+            (9000, "A", "C"),
+        ]
+    ]
+    vcf = _vcf(tmp_path, lines)
+    rc1, out1, table1 = _run(tmp_path, vcf, "--chunk-size", "2")
+    text1, df1 = _decompressed(out1), pq.read_table(table1).to_pandas()
+    rc2, out2, table2 = _run(tmp_path, vcf, "--chunk-size", "2", "--threads", "2")
+    assert rc1 == rc2 == 0
+    assert _decompressed(out2) == text1 and text1.count(b"CSQ=") == 7
+    assert pq.read_table(table2).to_pandas().equals(df1)
+    assert pq.ParquetFile(table2).metadata.num_row_groups == 4  # one row group per chunk
+    assert out2.read_bytes().endswith(bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000"))
+    with pysam.TabixFile(str(out2)) as tbx:
+        assert [r.split("\t")[1] for r in tbx.fetch("chr1", 80, 101)] == ["81", "101"]
+
+
+def test_worker_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(tmp_path, capsys):
+    _build(tmp_path)
+    lines = [
+        "chr1\t33\t.\tC\tA\t.\tPASS\t.",
+        "chr1\t82\t.\tT\tG\t.\tPASS\t.",  # REF is A: chunk 1 fails
+        "chr1\t101\t.\tT\tC\t.\tPASS\t.",
+        "chr1\t120\t.\tT\tC\t.\tPASS\t.",
+        "chr1\t38\t.\tG\tA\t.\tPASS\t.",  # unsorted, read after chunk 1 was handed to a worker
+    ]
+    rc, out, table = _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "2", "--threads", "2")
+    err = capsys.readouterr().err
+    assert rc == 2 and "expected REF 'A'" in err and "chr1:82:T:G" in err and "sorted" not in err
+    assert not out.exists() and not table.exists()
+
+
+def test_bad_threads_is_a_config_error(tmp_path, capsys):
+    _build(tmp_path)
+    rc, out, _ = _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]), "--threads", "0")
+    assert rc == 2 and "expected --threads >= 1; found 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bgzf_blocks_round_trip():
+    import gzip
+
+    from ccevariants.annotate import BGZF_EOF, bgzf_compress
+
+    data = bytes(range(256)) * 700  # 179,200 bytes: three blocks, the last partial
+    blob = bgzf_compress(data)
+    assert gzip.decompress(blob + BGZF_EOF) == data
+    assert blob.count(b"BC\x02\x00") == 3 and bgzf_compress(b"") == b""
+
+
 def test_pick_order_option(tmp_path):
     _build(tmp_path)
     vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."])

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 
 import numpy as np
 
 from . import hgvs as H
-from .errors import InputError, ReferenceMismatchError
+from .errors import CcevariantsError, InputError, ReferenceMismatchError
 from .progress import Progress
 from .transcripts import DEFAULT_PICK_ORDER, TranscriptIndex, load_annotation, pick_keys
 
@@ -915,11 +915,15 @@ def annotate_vcf(
     chunk_size: int = 20000,
     cache_dir=None,
     use_jit: bool = True,
+    workers: int = 1,
 ) -> dict:
     """Annotate ``input_vcf`` and write ``output`` (bgzipped + tabix-indexed VCF with CSQ) and ``table``
-    (Parquet, contract §3). Returns run statistics."""
+    (Parquet, contract §3). Returns run statistics.
+
+    ``workers`` > 1 annotates chunks in that many forked processes (results are written in input
+    order, so the output does not depend on it); 1 annotates in this process.
+    """
     import cyvcf2
-    import pyarrow as pa
     import pyarrow.parquet as pq
     import pysam
 
@@ -929,8 +933,8 @@ def annotate_vcf(
     from . import __version__
 
     log.info(
-        "ccevariants %s annotate: input=%s reference=%s annotation=%s pick_order=%s chunk_size=%d",
-        __version__, input_vcf, reference, annotation, ",".join(pick_order), chunk_size,
+        "ccevariants %s annotate: input=%s reference=%s annotation=%s pick_order=%s chunk_size=%d workers=%d",
+        __version__, input_vcf, reference, annotation, ",".join(pick_order), chunk_size, workers,
     )  # fmt: skip
     index = load_annotation(annotation, cache_dir=cache_dir)
     log.info("transcript index: %d genes, %d transcripts", len(index.genes), len(index.transcripts))
@@ -952,49 +956,63 @@ def annotate_vcf(
     )
     annot = Annotator(index, fasta, pick_order, use_jit)
     schema = _arrow_schema()
-    stats = {"records": 0, "rows": 0, "transcripts": len(index.transcripts)}
+    stats = {"records": 0, "rows": 0, "transcripts": len(index.transcripts), "workers": workers}
     out_path = Path(output)
     tbi_final = Path(str(out_path) + ".tbi")
     from ._io import atomic_path
 
+    runner = _ChunkRunner(annot, schema, input_vcf, reference, workers)
     with atomic_path(out_path, suffix=".vcf.gz") as tmp_vcf, atomic_path(table, suffix=".parquet") as tmp_pq:
-        # records are written as text through BGZF: htslib's formatting of each record (str(rec)) with
-        # INFO/CSQ set, the header being the input's plus the CSQ line — what cyvcf2's writer produced
-        out = pysam.BGZFile(str(tmp_vcf), "wb")
+        # records are written as text in BGZF blocks: htslib's formatting of each record (str(rec))
+        # with INFO/CSQ set, the header being the input's plus the CSQ line
+        out = open(tmp_vcf, "wb")
         pw = pq.ParquetWriter(str(tmp_pq), schema, compression="zstd")
         bar = Progress("annotate: records")
+
+        def emit(results):
+            for vcf_bytes, tbl, n_rec, n_rows in results:
+                out.write(vcf_bytes)
+                pw.write_table(tbl)
+                stats["records"] += n_rec
+                stats["rows"] += n_rows
+                bar.update(n_rec)
+
         try:
-            out.write(reader.raw_header.encode())
+            out.write(bgzf_compress(reader.raw_header.encode()))
             chunk = []
-            line_no = 0
             seen_contigs: set[str] = set()
             last = (None, 0)
-            for rec in reader:
-                line_no += 1
-                chrom, pos = rec.CHROM, rec.POS
-                if chrom != last[0]:
-                    if chrom in seen_contigs:
+            try:
+                for rec in reader:
+                    chrom, pos = rec.CHROM, rec.POS
+                    if chrom != last[0]:
+                        if chrom in seen_contigs:
+                            raise InputError(
+                                f"expected a coordinate-sorted VCF (contigs contiguous); found {chrom}:{pos} "
+                                f"after {last[0]}:{last[1]}",
+                                path=input_vcf,
+                            )
+                        seen_contigs.add(chrom)
+                    elif pos < last[1]:
                         raise InputError(
-                            f"expected a coordinate-sorted VCF (contigs contiguous); found {chrom}:{pos} "
-                            f"after {last[0]}:{last[1]}",
+                            f"expected a coordinate-sorted VCF; found {chrom}:{pos} after {chrom}:{last[1]}",
                             path=input_vcf,
                         )
-                    seen_contigs.add(chrom)
-                elif pos < last[1]:
-                    raise InputError(
-                        f"expected a coordinate-sorted VCF; found {chrom}:{pos} after {chrom}:{last[1]}",
-                        path=input_vcf,
-                    )
-                last = (chrom, pos)
-                chunk.append(str(rec).rstrip("\n"))
-                if len(chunk) >= chunk_size:
-                    _process_chunk(chunk, annot, out, pw, schema, stats, input_vcf, pa)
-                    bar.update(len(chunk))
-                    chunk = []
+                    last = (chrom, pos)
+                    chunk.append(str(rec).rstrip("\n"))
+                    if len(chunk) >= chunk_size:
+                        emit(runner.submit(chunk))
+                        chunk = []
+            except InputError:
+                # a defect in an earlier chunk (REF mismatch) is reported first, as it would be in order
+                emit(runner.drain())
+                raise
             if chunk:
-                _process_chunk(chunk, annot, out, pw, schema, stats, input_vcf, pa)
-                bar.update(len(chunk))
+                emit(runner.submit(chunk, last=True))
+            emit(runner.drain())
+            out.write(BGZF_EOF)
         finally:
+            runner.close()
             bar.close()
             out.close()
             pw.close()
@@ -1005,6 +1023,106 @@ def annotate_vcf(
     os.replace(tmp_tbi, tbi_final)
     log.info("annotated %d records into %d rows", stats["records"], stats["rows"])
     return stats
+
+
+# ---------------------------------------------------------------------------- BGZF output blocks
+
+#: The 28-byte empty block that ends a BGZF file (SAM/BAM format specification, section 4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+_BGZF_BLOCK = 0xFF00  # uncompressed bytes per block, as htslib (BGZF_BLOCK_SIZE)
+#: zlib level of the output blocks: 1 (fastest) — the text is ~5x larger than the compressed file
+#: either way, and level 6 (htslib's default) costs ~3x the CPU for ~30 % smaller files.
+BGZF_LEVEL = 1
+
+
+def bgzf_compress(data: bytes, level: int = BGZF_LEVEL) -> bytes:
+    """``data`` as a run of complete BGZF blocks (no EOF block). Blocks are independent gzip members
+    (SAM/BAM specification §4.1), so runs compressed separately — in worker processes — concatenate
+    into one valid BGZF file that tabix can index."""
+    import struct
+    import zlib
+
+    parts = []
+    for i in range(0, len(data), _BGZF_BLOCK):
+        piece = data[i : i + _BGZF_BLOCK]
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+        cdata = comp.compress(piece) + comp.flush()
+        bsize = len(cdata) + 25  # 18-byte header + 8-byte trailer, minus 1
+        parts.append(
+            struct.pack("<4BI2BH2BHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, bsize)
+            + cdata
+            + struct.pack("<II", zlib.crc32(piece), len(piece))
+        )
+    return b"".join(parts)
+
+
+# ---------------------------------------------------------------------------- chunk execution
+
+_WORKER: dict = {}
+
+
+def _worker_init(reference) -> None:
+    """Forked worker: reopen the FASTA (a pysam handle must not be shared across processes)."""
+    import pysam
+
+    annot = _WORKER["annot"]
+    annot.fasta = pysam.FastaFile(str(reference))
+    annot.seqs.fasta = _FastaView(annot.fasta)
+
+
+def _worker_chunk(lines):
+    w = _WORKER
+    try:
+        return _chunk_result(lines, w["annot"], w["schema"], w["input_vcf"])
+    except CcevariantsError as exc:  # re-raised by the parent, in chunk order
+        return ("error", type(exc), exc.detail, exc.path, exc.line)
+
+
+class _ChunkRunner:
+    """Runs :func:`_chunk_result` on chunks in this process (``workers`` = 1, or an input that fits
+    in one chunk) or in a pool of forked processes, yielding results in submission order with at
+    most ``2 × workers`` chunks in flight. The pool is forked at the first chunk that is not the
+    last one (so small inputs pay no process start-up)."""
+
+    def __init__(self, annot, schema, input_vcf, reference, workers: int):
+        self.args = (annot, schema, input_vcf)
+        self.reference = str(reference)
+        self.workers = max(1, int(workers))
+        self.pool = None
+        self.pending: deque = deque()
+
+    @staticmethod
+    def _unwrap(result):
+        if result[0] == "error":
+            _, cls, detail, path, line = result
+            raise cls(detail, path=path, line=line)
+        return result
+
+    def submit(self, lines, last: bool = False):
+        if self.pool is None and (self.workers == 1 or last):
+            yield _chunk_result(lines, *self.args)
+            return
+        if self.pool is None:
+            import multiprocessing
+
+            annot, schema, input_vcf = self.args
+            _WORKER.update(annot=annot, schema=schema, input_vcf=input_vcf)
+            ctx = multiprocessing.get_context("fork")
+            self.pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(self.reference,))
+        self.pending.append(self.pool.apply_async(_worker_chunk, (lines,)))
+        while len(self.pending) >= 2 * self.workers:
+            yield self._unwrap(self.pending.popleft().get())
+
+    def drain(self):
+        while self.pending:
+            yield self._unwrap(self.pending.popleft().get())
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+        _WORKER.clear()
 
 
 def _with_csq(line: str, csq: str) -> str:
@@ -1028,9 +1146,12 @@ def _with_csq(line: str, csq: str) -> str:
     return "\t".join(cols)
 
 
-def _process_chunk(chunk, annot: Annotator, out, pw, schema, stats, input_vcf, pa) -> None:
-    """``chunk``: list of htslib-formatted record lines (no newline). Writes VCF lines to the
-    BGZF handle ``out`` and one Parquet row group."""
+def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
+    """``chunk``: list of htslib-formatted record lines (no newline). Returns ``(bgzf_bytes, table,
+    n_records, n_rows)``: the annotated lines as BGZF blocks and the chunk's Arrow table (one Parquet
+    row group)."""
+    import pyarrow as pa
+
     chroms, pos, refs, alts, owner, labels, support, filters = [], [], [], [], [], [], [], []
     lines = []
     for r, line in enumerate(chunk):
@@ -1064,7 +1185,7 @@ def _process_chunk(chunk, annot: Annotator, out, pw, schema, stats, input_vcf, p
     text = "\n".join(
         _with_csq(line, ",".join(entries[bounds[r] : bounds[r + 1]])) for r, line in enumerate(lines)
     )
-    out.write((text + "\n").encode())
+    vcf_bytes = bgzf_compress((text + "\n").encode())
     table = {
         "variant_id": np.asarray(labels, dtype=object)[row_var],
         "chrom": np.asarray(chroms, dtype=object)[row_var],
@@ -1083,6 +1204,4 @@ def _process_chunk(chunk, annot: Annotator, out, pw, schema, stats, input_vcf, p
         if c not in table:
             table[c] = cols[c]
     arrays = [pa.array(table[c], type=schema.field(c).type) for c in TABLE_COLUMNS]
-    stats["records"] += len(chunk)
-    stats["rows"] += len(row_var)
-    pw.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    return vcf_bytes, pa.Table.from_arrays(arrays, schema=schema), len(chunk), len(row_var)
