@@ -206,7 +206,9 @@ def test_worker_processes_give_identical_output(tmp_path):
     assert _decompressed(out2) == text1 and text1.count(b"CSQ=") == 7
     assert pq.read_table(table2).to_pandas().equals(df1)
     assert pq.ParquetFile(table2).metadata.num_row_groups == 4  # one row group per chunk
-    assert out2.read_bytes().endswith(bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000"))
+    assert out2.read_bytes().endswith(
+        bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+    )
     with pysam.TabixFile(str(out2)) as tbx:
         assert [r.split("\t")[1] for r in tbx.fetch("chr1", 80, 101)] == ["81", "101"]
 

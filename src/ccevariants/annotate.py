@@ -154,7 +154,7 @@ class _Batch:
 
     __slots__ = (
         "chroms", "starts", "ends", "t_refs", "t_alts", "symbolic",
-        "p_var", "p_tx", "flags", "ints", "aa_off", "aa_ref", "aa_alt",
+        "p_var", "p_tx", "flags", "ints", "aa_off", "aa_ref", "aa_alt", "seq_buf", "seq_off",
     )  # fmt: skip
 
     def __init__(self, *values):
@@ -173,6 +173,7 @@ class Annotator:
         self.pick_order = pick_order
         self.k_overlap = load("overlap", use_jit)
         self.k_csq = load("consequence", use_jit)
+        self.k_fmt = load("format", use_jit)
         self.seqs = _SeqCache(index, _FastaView(fasta))
         self._range_cache: dict[str, tuple[int, int]] = {}
         self._flank_mid: dict[int, str] = {}
@@ -214,6 +215,25 @@ class Annotator:
         self.t_canonical = np.asarray(tx.canonical, dtype=bool)
         self.t_coding = (tx.cds_start >= 0).astype(np.int64)
         self._terms_cache: dict[tuple[int, bool], tuple[list[str], str]] = {}
+        self._csq_prefix: dict[int, bytes] = {}
+        # transcripts whose exons are sorted and non-overlapping (TranscriptCoords' binary-search
+        # case): the rows the formatting kernel handles
+        ex = index.exons
+        ok_ex = np.ones(len(ex.start), dtype=bool)
+        if len(ex.start):
+            ok_ex[:-1] = ex.end[:-1] <= ex.start[1:]
+            ok_ex &= ex.start < ex.end
+        n_ex = tx.n_exons.astype(np.int64)
+        last = tx.exon_offset.astype(np.int64) + n_ex - 1
+        # a transcript is sorted when every exon but its last ends before the next starts
+        bad = np.concatenate([[0], np.cumsum(~ok_ex)]) if len(ex.start) else np.zeros(1, dtype=np.int64)
+        lo = tx.exon_offset.astype(np.int64)
+        hi = np.maximum(last, lo)  # exons lo .. hi-1 are checked against their successor
+        self.t_sorted = (n_ex > 0) & ((bad[hi] - bad[np.minimum(lo, hi)]) == 0)
+        if len(ex.start):
+            self.t_sorted &= (
+                ex.start[np.minimum(last, len(ex.start) - 1)] < ex.end[np.minimum(last, len(ex.start) - 1)]
+            )
 
     def _transcript_range(self, chrom: str) -> tuple[int, int]:
         """Transcript rows of a VCF/FASTA contig, accepting the other naming convention in the
@@ -394,8 +414,9 @@ class Annotator:
             k.AA_CODE,
         )
         return _Batch(
-            chroms, starts, ends, t_refs, t_alts, symbolic, p_var, p_tx, flags, ints, aa_off, aa_ref, aa_alt
-        )
+            chroms, starts, ends, t_refs, t_alts, symbolic, p_var, p_tx, flags, ints, aa_off, aa_ref, aa_alt,
+            seq_buf, seq_off,
+        )  # fmt: skip
 
     def annotate(self, chroms, pos1, refs, alts, record_labels=None) -> list[list[dict]]:
         """Per allele, a list of row dicts (one per overlapping transcript; one intergenic row if none).
@@ -527,6 +548,23 @@ class Annotator:
         if len(dr):
             pos_in_pairs = np.empty(nrows, dtype=np.int64)
             pos_in_pairs[pr] = np.arange(len(pr))
+            # single-nucleotide rows: text from the formatting kernel; the others below in Python
+            kr = self._kernel_rows(b, dr, row_var, t, f, ints[pos_in_pairs[dr]])
+            if len(kr):
+                done = np.zeros(len(dr), dtype=bool)
+                done[kr] = True
+                texts = self._format_snv_rows(
+                    b, dr[kr], row_var, t, f, ints[pos_in_pairs[dr[kr]]], order[pos_in_pairs[dr[kr]]]
+                )
+                for c, values in texts.items():
+                    arr = np.empty(len(kr), dtype=object)
+                    arr[:] = values
+                    if c == "csq_mid":
+                        csq_mid[dr[kr]] = arr
+                    else:
+                        cols[c][dr[kr]] = arr
+                dr = dr[~done]
+        if len(dr):
             out_cols = (
                 "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
                 "cdna_position", "cds_span", "protein_span",
@@ -573,6 +611,68 @@ class Annotator:
             csq_mid[dr] = arr
         cols["csq_mid"] = csq_mid
         return row_var, cols
+
+    def _kernel_rows(self, b: _Batch, dr, row_var, t, f, ints) -> np.ndarray:
+        """Indices into ``dr`` (rows inside a transcript) that the formatting kernel handles:
+        single-nucleotide alleles on transcripts with sorted exons, a single codon changed (or
+        none), no frameshift."""
+        k = self.k_csq
+        ref_len = np.fromiter(map(len, b.t_refs), dtype=np.int64, count=len(b.t_refs))
+        alt_len = np.fromiter(map(len, b.t_alts), dtype=np.int64, count=len(b.t_alts))
+        snv = (ref_len == 1) & (alt_len == 1) & ~b.symbolic
+        nr, na = np.maximum(ints[:, 10], 0), np.maximum(ints[:, 11], 0)
+        w0, w1, c0, c1 = ints[:, 14], ints[:, 15], ints[:, 16], ints[:, 17]
+        ok = (
+            snv[row_var[dr]]
+            & self.t_sorted[t[dr]]
+            & ((f[dr] & k.FRAMESHIFT) == 0)
+            & (nr == na)
+            & (nr <= 1)
+            & ((w0 < 0) | ((w0 <= c0) & (c0 + 1 == c1) & (c1 <= w1) & (w1 - w0 <= 12)))
+        )
+        return np.flatnonzero(ok)
+
+    def _prefix_bytes(self, key: int) -> bytes:
+        """``Consequence|IMPACT|SYMBOL|Gene|Feature|BIOTYPE|STRAND`` of (transcript, flags) ``key``,
+        escaped as in the CSQ entry."""
+        hit = self._csq_prefix.get(key)
+        if hit is None:
+            tmpl = self._row_fields(key >> 27, key & ((1 << 27) - 1), [-1] * 19, False)
+            text = "|".join(_csq_entry("", tmpl)[1:-1].split("|")[:7])
+            hit = self._csq_prefix[key] = text.encode()
+        return hit
+
+    def _format_snv_rows(self, b: _Batch, rows, row_var, t, f, ints, pair) -> dict[str, list[str]]:
+        """Row text of single-nucleotide rows ``rows`` (output rows; ``pair``: their pair indices
+        into the consequence kernel's outputs) from the formatting kernel."""
+        kf = self.k_fmt
+        i = row_var[rows]
+        tt, ff = t[rows], f[rows]
+        key = tt * (1 << 27) + ff
+        uniq, inv = np.unique(key, return_inverse=True)
+        prefixes = [self._prefix_bytes(int(u)) for u in uniq.tolist()]
+        pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
+        pre_off[1:] = np.cumsum([len(x) for x in prefixes])
+        pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
+        ref_b = np.frombuffer("".join(b.t_refs[j] for j in i.tolist()).encode(), dtype=np.uint8)
+        alt_b = np.frombuffer("".join(b.t_alts[j] for j in i.tolist()).encode(), dtype=np.uint8)
+        a0 = b.aa_off[pair]
+        aa_ref = np.where(ints[:, 10] == 1, b.aa_ref[np.minimum(a0, len(b.aa_ref) - 1)], 0).astype(np.uint8)
+        aa_alt = np.where(ints[:, 11] == 1, b.aa_alt[np.minimum(a0, len(b.aa_alt) - 1)], 0).astype(np.uint8)
+        tx = self.index.transcripts
+        buf, used = kf.snv_rows(
+            tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, inv.astype(np.int64), np.ascontiguousarray(ints),
+            self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
+            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
+            self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
+        )  # fmt: skip
+        parts = buf[:used].tobytes().decode().split("\x1f")
+        n = len(rows)
+        names = (
+            "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
+            "cdna_position", "cds_span", "protein_span", "csq_mid",
+        )  # fmt: skip
+        return {c: parts[j : kf.N_FIELDS * n : kf.N_FIELDS] for j, c in enumerate(names)}
 
     def _shift3(self, chrom, start, end, ref, alt, coords):
         """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
