@@ -489,6 +489,21 @@ def test_with_csq_line_rewriting():
     assert _with_csq("chr1\t5\t.\tA\tC\t.\tPASS\tDP=1", "X") == "chr1\t5\t.\tA\tC\t.\tPASS\tDP=1;CSQ=X"
 
 
+@pytest.mark.parametrize(
+    "info",
+    [".", "DP=3", "CSQ=old;DP=3", "DP=3;CSQ=old", "A=1;CSQ=old;B=2", "CSQ", "CSQ;DP=1", "DP=1;CSQ;B=2",
+     "CSQOLD=1", "XCSQ=1;B=2", "DP=1;CSQ"],
+)  # fmt: skip
+@pytest.mark.parametrize("samples", ["", "\tGT\t0/1", "\tGT:AD\t0/1:3,4\t0/0:5,0"])
+def test_csq_slot_splices_like_with_csq(info, samples):
+    """The (head, tail) split the Arrow path concatenates around CSQ gives _with_csq's line."""
+    from ccevariants.annotate import _csq_slot, _with_csq
+
+    line = f"chr1\t5\trs1\tA\tC,G\t3.5\tPASS\t{info}{samples}"
+    head, tail = _csq_slot(line, line.split("\t", 8))
+    assert head + "A|x|1,C|y|" + tail == _with_csq(line, "A|x|1,C|y|") + "\n"
+
+
 def test_progress_is_drawn_on_a_terminal_only(tmp_path, monkeypatch):
     import io
     import sys

@@ -162,6 +162,26 @@ class _Batch:
             setattr(self, name, value)
 
 
+class _Strings:
+    """A string column as distinct ``values`` and a per-row ``index`` into them."""
+
+    __slots__ = ("values", "index")
+
+    def __init__(self, values, index):
+        self.values = values
+        self.index = index
+
+    def objects(self) -> np.ndarray:
+        arr = np.empty(len(self.values), dtype=object)
+        arr[:] = self.values
+        return arr[self.index]
+
+    def arrow(self):
+        import pyarrow as pa
+
+        return pa.array(self.values, type=pa.string()).take(pa.array(self.index, type=pa.int64()))
+
+
 class Annotator:
     """Annotates batches of alleles against one transcript index and one FASTA."""
 
@@ -207,10 +227,10 @@ class Annotator:
             pick_keys(index, np.arange(len(tx)), pick_order) if len(tx) else np.zeros(0, dtype=np.int64)
         )
         # per-transcript columns as object arrays: output columns are gathered by fancy indexing
-        self.t_id = np.array(tx.transcript_id.tolist() + [""], dtype=object)[:-1]
-        self.t_biotype = np.array(tx.biotype.tolist() + [""], dtype=object)[:-1]
-        self.t_gene = np.array([gnames[g] for g in gidx] + [""], dtype=object)[:-1]
-        self.t_gene_id = np.array([gids[g] for g in gidx] + [""], dtype=object)[:-1]
+        self.t_id_l = tx.transcript_id.tolist() + [""]
+        self.t_biotype_l = tx.biotype.tolist() + [""]
+        self.t_gene_l = [gnames[g] for g in gidx] + [""]
+        self.t_gene_id_l = [gids[g] for g in gidx] + [""]
         self.t_mane = np.asarray(tx.mane, dtype=bool)
         self.t_canonical = np.asarray(tx.canonical, dtype=bool)
         self.t_coding = (tx.cds_start >= 0).astype(np.int64)
@@ -434,7 +454,9 @@ class Annotator:
             result[i].append({c: lists[c][r] for c in keys})
         return result
 
-    def annotate_columns(self, chroms, pos1, refs, alts, record_labels=None) -> tuple[np.ndarray, dict]:
+    def annotate_columns(
+        self, chroms, pos1, refs, alts, record_labels=None, arrow: bool = False
+    ) -> tuple[np.ndarray, dict]:
         """Annotate a batch of alleles column-wise.
 
         Returns ``(row_var, cols)``: ``row_var[r]`` is the allele (index into the inputs) of output row
@@ -442,8 +464,13 @@ class Annotator:
         allele that overlaps no transcript); ``cols`` maps the per-row columns of the table (contract
         §3, transcript part) plus ``cdna_position``/``cds_span``/``protein_span`` (CSQ strings),
         ``_t``, ``_flank_only`` and ``csq_mid`` (the CSQ entry between ``Allele|`` and ``|PICK``)
-        to NumPy arrays. Up/downstream rows (most rows) are built from the kernel arrays without
-        per-row Python; only rows inside a transcript go through the HGVS formatting.
+        to NumPy arrays — string columns as object arrays, or as ``pyarrow`` string arrays with
+        ``arrow=True``. Up/downstream rows (most rows) are built from the kernel arrays without
+        per-row Python; single-nucleotide rows inside a transcript are formatted by the formatting
+        kernel, the other rows inside a transcript by the Python HGVS formatter.
+
+        String columns are assembled as a small list of distinct values plus a per-row index into it
+        (``_Strings``), so that no Python object is made per output row.
         """
         b = self._classify(chroms, pos1, refs, alts, record_labels)
         k = self.k_csq
@@ -463,44 +490,36 @@ class Annotator:
         flank = np.zeros(nrows, dtype=bool)
         flank[pr] = ((f[pr] & ~(k.UPSTREAM | k.DOWNSTREAM)) == 0) & (f[pr] != 0)
         tt = t[pr]
-        cols: dict[str, np.ndarray] = {}
-        empty_s = np.full(nrows, "", dtype=object)
-
-        def obj(values_by_t, fill):
-            out = np.full(nrows, fill, dtype=object)
-            out[pr] = values_by_t[tt]
-            return out
-
-        cols["gene"] = obj(self.t_gene, "")
-        cols["gene_id"] = obj(self.t_gene_id, "")
-        cols["transcript"] = obj(self.t_id, "")
-        cols["biotype"] = obj(self.t_biotype, "")
+        sym = b.symbolic[row_var]
+        strs: dict[str, _Strings] = {}
+        # per-transcript columns: index t into the transcript's value ("" for rows without one)
+        t_or_none = np.where(t >= 0, t, len(self.t_id_l) - 1)
+        for c, values in (
+            ("gene", self.t_gene_l), ("gene_id", self.t_gene_id_l), ("transcript", self.t_id_l),
+            ("biotype", self.t_biotype_l),
+        ):  # fmt: skip
+            strs[c] = _Strings(values, t_or_none)
+        cols: dict = {}
         strand = np.zeros(nrows, dtype=np.int8)
         strand[pr] = self.t_strand[tt]
-        cols["strand"] = strand
         # consequence / impact: one lookup per distinct (flags, coding) pair
-        cons = np.empty(nrows, dtype=object)
-        impact = np.empty(nrows, dtype=object)
-        sym = b.symbolic[row_var]
-        cons[~is_pair] = np.where(sym[~is_pair], "sequence_variant", "intergenic_variant")
-        impact[~is_pair] = "MODIFIER"
+        kind = np.where(sym, 1, 0)  # 0 intergenic, 1 sequence_variant, 2+ distinct pair terms
+        cons_v = ["intergenic_variant", "sequence_variant"]
+        impact_v = ["MODIFIER", "MODIFIER"]
         if len(pr):
             key = f[pr] * 2 + self.t_coding[tt]
             uniq, inv = np.unique(key, return_inverse=True)
             names = [self._terms(int(u) >> 1, bool(u & 1)) for u in uniq.tolist()]
-            cons[pr] = np.array(["&".join(x[0]) for x in names], dtype=object)[inv]
-            impact[pr] = np.array([x[1] for x in names], dtype=object)[inv]
-        cols["consequence"] = cons
-        cols["impact"] = impact
-        for c in ("exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons"):
-            cols[c] = empty_s.copy()
+            cons_v += ["&".join(x[0]) for x in names]
+            impact_v += [x[1] for x in names]
+            kind[pr] = 2 + inv.reshape(-1)
+        strs["consequence"] = _Strings(cons_v, kind)
+        strs["impact"] = _Strings(impact_v, kind)
         cds_pos = np.full(nrows, -1, dtype=np.int64)
         prot_pos = np.full(nrows, -1, dtype=np.int64)
         if len(pr):
             cds_pos[pr] = np.where(ints[:, 6] > 0, ints[:, 6], -1)
             prot_pos[pr] = np.where(ints[:, 8] > 0, ints[:, 8], -1)
-        cols["cds_position"] = cds_pos
-        cols["protein_position"] = prot_pos
         # pick: per allele, transcripts the variant hits before up/downstream ones, then the pick order
         rank = np.zeros(nrows, dtype=np.int64)
         if len(pr):
@@ -510,82 +529,98 @@ class Annotator:
         first[1:] = row_var[srt][1:] != row_var[srt][:-1]
         pick = np.zeros(nrows, dtype=bool)
         pick[srt[first]] = True
-        cols["pick"] = pick
         mane = np.zeros(nrows, dtype=bool)
         mane[pr] = self.t_mane[tt]
         canonical = np.zeros(nrows, dtype=bool)
         canonical[pr] = self.t_canonical[tt]
-        cols["mane"] = mane
-        cols["canonical"] = canonical
-        for c in ("cdna_position", "cds_span", "protein_span"):
-            cols[c] = empty_s.copy()
-        cols["_t"] = t
-        cols["_flank_only"] = flank
-        csq_mid = np.empty(nrows, dtype=object)
-        empty_mid = {
-            c: _csq_entry("", {**_empty_row(c), "pick": False})[1:-1]
+        # CSQ entry (between Allele| and |PICK): intergenic / sequence_variant constants, one cached
+        # entry per (transcript, flags) for up/downstream-only rows, per-row text inside transcripts
+        mid_v = [
+            _csq_entry("", {**_empty_row(c), "pick": False})[1:-1]
             for c in ("intergenic_variant", "sequence_variant")
-        }
-        if (~is_pair).any():
-            csq_mid[~is_pair] = np.where(
-                sym[~is_pair], empty_mid["sequence_variant"], empty_mid["intergenic_variant"]
-            )
-        # up/downstream-only rows: the CSQ entry depends on (transcript, flags) alone
+        ]
+        mid_i = np.where(sym, 1, 0)
         fr = np.flatnonzero(flank)
         if len(fr):
             key = t[fr] * (1 << 27) + f[fr]
             uniq, inv = np.unique(key, return_inverse=True)
-            mids = []
+            base = len(mid_v)
             for u in uniq.tolist():
                 mid = self._flank_mid.get(u)
                 if mid is None:
-                    tmpl = self._row_fields(u >> 27, u & ((1 << 27) - 1), [-1] * 19, True)
+                    tmpl = self._row_fields(u >> 27, u & ((1 << 27) - 1), [-1] * 19, False)
                     mid = self._flank_mid[u] = _csq_entry("", tmpl)[1:-1]
-                mids.append(mid)
-            csq_mid[fr] = np.array(mids, dtype=object)[inv]
-        # rows inside a transcript: exon/intron numbers, HGVS, codons (per-row formatting)
+                mid_v.append(mid)
+            mid_i[fr] = base + inv.reshape(-1)
+        # rows inside a transcript: exon/intron numbers, HGVS, codons, positions
+        detail = (
+            "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
+            "cdna_position", "cds_span", "protein_span",
+        )  # fmt: skip
+        det_v: dict[str, list[str]] = {c: [""] for c in detail}
+        det_i = np.zeros(nrows, dtype=np.int64)  # 0: "", else 1 + position in the det_v lists
         dr = np.flatnonzero(is_pair & ~flank)
         if len(dr):
             pos_in_pairs = np.empty(nrows, dtype=np.int64)
             pos_in_pairs[pr] = np.arange(len(pr))
-            # single-nucleotide rows: text from the formatting kernel; the others below in Python
+            # single-nucleotide rows: text from the formatting kernel; the others in Python
             kr = self._kernel_rows(b, dr, row_var, t, f, ints[pos_in_pairs[dr]])
+            done = np.zeros(len(dr), dtype=bool)
             if len(kr):
-                done = np.zeros(len(dr), dtype=bool)
                 done[kr] = True
+                rows_k = dr[kr]
                 texts = self._format_snv_rows(
-                    b, dr[kr], row_var, t, f, ints[pos_in_pairs[dr[kr]]], order[pos_in_pairs[dr[kr]]]
+                    b, rows_k, row_var, t, f, ints[pos_in_pairs[rows_k]], order[pos_in_pairs[rows_k]]
                 )
-                for c, values in texts.items():
-                    arr = np.empty(len(kr), dtype=object)
-                    arr[:] = values
-                    if c == "csq_mid":
-                        csq_mid[dr[kr]] = arr
-                    else:
-                        cols[c][dr[kr]] = arr
-                dr = dr[~done]
-        if len(dr):
-            out_cols = (
-                "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
-                "cdna_position", "cds_span", "protein_span",
-            )  # fmt: skip
-            rows = []
-            mids = []
-            kks = pos_in_pairs[dr]
-            ords = order[kks].tolist()
-            ints_l = ints[kks].tolist()
-            t_l = t[dr].tolist()
-            f_l = f[dr].tolist()
-            aa_off_l = b.aa_off.tolist()
-            p_var_l = b.p_var.tolist()
-            for j, o in enumerate(ords):
-                i = p_var_l[o]
-                iv = ints_l[j]
-                nr_, na_ = max(iv[10], 0), max(iv[11], 0)
-                a0 = aa_off_l[o]
-                tj, fj = t_l[j], f_l[j]
-                row = self._row_fields(tj, fj, iv, False)
-                row = self._row_detail(
+                det_i[rows_k] = len(det_v["exon"]) + np.arange(len(rows_k))
+                mid_i[rows_k] = len(mid_v) + np.arange(len(rows_k))
+                for c in detail:
+                    det_v[c].extend(texts[c])
+                mid_v.extend(texts["csq_mid"])
+            rows_p = dr[~done]
+            if len(rows_p):
+                rows = self._python_rows(
+                    b, rows_p, t, f, ints[pos_in_pairs[rows_p]], order[pos_in_pairs[rows_p]]
+                )
+                det_i[rows_p] = len(det_v["exon"]) + np.arange(len(rows_p))
+                mid_i[rows_p] = len(mid_v) + np.arange(len(rows_p))
+                for c in detail:
+                    det_v[c].extend(row[c] for row in rows)
+                mid_v.extend(_csq_entry("", row)[1:-1] for row in rows)
+                prot_pos[rows_p] = [row["protein_position"] for row in rows]
+        for c in detail:
+            strs[c] = _Strings(det_v[c], det_i)
+        strs["csq_mid"] = _Strings(mid_v, mid_i)
+        for c, s_ in strs.items():
+            cols[c] = s_.arrow() if arrow else s_.objects()
+        cols["strand"] = strand
+        cols["cds_position"] = cds_pos
+        cols["protein_position"] = prot_pos
+        cols["pick"] = pick
+        cols["mane"] = mane
+        cols["canonical"] = canonical
+        cols["_t"] = t
+        cols["_flank_only"] = flank
+        return row_var, cols
+
+    def _python_rows(self, b: _Batch, rows, t, f, ints, pair) -> list[dict]:
+        """Row dicts (``_row_fields`` + ``_row_detail``) of output rows ``rows`` inside a transcript,
+        formatted by the Python HGVS formatter; ``pair``: their indices into the kernel outputs."""
+        out = []
+        ints_l = ints.tolist()
+        t_l = t[rows].tolist()
+        f_l = f[rows].tolist()
+        aa_off_l = b.aa_off.tolist()
+        p_var_l = b.p_var.tolist()
+        for j, o in enumerate(pair.tolist()):
+            i = p_var_l[o]
+            iv = ints_l[j]
+            nr_, na_ = max(iv[10], 0), max(iv[11], 0)
+            a0 = aa_off_l[o]
+            tj, fj = t_l[j], f_l[j]
+            row = self._row_fields(tj, fj, iv, False)
+            out.append(
+                self._row_detail(
                     row,
                     tj,
                     fj,
@@ -598,19 +633,8 @@ class Annotator:
                     b.t_refs[i],
                     b.t_alts[i],
                 )
-                rows.append(row)
-                mids.append(_csq_entry("", row)[1:-1])
-            for c in out_cols:
-                arr = np.empty(len(dr), dtype=object)
-                arr[:] = [row[c] for row in rows]
-                cols[c][dr] = arr
-            ppos = [row["protein_position"] for row in rows]
-            cols["protein_position"][dr] = ppos
-            arr = np.empty(len(dr), dtype=object)
-            arr[:] = mids
-            csq_mid[dr] = arr
-        cols["csq_mid"] = csq_mid
-        return row_var, cols
+            )
+        return out
 
     def _kernel_rows(self, b: _Batch, dr, row_var, t, f, ints) -> np.ndarray:
         """Indices into ``dr`` (rows inside a transcript) that the formatting kernel handles:
@@ -1249,11 +1273,12 @@ def _with_csq(line: str, csq: str) -> str:
 def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     """``chunk``: list of htslib-formatted record lines (no newline). Returns ``(bgzf_bytes, table,
     n_records, n_rows)``: the annotated lines as BGZF blocks and the chunk's Arrow table (one Parquet
-    row group)."""
+    row group). Strings per output row are concatenated by Arrow compute kernels, not in Python."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     chroms, pos, refs, alts, owner, labels, support, filters = [], [], [], [], [], [], [], []
-    lines = []
+    heads, tails = [], []  # each line around its CSQ value: ...INFO;CSQ= | <csq> | ;rest of INFO\tFORMAT...
     for r, line in enumerate(chunk):
         cols = line.split("\t", 8)
         chrom, p, ref = cols[0], int(cols[1]), cols[3]
@@ -1269,30 +1294,34 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
             labels.append(f"{chrom}:{p}:{ref}:{alt}")
             support.append(sup)
             filters.append(filt)
-        lines.append(line)
+        head, tail = _csq_slot(line, cols)
+        heads.append(head)
+        tails.append(tail)
     try:
-        row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels)
+        row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow=True)
     except ReferenceMismatchError as exc:
         raise ReferenceMismatchError(exc.detail, path=input_vcf) from None
+    rv = pa.array(row_var, type=pa.int64())
     # CSQ entries: Allele|<mid>|PICK, joined per record (rows are grouped by allele, alleles by record)
     alt_esc = [a if a.isalpha() else a.replace("|", "%7C").translate(_CSQ_ESCAPE) for a in alts]
-    mids = cols.pop("csq_mid").tolist()
-    picks = cols["pick"].tolist()
-    alt_rows = np.asarray(alt_esc, dtype=object)[row_var].tolist()
-    entries = [f"{a}|{m}|1" if pk else f"{a}|{m}|" for a, m, pk in zip(alt_rows, mids, picks, strict=True)]
-    row_owner = np.asarray(owner, dtype=np.int64)[row_var]
-    bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).tolist()
-    text = "\n".join(
-        _with_csq(line, ",".join(entries[bounds[r] : bounds[r + 1]])) for r, line in enumerate(lines)
+    pick_s = pc.if_else(pa.array(cols["pick"]), pa.scalar("1"), pa.scalar(""))
+    entries = pc.binary_join_element_wise(
+        pa.array(alt_esc, type=pa.string()).take(rv), cols.pop("csq_mid"), pick_s, "|"
     )
-    vcf_bytes = bgzf_compress((text + "\n").encode())
+    row_owner = np.asarray(owner, dtype=np.int64)[row_var]
+    bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int32)
+    csq = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), entries), ",")
+    lines = pc.binary_join_element_wise(
+        pa.array(heads, type=pa.string()), csq, pa.array(tails, type=pa.string()), ""
+    )
+    vcf_bytes = bgzf_compress(_string_data(lines))
     table = {
-        "variant_id": np.asarray(labels, dtype=object)[row_var],
-        "chrom": np.asarray(chroms, dtype=object)[row_var],
+        "variant_id": pa.array(labels, type=pa.string()).take(rv),
+        "chrom": pa.array(chroms, type=pa.string()).take(rv),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
-        "ref": np.asarray(refs, dtype=object)[row_var],
-        "alt": np.asarray(alts, dtype=object)[row_var],
-        "filter": np.asarray(filters, dtype=object)[row_var],
+        "ref": pa.array(refs, type=pa.string()).take(rv),
+        "alt": pa.array(alts, type=pa.string()).take(rv),
+        "filter": pa.array(filters, type=pa.string()).take(rv),
     }
     sup = np.asarray(support, dtype=np.float64).reshape(len(support), 8)[row_var]
     for k, c in enumerate(("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt")):
@@ -1303,5 +1332,36 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     for c in TABLE_COLUMNS:
         if c not in table:
             table[c] = cols[c]
-    arrays = [pa.array(table[c], type=schema.field(c).type) for c in TABLE_COLUMNS]
+    arrays = [
+        table[c] if isinstance(table[c], pa.Array) else pa.array(table[c], type=schema.field(c).type)
+        for c in TABLE_COLUMNS
+    ]
     return vcf_bytes, pa.Table.from_arrays(arrays, schema=schema), len(chunk), len(row_var)
+
+
+def _string_data(arr) -> memoryview:
+    """The bytes of a pyarrow string array's values, concatenated (no separators)."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+    lo, hi = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    return memoryview(arr.buffers()[2])[lo:hi]
+
+
+def _csq_slot(line: str, cols: list[str]) -> tuple[str, str]:
+    """``(head, tail)`` such that ``head + csq + tail`` is ``line`` (htslib formatted, no newline) with
+    INFO/CSQ set to ``csq`` plus a newline — as :func:`_with_csq` (replaced in place when present,
+    appended otherwise, as htslib's ``bcf_update_info`` does)."""
+    info = cols[7]
+    rest = "\t" + cols[8] + "\n" if len(cols) > 8 else "\n"
+    end = len(line) - len(rest) + 1  # end of the INFO column
+    start = end - len(info)
+    if info == ".":
+        return line[:start] + "CSQ=", rest
+    if "CSQ=" not in info and not info.startswith("CSQ;") and info != "CSQ" and ";CSQ;" not in info:
+        return line[:end] + ";CSQ=", rest
+    items = info.split(";")
+    for j, item in enumerate(items):
+        if item == "CSQ" or item.startswith("CSQ="):
+            before = ";".join(items[:j]) + ";" if j else ""
+            after = ";" + ";".join(items[j + 1 :]) if j + 1 < len(items) else ""
+            return line[:start] + before + "CSQ=", after + rest
+    return line[:end] + ";CSQ=", rest
