@@ -504,6 +504,58 @@ def test_csq_slot_splices_like_with_csq(info, samples):
     assert head + "A|x|1,C|y|" + tail == _with_csq(line, "A|x|1,C|y|") + "\n"
 
 
+PARSE_LINES = [
+    "chr1\t5\trs1\tA\tC,G\t3.5\tPASS\tT_DP=50;T_AD=30,20;T_AF=0.4;N_DP=40;N_AD=40,0;N_AF=0",
+    "chr1\t6\t.\tAT\tA\t.\t.\t.",
+    "chr1\t7\t.\tC\tT\t.\tLowQual;Other\tT_DP=12.7;T_AD=.,3;T_AF=1e-05;N_AF=0.25,0.5",
+    "chr2\t8\t.\tG\t*\t.\tPASS\tDB;T_DP=.;T_AD=7;XT_DP=99;T_AF=.",
+    "chr2\t9\t.\tG\t<DEL>\t.\tPASS\tT_DP=3;T_DP=4;T_AD=,5;N_DP=nan;T_AF=-0.5;N_AF=inf",
+    "chr2\t10\t.\tG\tGA,GAA,T\t.\tPASS\tT_AD=1,2,3;N_AD=4,;T_AF=0.3333333333333333",
+]
+
+
+@pytest.mark.parametrize("samples", ["", "\tGT:AD\t0/1:3,4\t0/0:5,0"])
+def test_columnar_record_parsing_equals_the_line_by_line_parser(samples):
+    """``_parse_records`` (Arrow kernels; odd values handed to the per-value functions) gives what the
+    line-by-line parser gives: alleles, labels, FILTER, read support (-1 / NaN when missing, the last of
+    a repeated key, Float depths truncated) and the text around CSQ."""
+    from ccevariants.annotate import _parse_records, _parse_records_python
+
+    chunk = [line + samples for line in PARSE_LINES]
+    fast, slow = _parse_records(chunk), _parse_records_python(chunk)
+    assert fast.keys() == slow.keys()
+    for k in fast:
+        a, b = fast[k], slow[k]
+        if isinstance(a, np.ndarray):
+            assert np.array_equal(a, b, equal_nan=True), k
+        elif isinstance(a, list):
+            assert a == b, k
+        else:
+            assert a.to_pylist() == b.to_pylist(), k
+    sup = fast["support"]
+    assert sup[0].tolist()[:6] == [50, 30, 20, 40, 40, 0] and math.isclose(sup[0, 6], 0.4)
+    assert sup[2].tolist()[:3] == [12, -1, 3] and sup[2, 7] == 0.25  # Float depth truncated
+    assert sup[4, 0] == 4 and sup[4, 3] == -1 and sup[4, 1] == -1 and sup[4, 2] == 5
+    assert fast["labels"][-3:] == ["chr2:10:G:GA", "chr2:10:G:GAA", "chr2:10:G:T"]
+    assert fast["owner"].tolist() == [0, 0, 1, 2, 3, 4, 5, 5, 5]
+    assert fast["filter_rec"].to_pylist()[:3] == ["PASS", "PASS", "LowQual;Other"]
+
+
+def test_record_parsing_falls_back_for_an_existing_csq_and_ragged_lines():
+    from ccevariants.annotate import _parse_records, _parse_records_python
+
+    for chunk in (
+        ["chr1\t5\t.\tA\tC\t.\tPASS\tCSQ=old;DP=3", "chr1\t6\t.\tA\tC\t.\tPASS\tDP=3"],
+        ["chr1\t5\t.\tA\tC\t.\tPASS\tDP=3\tGT\t0/1", "chr1\t6\t.\tA\tC\t.\tPASS\tDP=3"],
+    ):
+        fast, slow = _parse_records(chunk), _parse_records_python(chunk)
+        assert fast["heads"].to_pylist() == slow["heads"].to_pylist()
+        assert fast["tails"].to_pylist() == slow["tails"].to_pylist()
+    assert _parse_records(["chr1\t5\t.\tA\tC\t.\tPASS\tCSQ=old;DP=3"])["heads"].to_pylist() == [
+        "chr1\t5\t.\tA\tC\t.\tPASS\tCSQ="
+    ]
+
+
 def test_progress_is_drawn_on_a_terminal_only(tmp_path, monkeypatch):
     import io
     import sys

@@ -179,7 +179,12 @@ class _Strings:
     def arrow(self):
         import pyarrow as pa
 
-        return pa.array(self.values, type=pa.string()).take(pa.array(self.index, type=pa.int64()))
+        values = self.values
+        if not isinstance(values, pa.Array):
+            values = pa.array(values)
+            if values.type != pa.string():
+                values = values.cast(pa.string())
+        return values.take(pa.array(self.index, type=pa.int64()))
 
 
 class Annotator:
@@ -196,7 +201,6 @@ class Annotator:
         self.k_fmt = load("format", use_jit)
         self.seqs = _SeqCache(index, _FastaView(fasta))
         self._range_cache: dict[str, tuple[int, int]] = {}
-        self._flank_mid: dict[int, str] = {}
         self.fasta_contigs = set(fasta.references)
         self.contig_lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
         tx = index.transcripts
@@ -231,11 +235,19 @@ class Annotator:
         self.t_biotype_l = tx.biotype.tolist() + [""]
         self.t_gene_l = [gnames[g] for g in gidx] + [""]
         self.t_gene_id_l = [gids[g] for g in gidx] + [""]
+        # per transcript, the escaped CSQ fields SYMBOL|Gene|Feature|BIOTYPE|STRAND
+        self.t_csq_l = [
+            "|".join((_csq_escape(g), _csq_escape(gi), _csq_escape(ti), _csq_escape(bt), str(st) if st else ""))
+            for g, gi, ti, bt, st in zip(
+                self.t_gene_l[:-1], self.t_gene_id_l[:-1], self.t_id_l[:-1], self.t_biotype_l[:-1],
+                tx.strand.tolist(), strict=True,
+            )
+        ] + [""]  # fmt: skip
+        self._pa_values: dict = {}
         self.t_mane = np.asarray(tx.mane, dtype=bool)
         self.t_canonical = np.asarray(tx.canonical, dtype=bool)
         self.t_coding = (tx.cds_start >= 0).astype(np.int64)
         self._terms_cache: dict[tuple[int, bool], tuple[list[str], str]] = {}
-        self._csq_prefix: dict[int, bytes] = {}
         # transcripts whose exons are sorted and non-overlapping (TranscriptCoords' binary-search
         # case): the rows the formatting kernel handles
         ex = index.exons
@@ -494,11 +506,13 @@ class Annotator:
         strs: dict[str, _Strings] = {}
         # per-transcript columns: index t into the transcript's value ("" for rows without one)
         t_or_none = np.where(t >= 0, t, len(self.t_id_l) - 1)
-        for c, values in (
-            ("gene", self.t_gene_l), ("gene_id", self.t_gene_id_l), ("transcript", self.t_id_l),
-            ("biotype", self.t_biotype_l),
-        ):  # fmt: skip
-            strs[c] = _Strings(values, t_or_none)
+        for c, attr in (
+            ("gene", "t_gene_l"),
+            ("gene_id", "t_gene_id_l"),
+            ("transcript", "t_id_l"),
+            ("biotype", "t_biotype_l"),
+        ):
+            strs[c] = _Strings(self._tx_values(attr, arrow), t_or_none)
         cols: dict = {}
         strand = np.zeros(nrows, dtype=np.int8)
         strand[pr] = self.t_strand[tt]
@@ -533,25 +547,22 @@ class Annotator:
         mane[pr] = self.t_mane[tt]
         canonical = np.zeros(nrows, dtype=bool)
         canonical[pr] = self.t_canonical[tt]
-        # CSQ entry (between Allele| and |PICK): intergenic / sequence_variant constants, one cached
-        # entry per (transcript, flags) for up/downstream-only rows, per-row text inside transcripts
+        # CSQ entry (between Allele| and |PICK) as three concatenated parts A + B + C: intergenic /
+        # sequence_variant constants and per-row text inside transcripts are all in A; up/downstream
+        # rows are "Consequence|IMPACT|" (A, per flags) + "SYMBOL|Gene|Feature|BIOTYPE|STRAND"
+        # (B, per transcript) + ten empty fields (C)
         mid_v = [
             _csq_entry("", {**_empty_row(c), "pick": False})[1:-1]
             for c in ("intergenic_variant", "sequence_variant")
         ]
+        ci_v = [_csq_escape(c) + "|" + _csq_escape(m) + "|" for c, m in zip(cons_v, impact_v, strict=True)]
         mid_i = np.where(sym, 1, 0)
         fr = np.flatnonzero(flank)
-        if len(fr):
-            key = t[fr] * (1 << 27) + f[fr]
-            uniq, inv = np.unique(key, return_inverse=True)
-            base = len(mid_v)
-            for u in uniq.tolist():
-                mid = self._flank_mid.get(u)
-                if mid is None:
-                    tmpl = self._row_fields(u >> 27, u & ((1 << 27) - 1), [-1] * 19, False)
-                    mid = self._flank_mid[u] = _csq_entry("", tmpl)[1:-1]
-                mid_v.append(mid)
-            mid_i[fr] = base + inv.reshape(-1)
+        mid_i[fr] = len(mid_v) + kind[fr]
+        mid_v.extend(ci_v)
+        mid_b = np.full(nrows, len(self.t_csq_l) - 1, dtype=np.int64)
+        mid_b[fr] = t[fr]
+        mid_c = flank.astype(np.int64)
         # rows inside a transcript: exon/intron numbers, HGVS, codons, positions
         detail = (
             "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
@@ -570,7 +581,15 @@ class Annotator:
                 done[kr] = True
                 rows_k = dr[kr]
                 texts = self._format_snv_rows(
-                    b, rows_k, row_var, t, f, ints[pos_in_pairs[rows_k]], order[pos_in_pairs[rows_k]]
+                    b,
+                    rows_k,
+                    row_var,
+                    t,
+                    f,
+                    ints[pos_in_pairs[rows_k]],
+                    order[pos_in_pairs[rows_k]],
+                    ci_v,
+                    kind,
                 )
                 det_i[rows_k] = len(det_v["exon"]) + np.arange(len(rows_k))
                 mid_i[rows_k] = len(mid_v) + np.arange(len(rows_k))
@@ -590,9 +609,19 @@ class Annotator:
                 prot_pos[rows_p] = [row["protein_position"] for row in rows]
         for c in detail:
             strs[c] = _Strings(det_v[c], det_i)
-        strs["csq_mid"] = _Strings(mid_v, mid_i)
         for c, s_ in strs.items():
             cols[c] = s_.arrow() if arrow else s_.objects()
+        parts = (
+            _Strings(mid_v, mid_i),
+            _Strings(self._tx_values("t_csq_l", arrow), mid_b),
+            _Strings(["", "|" * 10], mid_c),
+        )
+        if arrow:
+            import pyarrow.compute as pc
+
+            cols["csq_mid"] = pc.binary_join_element_wise(*(x.arrow() for x in parts), "")
+        else:
+            cols["csq_mid"] = parts[0].objects() + parts[1].objects() + parts[2].objects()
         cols["strand"] = strand
         cols["cds_position"] = cds_pos
         cols["protein_position"] = prot_pos
@@ -602,6 +631,17 @@ class Annotator:
         cols["_t"] = t
         cols["_flank_only"] = flank
         return row_var, cols
+
+    def _tx_values(self, attr: str, arrow: bool):
+        """A per-transcript value list (``t_*_l``), as a cached pyarrow array when ``arrow``."""
+        if not arrow:
+            return getattr(self, attr)
+        hit = self._pa_values.get(attr)
+        if hit is None:
+            import pyarrow as pa
+
+            hit = self._pa_values[attr] = pa.array(getattr(self, attr), type=pa.string())
+        return hit
 
     def _python_rows(self, b: _Batch, rows, t, f, ints, pair) -> list[dict]:
         """Row dicts (``_row_fields`` + ``_row_detail``) of output rows ``rows`` inside a transcript,
@@ -656,25 +696,22 @@ class Annotator:
         )
         return np.flatnonzero(ok)
 
-    def _prefix_bytes(self, key: int) -> bytes:
-        """``Consequence|IMPACT|SYMBOL|Gene|Feature|BIOTYPE|STRAND`` of (transcript, flags) ``key``,
-        escaped as in the CSQ entry."""
-        hit = self._csq_prefix.get(key)
-        if hit is None:
-            tmpl = self._row_fields(key >> 27, key & ((1 << 27) - 1), [-1] * 19, False)
-            text = "|".join(_csq_entry("", tmpl)[1:-1].split("|")[:7])
-            hit = self._csq_prefix[key] = text.encode()
-        return hit
-
-    def _format_snv_rows(self, b: _Batch, rows, row_var, t, f, ints, pair) -> dict[str, list[str]]:
+    def _format_snv_rows(
+        self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind
+    ) -> dict[str, list[str]]:
         """Row text of single-nucleotide rows ``rows`` (output rows; ``pair``: their pair indices
-        into the consequence kernel's outputs) from the formatting kernel."""
+        into the consequence kernel's outputs) from the formatting kernel. ``ci_v[kind[r]]``: the
+        escaped ``Consequence|IMPACT|`` of row ``r``."""
         kf = self.k_fmt
         i = row_var[rows]
         tt, ff = t[rows], f[rows]
         key = tt * (1 << 27) + ff
-        uniq, inv = np.unique(key, return_inverse=True)
-        prefixes = [self._prefix_bytes(int(u)) for u in uniq.tolist()]
+        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        prefixes = [
+            (ci_v[k_] + self.t_csq_l[t_]).encode()
+            for k_, t_ in zip(kind[rows[first]].tolist(), tt[first].tolist(), strict=True)
+        ]
         pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
         pre_off[1:] = np.cumsum([len(x) for x in prefixes])
         pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
@@ -1003,6 +1040,11 @@ def _csq_entry(alt: str, row: dict) -> str:
 _CSQ_ESCAPE = str.maketrans({",": "%2C", ";": "%3B", "=": "%3D", " ": "_"})
 
 
+def _csq_escape(value: str) -> str:
+    """One CSQ field escaped as :func:`_csq_entry` escapes it (``|`` → ``%7C``, then ``,;=`` and space)."""
+    return value.replace("|", "%7C").translate(_CSQ_ESCAPE)
+
+
 def _arrow_schema():
     import pyarrow as pa
 
@@ -1273,30 +1315,15 @@ def _with_csq(line: str, csq: str) -> str:
 def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     """``chunk``: list of htslib-formatted record lines (no newline). Returns ``(bgzf_bytes, table,
     n_records, n_rows)``: the annotated lines as BGZF blocks and the chunk's Arrow table (one Parquet
-    row group). Strings per output row are concatenated by Arrow compute kernels, not in Python."""
+    row group). Columns are split and strings per output row concatenated by Arrow compute kernels,
+    not in Python."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    chroms, pos, refs, alts, owner, labels, support, filters = [], [], [], [], [], [], [], []
-    heads, tails = [], []  # each line around its CSQ value: ...INFO;CSQ= | <csq> | ;rest of INFO\tFORMAT...
-    for r, line in enumerate(chunk):
-        cols = line.split("\t", 8)
-        chrom, p, ref = cols[0], int(cols[1]), cols[3]
-        info = cols[7]
-        sup = _support(_info_values(info))
-        filt = "PASS" if cols[6] in (".", "PASS") else cols[6]
-        for alt in cols[4].split(","):
-            chroms.append(chrom)
-            pos.append(p)
-            refs.append(ref)
-            alts.append(alt)
-            owner.append(r)
-            labels.append(f"{chrom}:{p}:{ref}:{alt}")
-            support.append(sup)
-            filters.append(filt)
-        head, tail = _csq_slot(line, cols)
-        heads.append(head)
-        tails.append(tail)
+    rec = _parse_records(chunk)
+    owner = rec["owner"]
+    chroms, pos, refs, alts = rec["chroms"], rec["pos"], rec["refs"], rec["alts"]
+    labels = rec["labels"]
     try:
         row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow=True)
     except ReferenceMismatchError as exc:
@@ -1308,22 +1335,21 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     entries = pc.binary_join_element_wise(
         pa.array(alt_esc, type=pa.string()).take(rv), cols.pop("csq_mid"), pick_s, "|"
     )
-    row_owner = np.asarray(owner, dtype=np.int64)[row_var]
+    row_owner = owner[row_var]
     bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int32)
     csq = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), entries), ",")
-    lines = pc.binary_join_element_wise(
-        pa.array(heads, type=pa.string()), csq, pa.array(tails, type=pa.string()), ""
-    )
+    lines = pc.binary_join_element_wise(rec["heads"], csq, rec["tails"], "")
     vcf_bytes = bgzf_compress(_string_data(lines))
+    a_idx = pa.array(owner, type=pa.int64())
     table = {
         "variant_id": pa.array(labels, type=pa.string()).take(rv),
-        "chrom": pa.array(chroms, type=pa.string()).take(rv),
+        "chrom": rec["chrom_rec"].take(a_idx).take(rv),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
-        "ref": pa.array(refs, type=pa.string()).take(rv),
+        "ref": rec["ref_rec"].take(a_idx).take(rv),
         "alt": pa.array(alts, type=pa.string()).take(rv),
-        "filter": pa.array(filters, type=pa.string()).take(rv),
+        "filter": rec["filter_rec"].take(a_idx).take(rv),
     }
-    sup = np.asarray(support, dtype=np.float64).reshape(len(support), 8)[row_var]
+    sup = rec["support"][owner][row_var]
     for k, c in enumerate(("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt")):
         table[c] = sup[:, k].astype(np.int64)
     # VAFs as htslib stores them (32-bit floats), as cyvcf2 reported them before
@@ -1337,6 +1363,147 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
         for c in TABLE_COLUMNS
     ]
     return vcf_bytes, pa.Table.from_arrays(arrays, schema=schema), len(chunk), len(row_var)
+
+
+#: values converted column-wise; anything else goes through the per-value Python functions
+_INT_RE = r"^-?[0-9]{1,18}$"
+_FLOAT_RE = r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$"
+
+
+def _parse_records(chunk: list[str]) -> dict:
+    """Columns of htslib-formatted VCF lines (no newline), split with Arrow compute kernels.
+
+    Per record: ``chrom_rec``/``ref_rec``/``filter_rec`` (Arrow; FILTER ``.`` as ``PASS``),
+    ``support`` (float64 [n, 8]: T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF; -1 / NaN when
+    missing, as :func:`_support`), ``heads``/``tails`` (Arrow: the line around its CSQ value, as
+    :func:`_csq_slot`). Per ALT allele: ``owner`` (record index), ``chroms``, ``pos`` (1-based),
+    ``refs``, ``alts``, ``labels`` (``chrom:pos:ref:alt``) as Python lists.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(chunk, type=pa.string())
+    parts = pc.split_pattern(arr, "\t", max_splits=8)
+    n_parts = pc.list_value_length(parts).to_numpy()
+    if len(chunk) and (n_parts.min() < 8 or n_parts.min() != n_parts.max()):
+        return _parse_records_python(chunk)
+    col = [pc.list_element(parts, j) for j in range(int(n_parts.max()) if len(chunk) else 8)]
+    info = col[7]
+    if len(chunk) and pc.any(pc.match_substring(info, "CSQ")).as_py():
+        return _parse_records_python(chunk)  # an existing CSQ is replaced in place: the Python path
+    alt_lists = pc.split_pattern(col[4], ",")
+    owner = pc.list_parent_indices(alt_lists).to_numpy().astype(np.int64)
+    a_idx = pa.array(owner, type=pa.int64())
+    alts_a = pc.list_flatten(alt_lists)
+    pos_rec = pc.cast(col[1], pa.int64())
+    chrom_a = col[0].take(a_idx)
+    ref_a = col[3].take(a_idx)
+    labels = pc.binary_join_element_wise(
+        chrom_a, pc.cast(pos_rec.take(a_idx), pa.string()), ref_a, alts_a, ":"
+    )
+    filt = pc.if_else(pc.is_in(col[6], pa.array([".", "PASS"])), pa.scalar("PASS"), col[6])
+    # INFO values (the last of a repeated key, as a dict built item by item would keep)
+    support = np.empty((len(chunk), 8), dtype=np.float64)
+
+    def value(key):
+        m = pc.extract_regex(info, rf".*(?:^|;){key}=(?P<v>[^;]*)")
+        return pc.struct_field(m, [0])
+
+    def convert(values, out, pattern, typ, missing, one):
+        """``values`` (Arrow strings, null = key absent) into ``out``: absent, ``.`` and empty are
+        ``missing``; plain numbers are cast column-wise; anything else goes through ``one``."""
+        ok = pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(zero_copy_only=False)
+        absent = pc.fill_null(pc.is_in(values, pa.array([".", ""])), True).to_numpy(zero_copy_only=False)
+        out[:] = missing
+        if ok.any():
+            out[ok] = pc.cast(pc.filter(values, pa.array(ok)), typ).to_numpy()
+        for j in np.flatnonzero(~ok & ~absent).tolist():
+            out[j] = one(values[j].as_py())
+
+    def ints(values, out):
+        convert(values, out, _INT_RE, pa.int64(), -1, _int_or_missing)
+
+    def floats(values, out):
+        convert(values, out, _FLOAT_RE, pa.float64(), np.nan, _float_or_nan)
+
+    tmp = np.empty(len(chunk), dtype=np.float64)
+    for k, key in ((0, "T_DP"), (3, "N_DP")):
+        ints(value(key), tmp)
+        support[:, k] = tmp
+    for k, key in ((1, "T_AD"), (4, "N_AD")):
+        ad = pc.extract_regex(value(key), r"^(?P<a>[^,]*)(?:,(?P<b>[^,]*))?")
+        ints(pc.struct_field(ad, [0]), tmp)
+        support[:, k] = tmp
+        ints(pc.struct_field(ad, [1]), tmp)
+        support[:, k + 1] = tmp
+    for k, key in ((6, "T_AF"), (7, "N_AF")):
+        floats(value(key), tmp)
+        support[:, k] = tmp
+    # the line around its CSQ value: ...INFO;CSQ= | <csq> | \tFORMAT...\n (INFO "." is replaced)
+    lead = pc.binary_join_element_wise(*col[:7], "\t")
+    head = pc.if_else(
+        pc.equal(info, "."),
+        pc.binary_join_element_wise(lead, pa.scalar("\tCSQ="), ""),
+        pc.binary_join_element_wise(lead, pa.scalar("\t"), info, pa.scalar(";CSQ="), ""),
+    )
+    if len(col) > 8:
+        tail = pc.binary_join_element_wise(pa.scalar("\t"), col[8], pa.scalar("\n"), "")
+    else:
+        tail = pa.array(["\n"] * len(chunk), type=pa.string())
+    return {
+        "owner": owner,
+        "chroms": chrom_a.to_pylist(),
+        "pos": pos_rec.take(a_idx).to_numpy().tolist(),
+        "refs": ref_a.to_pylist(),
+        "alts": alts_a.to_pylist(),
+        "labels": labels.to_pylist(),
+        "chrom_rec": col[0],
+        "ref_rec": col[3],
+        "filter_rec": filt,
+        "support": support,
+        "heads": head,
+        "tails": tail,
+    }
+
+
+def _parse_records_python(chunk: list[str]) -> dict:
+    """:func:`_parse_records` line by line (lines with fewer than 8 columns, a varying number of
+    columns or an existing INFO/CSQ)."""
+    import pyarrow as pa
+
+    owner, chroms, pos, refs, alts, labels = [], [], [], [], [], []
+    chrom_rec, ref_rec, filter_rec, support, heads, tails = [], [], [], [], [], []
+    for r, line in enumerate(chunk):
+        cols = line.split("\t", 8)
+        chrom, p, ref = cols[0], int(cols[1]), cols[3]
+        chrom_rec.append(chrom)
+        ref_rec.append(ref)
+        filter_rec.append("PASS" if cols[6] in (".", "PASS") else cols[6])
+        support.append(_support(_info_values(cols[7])))
+        for alt in cols[4].split(","):
+            owner.append(r)
+            chroms.append(chrom)
+            pos.append(p)
+            refs.append(ref)
+            alts.append(alt)
+            labels.append(f"{chrom}:{p}:{ref}:{alt}")
+        head, tail = _csq_slot(line, cols)
+        heads.append(head)
+        tails.append(tail)
+    return {
+        "owner": np.asarray(owner, dtype=np.int64),
+        "chroms": chroms,
+        "pos": pos,
+        "refs": refs,
+        "alts": alts,
+        "labels": labels,
+        "chrom_rec": pa.array(chrom_rec, type=pa.string()),
+        "ref_rec": pa.array(ref_rec, type=pa.string()),
+        "filter_rec": pa.array(filter_rec, type=pa.string()),
+        "support": np.asarray(support, dtype=np.float64).reshape(len(chunk), 8),
+        "heads": pa.array(heads, type=pa.string()),
+        "tails": pa.array(tails, type=pa.string()),
+    }
 
 
 def _string_data(arr) -> memoryview:
