@@ -1405,15 +1405,26 @@ def _parse_records(chunk: list[str]) -> dict:
     # INFO values (the last of a repeated key, as a dict built item by item would keep)
     support = np.empty((len(chunk), 8), dtype=np.float64)
 
+    items = pc.split_pattern(info, ";")
+    item_rec = pc.list_parent_indices(items).to_numpy()
+    kv = pc.extract_regex(pc.list_flatten(items), r"^(?P<k>[^=]*)=(?P<v>.*)$")  # null: no "="
+    keys, vals = pc.struct_field(kv, [0]), pc.struct_field(kv, [1])
+
     def value(key):
-        m = pc.extract_regex(info, rf".*(?:^|;){key}=(?P<v>[^;]*)")
-        return pc.struct_field(m, [0])
+        hit = np.flatnonzero(pc.fill_null(pc.equal(keys, key), False).to_numpy(zero_copy_only=False))
+        recs = item_rec[hit]
+        last = np.ones(len(hit), dtype=bool)
+        last[:-1] = recs[1:] != recs[:-1]  # a repeated key: the last value wins
+        idx = np.full(len(chunk), -1, dtype=np.int64)
+        idx[recs[last]] = hit[last]
+        return vals.take(pa.array(idx, mask=idx < 0))
 
     def convert(values, out, pattern, typ, missing, one):
         """``values`` (Arrow strings, null = key absent) into ``out``: absent, ``.`` and empty are
         ``missing``; plain numbers are cast column-wise; anything else goes through ``one``."""
         ok = pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(zero_copy_only=False)
-        absent = pc.fill_null(pc.is_in(values, pa.array([".", ""])), True).to_numpy(zero_copy_only=False)
+        absent = pc.or_(pc.is_null(values), pc.fill_null(pc.is_in(values, pa.array([".", ""])), False))
+        absent = absent.to_numpy(zero_copy_only=False)
         out[:] = missing
         if ok.any():
             out[ok] = pc.cast(pc.filter(values, pa.array(ok)), typ).to_numpy()
