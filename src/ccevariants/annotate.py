@@ -199,6 +199,7 @@ class Annotator:
         self.k_overlap = load("overlap", use_jit)
         self.k_csq = load("consequence", use_jit)
         self.k_fmt = load("format", use_jit)
+        self.k_alleles = load("alleles", use_jit)
         self.seqs = _SeqCache(index, _FastaView(fasta))
         self._range_cache: dict[str, tuple[int, int]] = {}
         self.fasta_contigs = set(fasta.references)
@@ -313,20 +314,82 @@ class Annotator:
             out[chrom] = (lo, self.fasta.fetch(chrom, lo, hi).upper())
         return out
 
-    def _classify(self, chroms, pos1, refs, alts, record_labels=None) -> _Batch:
-        """REF check, allele trimming, overlap and consequence kernels for one batch of alleles.
-
-        ``pos1`` are 1-based VCF positions; ``refs``/``alts`` VCF alleles. Raises
-        ReferenceMismatchError when REF disagrees with the FASTA or the contig is not in it.
-        """
+    def _prepare_kernel(self, chroms, pos1, refs, alts, windows):
+        """REF check, trimming and indel placements by the allele kernel (column-wise); alleles it
+        leaves (no reference window, a shift past the window) go through :meth:`_prepare_python`.
+        None when an allele fails the REF check, a contig is not in the FASTA or an allele is not
+        ASCII (the caller then runs the Python path, which raises the error of the first one)."""
         n = len(chroms)
-        starts = np.empty(n, dtype=np.int64)
-        ends = np.empty(n, dtype=np.int64)
-        t_alts: list[str] = []
-        t_refs: list[str] = []
-        symbolic = np.zeros(n, dtype=bool)
-        windows = self._ref_windows(chroms, pos1, refs)
-        for i in range(n):
+        ref_text, alt_text = "".join(refs), "".join(alts)
+        if not (ref_text.isascii() and alt_text.isascii()):
+            return None
+        wids = {}
+        parts, w_start, w_len = [], [], []
+        for chrom in dict.fromkeys(chroms):
+            if chrom not in self.fasta_contigs:
+                return None
+            w = windows.get(chrom)
+            if w is not None:
+                wids[chrom] = len(parts)
+                parts.append(w[1])
+                w_start.append(w[0])
+                w_len.append(self.contig_lengths[chrom])
+        wid = np.fromiter((wids.get(c, -1) for c in chroms), dtype=np.int64, count=n)
+        win_text = "".join(parts)
+        win_off = np.zeros(len(parts) + 1, dtype=np.int64)
+        win_off[1:] = np.cumsum([len(x) for x in parts])
+        ref_off = np.zeros(n + 1, dtype=np.int64)
+        ref_off[1:] = np.cumsum(np.fromiter(map(len, refs), dtype=np.int64, count=n))
+        alt_off = np.zeros(n + 1, dtype=np.int64)
+        alt_off[1:] = np.cumsum(np.fromiter(map(len, alts), dtype=np.int64, count=n))
+        k = self.k_alleles
+        status, symbolic, starts, ends, r0, r1, a0, a1, sh_start, sh_end, sh_rot = k.prepare(
+            np.asarray(pos1, dtype=np.int64) - 1,
+            np.frombuffer(ref_text.encode() or b"\0", dtype=np.uint8),
+            ref_off,
+            np.frombuffer(alt_text.encode() or b"\0", dtype=np.uint8),
+            alt_off,
+            wid,
+            np.frombuffer(win_text.encode() or b"\0", dtype=np.uint8),
+            win_off,
+            np.asarray(w_start, dtype=np.int64),
+            np.asarray(w_len, dtype=np.int64),
+        )
+        if (status == k.MISMATCH).any():
+            return None
+        ref_up, alt_up = ref_text.upper(), alt_text.upper()
+        ro = ref_off.tolist()
+        rs_, re_ = (ref_off[:-1] + r0).tolist(), (ref_off[:-1] + r1).tolist()
+        as_, ae_ = (alt_off[:-1] + a0).tolist(), (alt_off[:-1] + a1).tolist()
+        t_refs = [ref_up[x:y] for x, y in zip(rs_, re_, strict=True)]
+        t_alts = [alt_up[x:y] for x, y in zip(as_, ae_, strict=True)]
+        for i in np.flatnonzero(symbolic).tolist():
+            t_refs[i] = ref_text[ro[i] : ro[i + 1]]
+        sh_alts = [list(t_alts), list(t_alts)]
+        # rotated inserted bases of shifted insertions
+        for row in (0, 1):
+            for i in np.flatnonzero(sh_rot[row] > 0).tolist():
+                a, r = t_alts[i], int(sh_rot[row, i])
+                if a and not t_refs[i]:
+                    sh_alts[row][i] = a[r:] + a[:r] if row == 0 else a[-r:] + a[:-r]
+        fb = np.flatnonzero(status == k.FALLBACK)
+        if len(fb):
+            out = (starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts)
+            self._prepare_python(chroms, pos1, refs, alts, windows, None, fb.tolist(), out)
+        return starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts
+
+    def _prepare_python(self, chroms, pos1, refs, alts, windows, record_labels, rows, out):
+        """The per-allele REF check (raising ReferenceMismatchError), trimming and indel placements of
+        alleles ``rows``, written into ``out`` (new arrays when None)."""
+        n = len(chroms)
+        if out is None:
+            out = (
+                np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), [""] * n, [""] * n,
+                np.zeros(n, dtype=bool), np.zeros((2, n), dtype=np.int64), np.zeros((2, n), dtype=np.int64),
+                [[""] * n, [""] * n],
+            )  # fmt: skip
+        starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts = out
+        for i in rows:
             chrom, p, ref, alt = chroms[i], int(pos1[i]), refs[i], alts[i]
             label = record_labels[i] if record_labels is not None else f"{chrom}:{p}"
             if chrom not in self.fasta_contigs:
@@ -346,35 +409,49 @@ class Annotator:
                 symbolic[i] = True
                 starts[i] = p - 1
                 ends[i] = p - 1 + len(ref)
-                t_refs.append(ref)
-                t_alts.append("")
-                continue
-            s, e, r, a = trim_allele(p, ref, alt)
-            starts[i], ends[i] = s, e
-            t_refs.append(r)
-            t_alts.append(a)
-        alt_bytes = [a.encode() for a in t_alts]
-        alt_off = np.zeros(n + 1, dtype=np.int64)
-        alt_off[1:] = np.cumsum([len(b) for b in alt_bytes])
-        alt_buf = (
-            np.frombuffer(b"".join(alt_bytes), dtype=np.uint8).copy()
-            if alt_off[-1]
-            else np.zeros(0, dtype=np.uint8)
-        )
-        # alternative placements of pure indels (row 0: rightmost, row 1: leftmost) for the kernel
-        sh_start = np.vstack([starts, starts])
-        sh_end = np.vstack([ends, ends])
-        sh_alts = [list(t_alts), list(t_alts)]
-        for i in range(n):
+                t_refs[i] = ref
+                t_alts[i] = ""
+            else:
+                symbolic[i] = False
+                s, e, r, a = trim_allele(p, ref, alt)
+                starts[i], ends[i] = s, e
+                t_refs[i] = r
+                t_alts[i] = a
+            # alternative placements of pure indels (row 0: rightmost, row 1: leftmost)
+            sh_start[:, i] = starts[i]
+            sh_end[:, i] = ends[i]
+            sh_alts[0][i] = sh_alts[1][i] = t_alts[i]
             if symbolic[i] or bool(t_refs[i]) == bool(t_alts[i]):
                 continue
-            clen = self.contig_lengths.get(chroms[i], 0)
+            clen = self.contig_lengths.get(chrom, 0)
             for row, right in ((0, True), (1, False)):
                 s_, e_, r_, a_ = shift_allele(
-                    self.fasta, chroms[i], int(starts[i]), int(ends[i]), t_refs[i], t_alts[i], right, 0, clen
+                    self.fasta, chrom, int(starts[i]), int(ends[i]), t_refs[i], t_alts[i], right, 0, clen
                 )
                 sh_start[row, i], sh_end[row, i] = s_, e_
                 sh_alts[row][i] = a_
+        return out
+
+    def _classify(self, chroms, pos1, refs, alts, record_labels=None) -> _Batch:
+        """REF check, allele trimming, overlap and consequence kernels for one batch of alleles.
+
+        ``pos1`` are 1-based VCF positions; ``refs``/``alts`` VCF alleles. Raises
+        ReferenceMismatchError when REF disagrees with the FASTA or the contig is not in it.
+        """
+        n = len(chroms)
+        windows = self._ref_windows(chroms, pos1, refs)
+        prep = self._prepare_kernel(chroms, pos1, refs, alts, windows)
+        if prep is None:  # a REF mismatch, a missing contig or non-ASCII alleles: allele by allele
+            prep = self._prepare_python(chroms, pos1, refs, alts, windows, record_labels, range(n), None)
+        starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts = prep
+        alt_text = "".join(t_alts)
+        alt_off = np.zeros(n + 1, dtype=np.int64)
+        alt_off[1:] = np.cumsum(np.fromiter(map(len, t_alts), dtype=np.int64, count=n))
+        alt_buf = (
+            np.frombuffer(alt_text.encode(), dtype=np.uint8).copy()
+            if alt_off[-1]
+            else np.zeros(0, dtype=np.uint8)
+        )
         sh_alt_buf = (
             np.vstack([np.frombuffer("".join(x).encode(), dtype=np.uint8) for x in sh_alts])
             if alt_off[-1]

@@ -15,11 +15,12 @@ import importlib.util
 import sys
 from types import ModuleType
 
-_KERNELS = ("overlap", "consequence", "format")
+_KERNELS = ("overlap", "consequence", "format", "alleles")
 
 
 def load(name: str, jit: bool = True) -> ModuleType:
-    """The kernel module ``name`` (``overlap`` / ``consequence`` / ``format``), compiled or as its
+    """The kernel module ``name`` (``overlap`` / ``consequence`` / ``format`` /
+    ``alleles``), compiled or as its
     Python twin."""
     if name not in _KERNELS:
         raise ValueError(f"unknown kernel module {name!r}")
