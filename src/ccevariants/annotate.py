@@ -294,27 +294,45 @@ class Annotator:
                 self.coords.popitem(last=False)
         return c
 
-    def _ref_windows(self, chroms, pos1, refs, max_span: int = 2_000_000) -> dict[str, tuple[int, str]]:
-        """Per contig of the batch, one upper-cased reference window ``(start0, sequence)`` covering all
-        its REF alleles (0-based half-open), when that span is at most ``max_span`` bases; contigs
-        with sparser batches (or absent from the FASTA) are fetched per allele instead."""
-        out: dict[str, tuple[int, str]] = {}
-        if not len(chroms):
-            return out
-        c_arr = np.asarray(chroms, dtype=object)
-        p0 = np.asarray(pos1, dtype=np.int64) - 1
-        e0 = p0 + np.fromiter(map(len, refs), dtype=np.int64, count=len(refs))
-        for chrom in dict.fromkeys(chroms):
-            if chrom not in self.fasta_contigs:
-                continue
-            m = c_arr == chrom
-            lo, hi = int(p0[m].min()), int(e0[m].max())
-            if lo < 0 or hi - lo > max_span:
-                continue
-            out[chrom] = (lo, self.fasta.fetch(chrom, lo, hi).upper())
-        return out
+    def _allele_windows(
+        self, chroms, pos1, ref_len, gap: int = 1000, pad: int = 200, max_span: int = 2_000_000
+    ):
+        """Upper-case reference windows covering clusters of alleles (0-based; consecutive alleles of a
+        contig less than ``gap`` bases apart share one; ``pad`` bases either side for indel shifts).
 
-    def _prepare_kernel(self, chroms, pos1, refs, alts, windows):
+        Returns ``(wid, text, off, start, contig_len)`` (window of each allele, -1 if none: a cluster
+        longer than ``max_span``), or None when a contig is not in the FASTA."""
+        n = len(chroms)
+        names = list(dict.fromkeys(chroms))
+        if any(c not in self.fasta_contigs for c in names):
+            return None
+        code_of = {c: k for k, c in enumerate(names)}
+        code = np.fromiter(map(code_of.__getitem__, chroms), dtype=np.int64, count=n)
+        p0 = np.asarray(pos1, dtype=np.int64) - 1
+        e0 = p0 + ref_len
+        reach = np.maximum.accumulate(e0) if n else e0
+        new = np.ones(n, dtype=bool)
+        new[1:] = (code[1:] != code[:-1]) | (p0[1:] - reach[:-1] > gap) | (p0[1:] < p0[:-1])
+        first = np.flatnonzero(new)
+        wid = np.cumsum(new) - 1
+        lo = np.minimum.reduceat(p0, first) if n else p0
+        hi = np.maximum.reduceat(e0, first) if n else e0
+        texts, starts, lens, ok = [], [], [], []
+        for c, a, b in zip(code[first].tolist(), lo.tolist(), hi.tolist(), strict=True):
+            chrom = names[c]
+            clen = self.contig_lengths[chrom]
+            a, b = max(0, a - pad), min(clen, b + pad)
+            good = b - a <= max_span and a < b
+            texts.append(self.fasta.fetch(chrom, a, b).upper() if good else "")
+            starts.append(a)
+            lens.append(clen)
+            ok.append(good)
+        wid = np.where(np.asarray(ok, dtype=bool)[wid], wid, -1) if n else wid
+        off = np.zeros(len(texts) + 1, dtype=np.int64)
+        off[1:] = np.cumsum([len(x) for x in texts])
+        return wid, "".join(texts), off, np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64)
+
+    def _prepare_kernel(self, chroms, pos1, refs, alts):
         """REF check, trimming and indel placements by the allele kernel (column-wise); alleles it
         leaves (no reference window, a shift past the window) go through :meth:`_prepare_python`.
         None when an allele fails the REF check, a contig is not in the FASTA or an allele is not
@@ -323,23 +341,13 @@ class Annotator:
         ref_text, alt_text = "".join(refs), "".join(alts)
         if not (ref_text.isascii() and alt_text.isascii()):
             return None
-        wids = {}
-        parts, w_start, w_len = [], [], []
-        for chrom in dict.fromkeys(chroms):
-            if chrom not in self.fasta_contigs:
-                return None
-            w = windows.get(chrom)
-            if w is not None:
-                wids[chrom] = len(parts)
-                parts.append(w[1])
-                w_start.append(w[0])
-                w_len.append(self.contig_lengths[chrom])
-        wid = np.fromiter((wids.get(c, -1) for c in chroms), dtype=np.int64, count=n)
-        win_text = "".join(parts)
-        win_off = np.zeros(len(parts) + 1, dtype=np.int64)
-        win_off[1:] = np.cumsum([len(x) for x in parts])
+        ref_len = np.fromiter(map(len, refs), dtype=np.int64, count=n)
+        windows = self._allele_windows(chroms, pos1, ref_len)
+        if windows is None:
+            return None
+        wid, win_text, win_off, w_start, w_len = windows
         ref_off = np.zeros(n + 1, dtype=np.int64)
-        ref_off[1:] = np.cumsum(np.fromiter(map(len, refs), dtype=np.int64, count=n))
+        ref_off[1:] = np.cumsum(ref_len)
         alt_off = np.zeros(n + 1, dtype=np.int64)
         alt_off[1:] = np.cumsum(np.fromiter(map(len, alts), dtype=np.int64, count=n))
         k = self.k_alleles
@@ -352,8 +360,8 @@ class Annotator:
             wid,
             np.frombuffer(win_text.encode() or b"\0", dtype=np.uint8),
             win_off,
-            np.asarray(w_start, dtype=np.int64),
-            np.asarray(w_len, dtype=np.int64),
+            w_start,
+            w_len,
         )
         if (status == k.MISMATCH).any():
             return None
@@ -375,10 +383,10 @@ class Annotator:
         fb = np.flatnonzero(status == k.FALLBACK)
         if len(fb):
             out = (starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts)
-            self._prepare_python(chroms, pos1, refs, alts, windows, None, fb.tolist(), out)
+            self._prepare_python(chroms, pos1, refs, alts, None, fb.tolist(), out)
         return starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts
 
-    def _prepare_python(self, chroms, pos1, refs, alts, windows, record_labels, rows, out):
+    def _prepare_python(self, chroms, pos1, refs, alts, record_labels, rows, out):
         """The per-allele REF check (raising ReferenceMismatchError), trimming and indel placements of
         alleles ``rows``, written into ``out`` (new arrays when None)."""
         n = len(chroms)
@@ -396,11 +404,7 @@ class Annotator:
                 raise ReferenceMismatchError(
                     f"expected contig {chrom!r} in the reference FASTA; found it absent (record {label})"
                 )
-            w = windows.get(chrom)
-            if w is not None and p >= 1:
-                fa = w[1][p - 1 - w[0] : p - 1 - w[0] + len(ref)]
-            else:
-                fa = self.fasta.fetch(chrom, p - 1, p - 1 + len(ref)).upper()
+            fa = self.fasta.fetch(chrom, p - 1, p - 1 + len(ref)).upper()
             if fa != ref.upper():
                 raise ReferenceMismatchError(
                     f"expected REF {fa!r} from the reference at {chrom}:{p}; found {ref!r} (record {label})"
@@ -439,10 +443,9 @@ class Annotator:
         ReferenceMismatchError when REF disagrees with the FASTA or the contig is not in it.
         """
         n = len(chroms)
-        windows = self._ref_windows(chroms, pos1, refs)
-        prep = self._prepare_kernel(chroms, pos1, refs, alts, windows)
+        prep = self._prepare_kernel(chroms, pos1, refs, alts)
         if prep is None:  # a REF mismatch, a missing contig or non-ASCII alleles: allele by allele
-            prep = self._prepare_python(chroms, pos1, refs, alts, windows, record_labels, range(n), None)
+            prep = self._prepare_python(chroms, pos1, refs, alts, record_labels, range(n), None)
         starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts = prep
         alt_text = "".join(t_alts)
         alt_off = np.zeros(n + 1, dtype=np.int64)
