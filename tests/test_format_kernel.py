@@ -97,22 +97,33 @@ def _genome(tmp, seed: int):
 
 
 def _both_ways(annot: Annotator, chroms, pos1, refs, alts):
-    """``annotate_columns`` with the kernel (and how many rows it formatted) and without it."""
-    seen = []
-    real = annot._kernel_rows
+    """``annotate_columns`` with the kernels (and how many rows they formatted: substitutions,
+    other alleles) and with every row through the Python formatter."""
+    seen, seen_other = [], []
+    real, real_other = annot._kernel_rows, annot._format_other_rows
 
     def counting(*args):
         rows = real(*args)
         seen.append(len(rows))
         return rows
 
-    annot._kernel_rows = counting
+    def counting_other(*args):
+        texts, status, ppos = real_other(*args)
+        seen_other.append(int((status == 0).sum()))
+        return texts, status, ppos
+
+    def none_other(*args):
+        texts, status, ppos = real_other(*args)
+        return texts, np.ones_like(status), ppos
+
+    annot._kernel_rows, annot._format_other_rows = counting, counting_other
     rv1, with_kernel = annot.annotate_columns(chroms, pos1, refs, alts)
     annot._kernel_rows = lambda *args: np.zeros(0, dtype=np.int64)
+    annot._format_other_rows = none_other
     rv2, python_only = annot.annotate_columns(chroms, pos1, refs, alts)
-    annot._kernel_rows = real
+    annot._kernel_rows, annot._format_other_rows = real, real_other
     assert np.array_equal(rv1, rv2)
-    return with_kernel, python_only, sum(seen)
+    return with_kernel, python_only, sum(seen), sum(seen_other)
 
 
 def _assert_same(a: dict, b: dict) -> None:
@@ -143,17 +154,18 @@ def test_kernel_rows_equal_the_python_formatter_on_random_loci(tmp_path_factory,
                     pos1.append(p + 1)
                     refs.append(genome[p])
                     alts.append(b)
-        with_kernel, python_only, n_kernel = _both_ways(annot, chroms, pos1, refs, alts)
+        with_kernel, python_only, n_kernel, _ = _both_ways(annot, chroms, pos1, refs, alts)
     _assert_same(with_kernel, python_only)
     in_tx = sum(1 for x in with_kernel["hgvsc"].tolist() if x)
     assert n_kernel == in_tx > 0  # every substitution inside a transcript went through the kernel
     terms = set("&".join(with_kernel["consequence"].tolist()).split("&"))
-    assert {"missense_variant", "synonymous_variant", "intron_variant", "5_prime_UTR_variant"} <= terms
+    if use_jit:  # (the twin sees every 4th position only)
+        assert {"missense_variant", "synonymous_variant", "intron_variant", "5_prime_UTR_variant"} <= terms
 
 
 def test_kernel_rows_equal_the_python_formatter_on_bcftools_csq_slices(shared_data):
     root = shared_data / "bcftools-csq"
-    total = 0
+    total = total_other = 0
     for gff in sorted(root.glob("csq/*/*.gff")):
         fasta = next(iter(sorted(gff.parent.glob("*.fa"))), None)
         if fasta is None:
@@ -182,21 +194,23 @@ def test_kernel_rows_equal_the_python_formatter_on_bcftools_csq_slices(shared_da
                     {q for q in edges if lo <= q < hi} | {rng.randrange(lo, hi) for _ in range(150)}
                 )
                 for p in picks:
-                    ref = fa.fetch(name, p, p + 1).upper()
-                    if ref not in "ACGT":
+                    ctx = fa.fetch(name, p, p + 4).upper()
+                    ref = ctx[:1]
+                    if ref not in "ACGT" or len(ctx) < 4 or set(ctx) - set("ACGT"):
                         continue
-                    for b in "ACGT":
-                        if b != ref:
-                            chroms.append(name)
-                            pos1.append(p + 1)
-                            refs.append(ref)
-                            alts.append(b)
+                    # substitutions, a deletion and an insertion repeating the next bases
+                    for r_, a_ in [(ref, b) for b in "ACGT" if b != ref] + [(ctx[:3], ref), (ref, ctx[:3])]:
+                        chroms.append(name)
+                        pos1.append(p + 1)
+                        refs.append(r_)
+                        alts.append(a_)
             if not chroms:
                 continue
-            with_kernel, python_only, n_kernel = _both_ways(annot, chroms, pos1, refs, alts)
+            with_kernel, python_only, n_kernel, n_other = _both_ways(annot, chroms, pos1, refs, alts)
         _assert_same(with_kernel, python_only)
         total += n_kernel
-    assert total > 1000
+        total_other += n_other
+    assert total > 1000 and total_other > 300
 
 
 def test_sorted_exon_flag_matches_transcript_coords(shared_data):
@@ -213,3 +227,58 @@ def test_sorted_exon_flag_matches_transcript_coords(shared_data):
                 assert bool(annot.t_sorted[t]) == TranscriptCoords(index, t)._sorted
                 n += 1
     assert n > 20
+
+
+def _indels(rng: random.Random, genome: str, spans, n: int):
+    """Random insertions, deletions, MNVs and delins inside/around transcripts (often repeating the
+    context, so that the HGVS 3' shift, dup and protein shifts happen)."""
+    chroms, pos1, refs, alts = [], [], [], []
+    sites = sorted(
+        rng.sample([p for s, e in spans for p in range(max(1, s - 2), min(len(genome) - 12, e + 2))], n)
+    )
+    for p in sites:
+        kind = rng.random()
+        ref_len = rng.choice([1, 2, 3, 4, 6, 7])
+        ref = genome[p - 1 : p - 1 + ref_len]
+        if kind < 0.35:  # deletion (anchored)
+            alt = ref[0]
+        elif kind < 0.7:  # insertion (anchored), a copy of the following or preceding bases or random
+            ref = ref[0]
+            src = rng.random()
+            k = rng.choice([1, 2, 3, 3, 6])
+            ins = (
+                genome[p : p + k]
+                if src < 0.4
+                else genome[max(0, p - k) : p]
+                if src < 0.7
+                else "".join(rng.choice("ACGT") for _ in range(k))
+            )
+            alt = ref + (ins or "A")
+        elif kind < 0.85:  # MNV
+            alt = "".join(rng.choice([b for b in "ACGT" if b != x]) for x in ref)
+        else:  # delins
+            alt = "".join(rng.choice("ACGT") for _ in range(rng.randint(1, 5)))
+        if alt == ref:
+            continue
+        chroms.append("c")
+        pos1.append(p)
+        refs.append(ref)
+        alts.append(alt)
+    return chroms, pos1, refs, alts
+
+
+@pytest.mark.parametrize("use_jit", [True, False])
+@settings(deadline=None, max_examples=8)
+@given(seed=st.integers(0, 10**6))
+def test_indel_rows_equal_the_python_formatter_on_random_loci(tmp_path_factory, use_jit, seed):
+    tmp = tmp_path_factory.mktemp("fmt")
+    genome, spans = _genome(tmp, seed)
+    rng = random.Random(seed)
+    index = load_annotation(tmp / "g.gff3", use_cache=False)
+    with pysam.FastaFile(str(tmp / "g.fa")) as fa:
+        annot = Annotator(index, fa, use_jit=use_jit)
+        chroms, pos1, refs, alts = _indels(rng, genome, spans, 150 if use_jit else 40)
+        with_kernel, python_only, _, n_other = _both_ways(annot, chroms, pos1, refs, alts)
+    _assert_same(with_kernel, python_only)
+    in_tx = sum(1 for x in with_kernel["hgvsc"].tolist() if x)
+    assert 0 < n_other <= in_tx and n_other >= 0.9 * in_tx  # (a few rows left to Python at window edges)

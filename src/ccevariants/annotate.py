@@ -154,7 +154,7 @@ class _Batch:
 
     __slots__ = (
         "chroms", "starts", "ends", "t_refs", "t_alts", "symbolic",
-        "p_var", "p_tx", "flags", "ints", "aa_off", "aa_ref", "aa_alt", "seq_buf", "seq_off",
+        "p_var", "p_tx", "flags", "ints", "aa_off", "aa_ref", "aa_alt", "seq_buf", "seq_off", "windows",
     )  # fmt: skip
 
     def __init__(self, *values):
@@ -346,6 +346,8 @@ class Annotator:
         if windows is None:
             return None
         wid, win_text, win_off, w_start, w_len = windows
+        win_buf = np.frombuffer(win_text.encode() or b"\0", dtype=np.uint8)
+        self._last_windows = (wid, win_buf, win_off, w_start, w_len)
         ref_off = np.zeros(n + 1, dtype=np.int64)
         ref_off[1:] = np.cumsum(ref_len)
         alt_off = np.zeros(n + 1, dtype=np.int64)
@@ -358,7 +360,7 @@ class Annotator:
             np.frombuffer(alt_text.encode() or b"\0", dtype=np.uint8),
             alt_off,
             wid,
-            np.frombuffer(win_text.encode() or b"\0", dtype=np.uint8),
+            win_buf,
             win_off,
             w_start,
             w_len,
@@ -443,6 +445,7 @@ class Annotator:
         ReferenceMismatchError when REF disagrees with the FASTA or the contig is not in it.
         """
         n = len(chroms)
+        self._last_windows = None
         prep = self._prepare_kernel(chroms, pos1, refs, alts)
         if prep is None:  # a REF mismatch, a missing contig or non-ASCII alleles: allele by allele
             prep = self._prepare_python(chroms, pos1, refs, alts, record_labels, range(n), None)
@@ -527,7 +530,7 @@ class Annotator:
         )
         return _Batch(
             chroms, starts, ends, t_refs, t_alts, symbolic, p_var, p_tx, flags, ints, aa_off, aa_ref, aa_alt,
-            seq_buf, seq_off,
+            seq_buf, seq_off, self._last_windows,
         )  # fmt: skip
 
     def annotate(self, chroms, pos1, refs, alts, record_labels=None) -> list[list[dict]]:
@@ -677,6 +680,35 @@ class Annotator:
                     det_v[c].extend(texts[c])
                 mid_v.extend(texts["csq_mid"])
             rows_p = dr[~done]
+            if len(rows_p) and b.windows is not None:
+                # other alleles on transcripts with sorted exons: the kernel for indels/MNVs
+                ok = self.t_sorted[t[rows_p]]
+                rows_o = rows_p[ok]
+                if len(rows_o):
+                    texts, st, ppos = self._format_other_rows(
+                        b,
+                        rows_o,
+                        row_var,
+                        t,
+                        f,
+                        ints[pos_in_pairs[rows_o]],
+                        order[pos_in_pairs[rows_o]],
+                        ci_v,
+                        kind,
+                    )
+                    good = st == 0
+                    rows_g = rows_o[good]
+                    det_i[rows_g] = len(det_v["exon"]) + np.arange(len(rows_g))
+                    mid_i[rows_g] = len(mid_v) + np.arange(len(rows_g))
+                    keep = np.flatnonzero(good).tolist()
+                    for c in detail:
+                        vals = texts[c]
+                        det_v[c].extend(vals[j] for j in keep)
+                    mid_v.extend(texts["csq_mid"][j] for j in keep)
+                    prot_pos[rows_g] = ppos[good]
+                    left = np.ones(len(rows_p), dtype=bool)
+                    left[np.flatnonzero(ok)[good]] = False
+                    rows_p = rows_p[left]
             if len(rows_p):
                 rows = self._python_rows(
                     b, rows_p, t, f, ints[pos_in_pairs[rows_p]], order[pos_in_pairs[rows_p]]
@@ -711,6 +743,60 @@ class Annotator:
         cols["_t"] = t
         cols["_flank_only"] = flank
         return row_var, cols
+
+    def _format_other_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind):
+        """Row text of output rows ``rows`` inside a transcript whose allele is not a substitution of
+        one base (formatting kernel ``indel_rows``). Returns ``(texts, status, protein_position)``;
+        rows with a non-zero status are to be formatted in Python."""
+        kf = self.k_fmt
+        i = row_var[rows]
+        tt, ff = t[rows], f[rows]
+        key = tt * (1 << 27) + ff
+        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        prefixes = [
+            (ci_v[k_] + self.t_csq_l[t_]).encode()
+            for k_, t_ in zip(kind[rows[first]].tolist(), tt[first].tolist(), strict=True)
+        ]
+        pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
+        pre_off[1:] = np.cumsum([len(x) for x in prefixes])
+        pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
+        il = i.tolist()
+        r_strs = [b.t_refs[j] for j in il]
+        a_strs = [b.t_alts[j] for j in il]
+        ref_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        ref_off[1:] = np.cumsum(np.fromiter(map(len, r_strs), dtype=np.int64, count=len(rows)))
+        alt_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        alt_off[1:] = np.cumsum(np.fromiter(map(len, a_strs), dtype=np.int64, count=len(rows)))
+        ref_buf = np.frombuffer("".join(r_strs).encode() or b"\0", dtype=np.uint8)
+        alt_buf = np.frombuffer("".join(a_strs).encode() or b"\0", dtype=np.uint8)
+        # the consequence kernel's peptides of each row, gathered contiguously
+        nr, na = np.maximum(ints[:, 10], 0), np.maximum(ints[:, 11], 0)
+        a0 = b.aa_off[pair]
+        pref_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        pref_off[1:] = np.cumsum(nr)
+        palt_off = np.zeros(len(rows) + 1, dtype=np.int64)
+        palt_off[1:] = np.cumsum(na)
+        src_r = np.repeat(a0 - pref_off[:-1], nr) + np.arange(pref_off[-1])
+        src_a = np.repeat(a0 - palt_off[:-1], na) + np.arange(palt_off[-1])
+        pep_ref = b.aa_ref[src_r] if len(src_r) else np.zeros(1, dtype=np.uint8)
+        pep_alt = b.aa_alt[src_a] if len(src_a) else np.zeros(1, dtype=np.uint8)
+        wid, win_buf, win_off, w_start, w_len = b.windows
+        tx = self.index.transcripts
+        buf, used, status, ppos = kf.indel_rows(
+            tt, ff, b.starts[i], b.ends[i], ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt,
+            palt_off, inv.reshape(-1).astype(np.int64), np.ascontiguousarray(ints), wid[i], win_buf, win_off,
+            w_start, w_len, self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
+            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
+            self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
+        )  # fmt: skip
+        parts = buf[:used].tobytes().decode().split("\x1f")
+        n = len(rows)
+        names = (
+            "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
+            "cdna_position", "cds_span", "protein_span", "csq_mid",
+        )  # fmt: skip
+        texts = {c: parts[j : kf.N_FIELDS * n : kf.N_FIELDS] for j, c in enumerate(names)}
+        return texts, status, ppos
 
     def _tx_values(self, attr: str, arrow: bool):
         """A per-transcript value list (``t_*_l``), as a cached pyarrow array when ``arrow``."""
