@@ -1362,22 +1362,37 @@ def annotate_vcf(
 #: The 28-byte empty block that ends a BGZF file (SAM/BAM format specification, section 4.1.2).
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _BGZF_BLOCK = 0xFF00  # uncompressed bytes per block, as htslib (BGZF_BLOCK_SIZE)
-#: zlib level of the output blocks: 1 (fastest) — the text is ~5x larger than the compressed file
-#: either way, and level 6 (htslib's default) costs ~3x the CPU for ~30 % smaller files.
+#: deflate level of the output blocks: 1 (fastest of zlib; ISA-L's level 1 when the optional ``isal``
+#: package is installed — ~4x faster than zlib's, same or better ratio). Level 6 (htslib's default)
+#: costs ~3x the CPU of zlib level 1 for ~30 % smaller files.
 BGZF_LEVEL = 1
 
 
-def bgzf_compress(data: bytes, level: int = BGZF_LEVEL) -> bytes:
-    """``data`` as a run of complete BGZF blocks (no EOF block). Blocks are independent gzip members
-    (SAM/BAM specification §4.1), so runs compressed separately — in worker processes — concatenate
-    into one valid BGZF file that tabix can index."""
+def _deflate_module():
+    """ISA-L's zlib-compatible module when ``isal`` is installed, else the standard ``zlib``."""
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib
+    except ImportError:  # pragma: no cover - depends on the environment
+        import zlib
+
+        return zlib
+
+
+def bgzf_compress(data, level: int = BGZF_LEVEL, deflate=None) -> bytes:
+    """``data`` (bytes-like) as a run of complete BGZF blocks (no EOF block). Blocks are independent
+    gzip members (SAM/BAM specification §4.1), so runs compressed separately — in worker processes —
+    concatenate into one valid BGZF file that tabix can index. ``deflate``: a zlib-compatible module
+    (default :func:`_deflate_module`)."""
     import struct
     import zlib
 
+    z = deflate or _deflate_module()
     parts = []
     for i in range(0, len(data), _BGZF_BLOCK):
         piece = data[i : i + _BGZF_BLOCK]
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
+        comp = z.compressobj(level, zlib.DEFLATED, -15)
         cdata = comp.compress(piece) + comp.flush()
         bsize = len(cdata) + 25  # 18-byte header + 8-byte trailer, minus 1
         parts.append(
