@@ -213,6 +213,24 @@ def test_worker_processes_give_identical_output(tmp_path):
         assert [r.split("\t")[1] for r in tbx.fetch("chr1", 80, 101)] == ["81", "101"]
 
 
+def test_without_table_the_vcf_is_the_same(tmp_path):
+    _build(tmp_path)
+    lines = [
+        "chr1\t38\t.\tGGAA\tG\t.\tPASS\tT_DP=12",
+        "chr1\t81\t.\tC\tG,T\t.\tPASS\t.",
+        "chr2\t10\t.\tC\tT\t.\tPASS\t.",
+    ]
+    vcf = _vcf(tmp_path, lines)
+    rc, out, table = _run(tmp_path, vcf)
+    with_table = _decompressed(out)
+    out2 = tmp_path / "only.vcf.gz"
+    argv = ["annotate", "--input", str(vcf), "--reference", str(tmp_path / "g.fa"), "--annotation"]
+    argv += [str(tmp_path / "g.gff3"), "--output", str(out2), "--cache-dir", str(tmp_path / "cache")]
+    assert rc == 0 and main(argv) == 0
+    assert _decompressed(out2) == with_table and with_table.count(b"CSQ=") == 3
+    assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["out.parquet"]
+
+
 def test_worker_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(tmp_path, capsys):
     _build(tmp_path)
     lines = [

@@ -550,7 +550,7 @@ class Annotator:
         return result
 
     def annotate_columns(
-        self, chroms, pos1, refs, alts, record_labels=None, arrow: bool = False
+        self, chroms, pos1, refs, alts, record_labels=None, arrow: bool = False, only=None
     ) -> tuple[np.ndarray, dict]:
         """Annotate a batch of alleles column-wise.
 
@@ -565,7 +565,8 @@ class Annotator:
         kernel, the other rows inside a transcript by the Python HGVS formatter.
 
         String columns are assembled as a small list of distinct values plus a per-row index into it
-        (``_Strings``), so that no Python object is made per output row.
+        (``_Strings``), so that no Python object is made per output row. ``only``: materialise just
+        these string columns (and the non-string ones).
         """
         b = self._classify(chroms, pos1, refs, alts, record_labels)
         k = self.k_csq
@@ -722,7 +723,8 @@ class Annotator:
         for c in detail:
             strs[c] = _Strings(det_v[c], det_i)
         for c, s_ in strs.items():
-            cols[c] = s_.arrow() if arrow else s_.objects()
+            if only is None or c in only:
+                cols[c] = s_.arrow() if arrow else s_.objects()
         parts = (
             _Strings(mid_v, mid_i),
             _Strings(self._tx_values("t_csq_l", arrow), mid_b),
@@ -1250,7 +1252,7 @@ def annotate_vcf(
     workers: int = 1,
 ) -> dict:
     """Annotate ``input_vcf`` and write ``output`` (bgzipped + tabix-indexed VCF with CSQ) and ``table``
-    (Parquet, contract §3). Returns run statistics.
+    (Parquet, contract §3; None: no table). Returns run statistics.
 
     ``workers`` > 1 annotates chunks in that many forked processes (results are written in input
     order, so the output does not depend on it); 1 annotates in this process.
@@ -1291,20 +1293,25 @@ def annotate_vcf(
     stats = {"records": 0, "rows": 0, "transcripts": len(index.transcripts), "workers": workers}
     out_path = Path(output)
     tbi_final = Path(str(out_path) + ".tbi")
+    import contextlib
+
     from ._io import atomic_path
 
-    runner = _ChunkRunner(annot, schema, input_vcf, reference, workers)
-    with atomic_path(out_path, suffix=".vcf.gz") as tmp_vcf, atomic_path(table, suffix=".parquet") as tmp_pq:
+    runner = _ChunkRunner(annot, schema if table is not None else None, input_vcf, reference, workers)
+    with contextlib.ExitStack() as stack:
+        tmp_vcf = stack.enter_context(atomic_path(out_path, suffix=".vcf.gz"))
+        tmp_pq = stack.enter_context(atomic_path(table, suffix=".parquet")) if table is not None else None
         # records are written as text in BGZF blocks: htslib's formatting of each record (str(rec))
         # with INFO/CSQ set, the header being the input's plus the CSQ line
         out = open(tmp_vcf, "wb")
-        pw = pq.ParquetWriter(str(tmp_pq), schema, compression="zstd")
+        pw = pq.ParquetWriter(str(tmp_pq), schema, compression="zstd") if tmp_pq is not None else None
         bar = Progress("annotate: records")
 
         def emit(results):
             for vcf_bytes, tbl, n_rec, n_rows in results:
                 out.write(vcf_bytes)
-                pw.write_table(tbl)
+                if pw is not None:
+                    pw.write_table(tbl)
                 stats["records"] += n_rec
                 stats["rows"] += n_rows
                 bar.update(n_rec)
@@ -1347,7 +1354,8 @@ def annotate_vcf(
             runner.close()
             bar.close()
             out.close()
-            pw.close()
+            if pw is not None:
+                pw.close()
             reader.close()
             fasta.close()
         pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True)
@@ -1506,7 +1514,8 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     chroms, pos, refs, alts = rec["chroms"], rec["pos"], rec["refs"], rec["alts"]
     labels = rec["labels"]
     try:
-        row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow=True)
+        only = None if schema is not None else ("csq_mid",)
+        row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow=True, only=only)
     except ReferenceMismatchError as exc:
         raise ReferenceMismatchError(exc.detail, path=input_vcf) from None
     rv = pa.array(row_var, type=pa.int64())
@@ -1521,6 +1530,8 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     csq = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), entries), ",")
     lines = pc.binary_join_element_wise(rec["heads"], csq, rec["tails"], "")
     vcf_bytes = bgzf_compress(_string_data(lines))
+    if schema is None:  # no table wanted
+        return vcf_bytes, None, len(chunk), len(row_var)
     a_idx = pa.array(owner, type=pa.int64())
     table = {
         "variant_id": pa.array(labels, type=pa.string()).take(rv),

@@ -11,7 +11,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--annotation", required=True, help="GFF3 or GTF (Ensembl/GENCODE; plain or gzip)")
     parser.add_argument("--output", required=True, help="output VCF (.vcf.gz, bgzipped and tabix-indexed)")
     parser.add_argument(
-        "--table", required=True, help="output Parquet table (one row per variant x transcript)"
+        "--table",
+        default=None,
+        help="output Parquet table (one row per variant x transcript); omitted: the VCF only",
     )
     parser.add_argument(
         "--pick-order",
