@@ -81,6 +81,20 @@ TABLE_COLUMNS = (
     "canonical",
 )
 NMD_BIOTYPES = ("nonsense_mediated_decay", "NMD")
+#: Parquet: columns with mostly distinct values are not dictionary-encoded (the dictionary attempt
+#: costs time and space), and min/max statistics are kept for the columns readers filter on
+_UNIQUE_COLUMNS = ("variant_id", "pos", "hgvsc", "hgvsp", "hgvsp_short")
+_STATISTICS_COLUMNS = (
+    "chrom",
+    "pos",
+    "filter",
+    "gene",
+    "gene_id",
+    "transcript",
+    "consequence",
+    "impact",
+    "pick",
+)
 
 
 def parse_pick_order(text: str | None) -> tuple[str, ...]:
@@ -1304,7 +1318,17 @@ def annotate_vcf(
         # records are written as text in BGZF blocks: htslib's formatting of each record (str(rec))
         # with INFO/CSQ set, the header being the input's plus the CSQ line
         out = open(tmp_vcf, "wb")
-        pw = pq.ParquetWriter(str(tmp_pq), schema, compression="zstd") if tmp_pq is not None else None
+        pw = (
+            pq.ParquetWriter(
+                str(tmp_pq),
+                schema,
+                compression="zstd",
+                use_dictionary=[c for c in TABLE_COLUMNS if c not in _UNIQUE_COLUMNS],
+                write_statistics=list(_STATISTICS_COLUMNS),
+            )
+            if tmp_pq is not None
+            else None
+        )
         bar = Progress("annotate: records")
 
         def emit(results):
