@@ -246,6 +246,25 @@ def test_worker_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(
     assert not out.exists() and not table.exists()
 
 
+def _die(lines):  # a worker killed mid-chunk (e.g. by the OOM killer)
+    import os
+
+    os._exit(9)
+
+
+def test_a_dying_worker_fails_the_run_instead_of_hanging(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import ccevariants.annotate as annotate_module
+
+    _build(tmp_path)
+    lines = [f"chr1\t{p}\t.\tC\tA\t.\tPASS\t." for p in (33, 81)] + ["chr1\t120\t.\tT\tC\t.\tPASS\t."]
+    monkeypatch.setattr(annotate_module, "_worker_chunk", _die)
+    with pytest.raises(BrokenProcessPool):
+        _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "1", "--threads", "2")
+    assert not (tmp_path / "out.vcf.gz").exists() and not (tmp_path / "out.parquet").exists()
+
+
 def test_bad_threads_is_a_config_error(tmp_path, capsys):
     _build(tmp_path)
     rc, out, _ = _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]), "--threads", "0")

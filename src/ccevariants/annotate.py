@@ -1487,19 +1487,27 @@ class _ChunkRunner:
             annot, schema, input_vcf = self.args
             _WORKER.update(annot=annot, schema=schema, input_vcf=input_vcf)
             ctx = multiprocessing.get_context("fork")
-            self.pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(self.reference,))
-        self.pending.append(self.pool.apply_async(_worker_chunk, (lines,)))
+            from concurrent.futures import ProcessPoolExecutor
+
+            # (a worker that dies — killed for memory — fails the run with BrokenProcessPool
+            # instead of leaving the parent waiting for its chunk)
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_worker_init, initargs=(self.reference,)
+            )
+        self.pending.append(self.pool.submit(_worker_chunk, lines))
         while len(self.pending) >= 2 * self.workers:
-            yield self._unwrap(self.pending.popleft().get())
+            yield self._unwrap(self.pending.popleft().result())
 
     def drain(self):
         while self.pending:
-            yield self._unwrap(self.pending.popleft().get())
+            yield self._unwrap(self.pending.popleft().result())
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+            for fut in self.pending:
+                fut.cancel()
+            self.pending.clear()
+            self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
         _WORKER.clear()
 
