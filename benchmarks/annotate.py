@@ -5,7 +5,8 @@ an Ensembl-style GFF3 with ~20 k protein-coding transcripts (2 per gene, 2–10 
 and a sorted bgzipped VCF (default 1 M records: 90 % SNVs, 10 % indels of 1–6 bp), then runs
 
 - the Numba kernels' compile (cold: empty ``NUMBA_CACHE_DIR``; warm: cache filled),
-- ``ccev annotate`` cold and warm (transcript index cache cleared / kept),
+- ``ccev annotate`` cold and warm (transcript index cache cleared / kept), with two worker processes
+  (``--threads 2``) and without the Parquet table (VCF only, the output bcftools writes),
 - ``bcftools csq -l`` (per-variant, not haplotype-aware: the same job),
 
 each as a child process under ``/usr/bin/time`` for wall time and peak RSS, and prints a table.
@@ -131,16 +132,62 @@ def make_inputs(outdir: Path, genome_mb: int, n_transcripts: int, n_records: int
     return fasta, gff, Path(str(vcf) + ".gz"), tid
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Summed resident set (kB) of process ``root`` and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/status") as fh:
+                kb = next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = kb
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def timed(cmd: list[str], env=None) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + sys) and peak RSS (MB) of a child process."""
+    """Wall seconds, CPU seconds (user + sys, the process and its children) and peak RSS (MB) of a
+    child process; the RSS is the larger of GNU time's maximum (one process) and the peak of the
+    summed RSS of the process tree sampled every 0.1 s (worker processes)."""
+    import threading
+
     t0 = time.perf_counter()
-    res = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *cmd], capture_output=True, text=True, env=env)
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-f", "%M %U %S", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _out, err = proc.communicate()
+    done.set()
+    sampler.join()
     wall = time.perf_counter() - t0
-    if res.returncode != 0:
-        sys.stderr.write(res.stderr[-2000:])
+    if proc.returncode != 0:
+        sys.stderr.write(err[-2000:])
         raise SystemExit(f"command failed: {' '.join(cmd)}")
-    peak_kb, user, system = res.stderr.strip().splitlines()[-1].split()
-    return wall, float(user) + float(system), int(peak_kb) / 1024
+    peak_kb, user, system = err.strip().splitlines()[-1].split()
+    return wall, float(user) + float(system), max(int(peak_kb), peak[0]) / 1024
 
 
 def main() -> int:
@@ -179,22 +226,30 @@ def main() -> int:
         "--table",
         str(out / "ccev.parquet"),
     ]
-    # start-up cost: one record, fresh Numba cache (compile) vs filled cache (load)
-    tiny = out / "one.vcf"
+    # start-up cost: the first 2,000 records (SNVs and indels inside and around transcripts, so that
+    # every kernel is used), fresh Numba cache (compile) vs filled cache (load)
+    tiny = out / "start.vcf"
     with open(out / "calls.vcf") as src, open(tiny, "w") as dst:
+        n_body = 0
         for line in src:
             dst.write(line)
-            if not line.startswith("#"):
+            n_body += not line.startswith("#")
+            if n_body >= 2000:
                 break
     one = [*ccev[:5], str(tiny), *ccev[6:]]
-    one[one.index(str(out / "ccev.vcf.gz"))] = str(out / "one.out.vcf.gz")
-    one[one.index(str(out / "ccev.parquet"))] = str(out / "one.parquet")
+    one[one.index(str(out / "ccev.vcf.gz"))] = str(out / "start.out.vcf.gz")
+    one[one.index(str(out / "ccev.parquet"))] = str(out / "start.parquet")
     results = []
-    results.append(("start-up, 1 record (cold Numba cache)", *timed(one, env), 0))
-    results.append(("start-up, 1 record (warm Numba cache)", *timed(one, env), 0))
+    results.append(("start-up, 2,000 records (cold Numba cache)", *timed(one, env), 0))
+    results.append(("start-up, 2,000 records (warm Numba cache)", *timed(one, env), 0))
     shutil.rmtree(out / "ccev-cache", ignore_errors=True)
     results.append(("ccev annotate (index parse, warm Numba)", *timed(ccev, env), n_rec))
     results.append(("ccev annotate (index cached, warm Numba)", *timed(ccev, env), n_rec))
+    results.append(
+        ("ccev annotate --threads 2 (2 worker processes)", *timed([*ccev, "--threads", "2"], env), n_rec)
+    )
+    vcf_only = ccev[: ccev.index("--table")]
+    results.append(("ccev annotate, VCF only (no --table)", *timed(vcf_only, env), n_rec))
     bcf = [
         "bcftools",
         "csq",
@@ -210,13 +265,20 @@ def main() -> int:
     ]
     results.append(("bcftools csq -l", *timed(bcf), n_rec))
     bcf_cpu = results[-1][2]
+    bcf_wall = results[-1][1]
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
-        f"{'step':45s} {'wall s':>8s} {'CPU s':>8s} {'records/CPU s':>14s} {'peak MB':>8s} {'CPU vs bcftools':>16s}"
+        f"{'step':48s} {'wall s':>7s} {'CPU s':>7s} {'records/CPU s':>14s} {'records/s':>10s} {'peak MB':>8s}"
+        f" {'CPU x bcftools':>15s} {'wall x bcftools':>16s}"
     )
     for name, wall, cpu, peak, n in results:
         rate = f"{n / cpu:,.0f}" if n else "-"
-        ratio = f"{cpu / bcf_cpu:.1f}x" if n else "-"
-        print(f"{name:45s} {wall:8.1f} {cpu:8.1f} {rate:>14s} {peak:8.0f} {ratio:>16s}")
+        wrate = f"{n / wall:,.0f}" if n else "-"
+        ratio = f"{cpu / bcf_cpu:.2f}" if n else "-"
+        wratio = f"{wall / bcf_wall:.2f}" if n else "-"
+        print(
+            f"{name:48s} {wall:7.1f} {cpu:7.1f} {rate:>14s} {wrate:>10s} {peak:8.0f} {ratio:>15s} {wratio:>16s}"
+        )
     return 0
 
 

@@ -176,6 +176,115 @@ def test_chunking_does_not_change_results(tmp_path):
     )
 
 
+def _decompressed(path):
+    import gzip
+
+    return gzip.open(path).read()
+
+
+def test_worker_processes_give_identical_output(tmp_path):
+    """--threads 2 (forked workers, chunks of 2 records) writes the same VCF text and table as one
+    process; the file is valid BGZF (tabix-indexed, ends with the EOF block)."""
+    _build(tmp_path)
+    lines = [
+        f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\tT_DP={p}"
+        for p, b, a in [
+            (33, "C", "A"),
+            (38, "G", "GA"),
+            (61, "G", "A"),
+            (81, "C", "G"),
+            (101, "T", "C"),
+            (120, "T", "C"),
+            (9000, "A", "C"),
+        ]
+    ]
+    vcf = _vcf(tmp_path, lines)
+    rc1, out1, table1 = _run(tmp_path, vcf, "--chunk-size", "2")
+    text1, df1 = _decompressed(out1), pq.read_table(table1).to_pandas()
+    rc2, out2, table2 = _run(tmp_path, vcf, "--chunk-size", "2", "--threads", "2")
+    assert rc1 == rc2 == 0
+    assert _decompressed(out2) == text1 and text1.count(b"CSQ=") == 7
+    assert pq.read_table(table2).to_pandas().equals(df1)
+    assert pq.ParquetFile(table2).metadata.num_row_groups == 4  # one row group per chunk
+    assert out2.read_bytes().endswith(
+        bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+    )
+    with pysam.TabixFile(str(out2)) as tbx:
+        assert [r.split("\t")[1] for r in tbx.fetch("chr1", 80, 101)] == ["81", "101"]
+
+
+def test_without_table_the_vcf_is_the_same(tmp_path):
+    _build(tmp_path)
+    lines = [
+        "chr1\t38\t.\tGGAA\tG\t.\tPASS\tT_DP=12",
+        "chr1\t81\t.\tC\tG,T\t.\tPASS\t.",
+        "chr2\t10\t.\tC\tT\t.\tPASS\t.",
+    ]
+    vcf = _vcf(tmp_path, lines)
+    rc, out, table = _run(tmp_path, vcf)
+    with_table = _decompressed(out)
+    out2 = tmp_path / "only.vcf.gz"
+    argv = ["annotate", "--input", str(vcf), "--reference", str(tmp_path / "g.fa"), "--annotation"]
+    argv += [str(tmp_path / "g.gff3"), "--output", str(out2), "--cache-dir", str(tmp_path / "cache")]
+    assert rc == 0 and main(argv) == 0
+    assert _decompressed(out2) == with_table and with_table.count(b"CSQ=") == 3
+    assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["out.parquet"]
+
+
+def test_worker_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(tmp_path, capsys):
+    _build(tmp_path)
+    lines = [
+        "chr1\t33\t.\tC\tA\t.\tPASS\t.",
+        "chr1\t82\t.\tT\tG\t.\tPASS\t.",  # REF is A: chunk 1 fails
+        "chr1\t101\t.\tT\tC\t.\tPASS\t.",
+        "chr1\t120\t.\tT\tC\t.\tPASS\t.",
+        "chr1\t38\t.\tG\tA\t.\tPASS\t.",  # unsorted, read after chunk 1 was handed to a worker
+    ]
+    rc, out, table = _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "2", "--threads", "2")
+    err = capsys.readouterr().err
+    assert rc == 2 and "expected REF 'A'" in err and "chr1:82:T:G" in err and "sorted" not in err
+    assert not out.exists() and not table.exists()
+
+
+def _die(lines):  # a worker killed mid-chunk (e.g. by the OOM killer)
+    import os
+
+    os._exit(9)
+
+
+def test_a_dying_worker_fails_the_run_instead_of_hanging(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import ccevariants.annotate as annotate_module
+
+    _build(tmp_path)
+    lines = [f"chr1\t{p}\t.\tC\tA\t.\tPASS\t." for p in (33, 81)] + ["chr1\t120\t.\tT\tC\t.\tPASS\t."]
+    monkeypatch.setattr(annotate_module, "_worker_chunk", _die)
+    with pytest.raises(BrokenProcessPool):
+        _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "1", "--threads", "2")
+    assert not (tmp_path / "out.vcf.gz").exists() and not (tmp_path / "out.parquet").exists()
+
+
+def test_bad_threads_is_a_config_error(tmp_path, capsys):
+    _build(tmp_path)
+    rc, out, _ = _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]), "--threads", "0")
+    assert rc == 2 and "expected --threads >= 1; found 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bgzf_blocks_round_trip():
+    import gzip
+    import zlib
+
+    from ccevariants.annotate import BGZF_EOF, bgzf_compress
+
+    data = bytes(range(256)) * 700  # 179,200 bytes: three blocks, the last partial
+    for deflate in (None, zlib):  # ISA-L when installed, and the standard library
+        blob = bgzf_compress(data, deflate=deflate)
+        assert gzip.decompress(blob + BGZF_EOF) == data
+        assert blob.count(b"BC\x02\x00") == 3 and bgzf_compress(b"", deflate=deflate) == b""
+
+
 def test_pick_order_option(tmp_path):
     _build(tmp_path)
     vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."])
@@ -417,6 +526,73 @@ def test_with_csq_line_rewriting():
     assert _with_csq(base.format("CSQ=old;DP=3"), "X") == base.format("CSQ=X;DP=3")
     assert _with_csq(base.format("CSQOLD=1"), "X") == base.format("CSQOLD=1;CSQ=X")
     assert _with_csq("chr1\t5\t.\tA\tC\t.\tPASS\tDP=1", "X") == "chr1\t5\t.\tA\tC\t.\tPASS\tDP=1;CSQ=X"
+
+
+@pytest.mark.parametrize(
+    "info",
+    [".", "DP=3", "CSQ=old;DP=3", "DP=3;CSQ=old", "A=1;CSQ=old;B=2", "CSQ", "CSQ;DP=1", "DP=1;CSQ;B=2",
+     "CSQOLD=1", "XCSQ=1;B=2", "DP=1;CSQ"],
+)  # fmt: skip
+@pytest.mark.parametrize("samples", ["", "\tGT\t0/1", "\tGT:AD\t0/1:3,4\t0/0:5,0"])
+def test_csq_slot_splices_like_with_csq(info, samples):
+    """The (head, tail) split the Arrow path concatenates around CSQ gives _with_csq's line."""
+    from ccevariants.annotate import _csq_slot, _with_csq
+
+    line = f"chr1\t5\trs1\tA\tC,G\t3.5\tPASS\t{info}{samples}"
+    head, tail = _csq_slot(line, line.split("\t", 8))
+    assert head + "A|x|1,C|y|" + tail == _with_csq(line, "A|x|1,C|y|") + "\n"
+
+
+PARSE_LINES = [
+    "chr1\t5\trs1\tA\tC,G\t3.5\tPASS\tT_DP=50;T_AD=30,20;T_AF=0.4;N_DP=40;N_AD=40,0;N_AF=0",
+    "chr1\t6\t.\tAT\tA\t.\t.\t.",
+    "chr1\t7\t.\tC\tT\t.\tLowQual;Other\tT_DP=12.7;T_AD=.,3;T_AF=1e-05;N_AF=0.25,0.5",
+    "chr2\t8\t.\tG\t*\t.\tPASS\tDB;T_DP=.;T_AD=7;XT_DP=99;T_AF=.",
+    "chr2\t9\t.\tG\t<DEL>\t.\tPASS\tT_DP=3;T_DP=4;T_AD=,5;N_DP=nan;T_AF=-0.5;N_AF=inf",
+    "chr2\t10\t.\tG\tGA,GAA,T\t.\tPASS\tT_AD=1,2,3;N_AD=4,;T_AF=0.3333333333333333",
+]
+
+
+@pytest.mark.parametrize("samples", ["", "\tGT:AD\t0/1:3,4\t0/0:5,0"])
+def test_columnar_record_parsing_equals_the_line_by_line_parser(samples):
+    """``_parse_records`` (Arrow kernels; odd values handed to the per-value functions) gives what the
+    line-by-line parser gives: alleles, labels, FILTER, read support (-1 / NaN when missing, the last of
+    a repeated key, Float depths truncated) and the text around CSQ."""
+    from ccevariants.annotate import _parse_records, _parse_records_python
+
+    chunk = [line + samples for line in PARSE_LINES]
+    fast, slow = _parse_records(chunk), _parse_records_python(chunk)
+    assert fast.keys() == slow.keys()
+    for k in fast:
+        a, b = fast[k], slow[k]
+        if isinstance(a, np.ndarray):
+            assert np.array_equal(a, b, equal_nan=True), k
+        elif isinstance(a, list):
+            assert a == b, k
+        else:
+            assert a.to_pylist() == b.to_pylist(), k
+    sup = fast["support"]
+    assert sup[0].tolist()[:6] == [50, 30, 20, 40, 40, 0] and math.isclose(sup[0, 6], 0.4)
+    assert sup[2].tolist()[:3] == [12, -1, 3] and sup[2, 7] == 0.25  # Float depth truncated
+    assert sup[4, 0] == 4 and sup[4, 3] == -1 and sup[4, 1] == -1 and sup[4, 2] == 5
+    assert fast["labels"][-3:] == ["chr2:10:G:GA", "chr2:10:G:GAA", "chr2:10:G:T"]
+    assert fast["owner"].tolist() == [0, 0, 1, 2, 3, 4, 5, 5, 5]
+    assert fast["filter_rec"].to_pylist()[:3] == ["PASS", "PASS", "LowQual;Other"]
+
+
+def test_record_parsing_falls_back_for_an_existing_csq_and_ragged_lines():
+    from ccevariants.annotate import _parse_records, _parse_records_python
+
+    for chunk in (
+        ["chr1\t5\t.\tA\tC\t.\tPASS\tCSQ=old;DP=3", "chr1\t6\t.\tA\tC\t.\tPASS\tDP=3"],
+        ["chr1\t5\t.\tA\tC\t.\tPASS\tDP=3\tGT\t0/1", "chr1\t6\t.\tA\tC\t.\tPASS\tDP=3"],
+    ):
+        fast, slow = _parse_records(chunk), _parse_records_python(chunk)
+        assert fast["heads"].to_pylist() == slow["heads"].to_pylist()
+        assert fast["tails"].to_pylist() == slow["tails"].to_pylist()
+    assert _parse_records(["chr1\t5\t.\tA\tC\t.\tPASS\tCSQ=old;DP=3"])["heads"].to_pylist() == [
+        "chr1\t5\t.\tA\tC\t.\tPASS\tCSQ="
+    ]
 
 
 def test_progress_is_drawn_on_a_terminal_only(tmp_path, monkeypatch):

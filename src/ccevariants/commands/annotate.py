@@ -11,7 +11,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--annotation", required=True, help="GFF3 or GTF (Ensembl/GENCODE; plain or gzip)")
     parser.add_argument("--output", required=True, help="output VCF (.vcf.gz, bgzipped and tabix-indexed)")
     parser.add_argument(
-        "--table", required=True, help="output Parquet table (one row per variant x transcript)"
+        "--table",
+        default=None,
+        help="output Parquet table (one row per variant x transcript); omitted: the VCF only",
     )
     parser.add_argument(
         "--pick-order",
@@ -20,14 +22,24 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--chunk-size", type=int, default=20000, help="records per batch (bounded memory)")
     parser.add_argument("--cache-dir", default=None, help="transcript-index cache directory")
-    parser.add_argument("--threads", type=int, default=None, help="Numba threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="worker processes annotating chunks in parallel (default: $CCEV_THREADS, else 1; the"
+        " workflow rule passes its threads); output does not depend on it",
+    )
 
 
 def run(args) -> int:
     from .. import annotate
     from .._numba import set_threads
 
-    set_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"expected --threads >= 1; found {args.threads}")
+    workers = set_threads(args.threads)
     order = annotate.parse_pick_order(args.pick_order)
     if args.chunk_size < 1:
         from ..errors import ConfigError
@@ -42,5 +54,6 @@ def run(args) -> int:
         pick_order=order,
         chunk_size=args.chunk_size,
         cache_dir=args.cache_dir,
+        workers=workers,
     )
     return 0
