@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from . import hgvs as H
+from .bgzf import EOF as BGZF_EOF
 from .errors import CcevariantsError, InputError, ReferenceMismatchError
 from .progress import Progress
+from .tbi import TabixBuilder
 from .transcripts import DEFAULT_PICK_ORDER, TranscriptIndex, load_annotation, pick_keys
 
 log = logging.getLogger(__name__)
@@ -1331,9 +1333,24 @@ def annotate_vcf(
         )
         bar = Progress("annotate: records")
 
+        index = TabixBuilder()
+        layout = {"sizes": [], "lengths": [], "at": 0}  # BGZF members written, uncompressed bytes
+
+        def put(vcf) -> None:
+            data, sizes, lengths = vcf[:3]
+            if len(vcf) > 3:  # records: index them at their offsets in the whole file
+                chrom, beg, end, line_end = vcf[3]
+                if len(beg):
+                    ustart = layout["at"] + np.r_[0, line_end[:-1]]
+                    index.add(chrom, beg, end, ustart, layout["at"] + line_end)
+            out.write(data)
+            layout["sizes"] += sizes
+            layout["lengths"] += lengths
+            layout["at"] += sum(lengths)
+
         def emit(results):
-            for vcf_bytes, tbl, n_rec, n_rows in results:
-                out.write(vcf_bytes)
+            for vcf, tbl, n_rec, n_rows in results:
+                put(vcf)
                 if pw is not None:
                     pw.write_table(tbl)
                 stats["records"] += n_rec
@@ -1341,7 +1358,7 @@ def annotate_vcf(
                 bar.update(n_rec)
 
         try:
-            out.write(bgzf_compress(reader.raw_header.encode()))
+            put(_bgzf_run(reader.raw_header.encode()))
             chunk = []
             seen_contigs: set[str] = set()
             last = (None, 0)
@@ -1374,6 +1391,9 @@ def annotate_vcf(
                 emit(runner.submit(chunk, last=True))
             emit(runner.drain())
             out.write(BGZF_EOF)
+            out.close()
+            # the index from the offsets of the lines written (no pass reading the file back)
+            index.write(str(tmp_vcf) + ".tbi", layout["sizes"], layout["lengths"])
         finally:
             runner.close()
             bar.close()
@@ -1382,7 +1402,6 @@ def annotate_vcf(
                 pw.close()
             reader.close()
             fasta.close()
-        pysam.tabix_index(str(tmp_vcf), preset="vcf", force=True)
         tmp_tbi = Path(str(tmp_vcf) + ".tbi")
     os.replace(tmp_tbi, tbi_final)
     log.info("annotated %d records into %d rows", stats["records"], stats["rows"])
@@ -1391,48 +1410,20 @@ def annotate_vcf(
 
 # ---------------------------------------------------------------------------- BGZF output blocks
 
-#: The 28-byte empty block that ends a BGZF file (SAM/BAM format specification, section 4.1.2).
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-_BGZF_BLOCK = 0xFF00  # uncompressed bytes per block, as htslib (BGZF_BLOCK_SIZE)
-#: deflate level of the output blocks: 1 (fastest of zlib; ISA-L's level 1 when the optional ``isal``
-#: package is installed — ~4x faster than zlib's, same or better ratio). Level 6 (htslib's default)
-#: costs ~3x the CPU of zlib level 1 for ~30 % smaller files.
-BGZF_LEVEL = 1
 
+def _bgzf_run(data) -> tuple[bytes, list[int], list[int]]:
+    """``data`` (bytes-like) as a run of complete BGZF members (:mod:`ccevariants.bgzf`, ISA-L level
+    1; no EOF member) with each member's compressed size and uncompressed length. Members are
+    independent gzip members, so runs compressed separately — in worker processes — concatenate
+    into one valid BGZF file; the sizes let the parent build the tabix index without reading it."""
+    from .bgzf import BLOCK, _members
 
-def _deflate_module():
-    """ISA-L's zlib-compatible module when ``isal`` is installed, else the standard ``zlib``."""
-    try:
-        from isal import isal_zlib
-
-        return isal_zlib
-    except ImportError:  # pragma: no cover - depends on the environment
-        import zlib
-
-        return zlib
-
-
-def bgzf_compress(data, level: int = BGZF_LEVEL, deflate=None) -> bytes:
-    """``data`` (bytes-like) as a run of complete BGZF blocks (no EOF block). Blocks are independent
-    gzip members (SAM/BAM specification §4.1), so runs compressed separately — in worker processes —
-    concatenate into one valid BGZF file that tabix can index. ``deflate``: a zlib-compatible module
-    (default :func:`_deflate_module`)."""
-    import struct
-    import zlib
-
-    z = deflate or _deflate_module()
-    parts = []
-    for i in range(0, len(data), _BGZF_BLOCK):
-        piece = data[i : i + _BGZF_BLOCK]
-        comp = z.compressobj(level, zlib.DEFLATED, -15)
-        cdata = comp.compress(piece) + comp.flush()
-        bsize = len(cdata) + 25  # 18-byte header + 8-byte trailer, minus 1
-        parts.append(
-            struct.pack("<4BI2BH2BHH", 31, 139, 8, 4, 0, 0, 255, 6, 66, 67, 2, bsize)
-            + cdata
-            + struct.pack("<II", zlib.crc32(piece), len(piece))
-        )
-    return b"".join(parts)
+    members = _members(data)
+    return (
+        b"".join(members),
+        [len(m) for m in members],
+        [min(BLOCK, len(data) - k) for k in range(0, len(data), BLOCK)],
+    )
 
 
 # ---------------------------------------------------------------------------- chunk execution
@@ -1561,9 +1552,9 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int32)
     csq = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), entries), ",")
     lines = pc.binary_join_element_wise(rec["heads"], csq, rec["tails"], "")
-    vcf_bytes = bgzf_compress(_string_data(lines))
+    vcf = (*_bgzf_run(_string_data(lines)), _index_facts(chunk, rec, lines))
     if schema is None:  # no table wanted
-        return vcf_bytes, None, len(chunk), len(row_var)
+        return vcf, None, len(chunk), len(row_var)
     a_idx = pa.array(owner, type=pa.int64())
     table = {
         "variant_id": pa.array(labels, type=pa.string()).take(rv),
@@ -1586,7 +1577,29 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
         table[c] if isinstance(table[c], pa.Array) else pa.array(table[c], type=schema.field(c).type)
         for c in TABLE_COLUMNS
     ]
-    return vcf_bytes, pa.Table.from_arrays(arrays, schema=schema), len(chunk), len(row_var)
+    return vcf, pa.Table.from_arrays(arrays, schema=schema), len(chunk), len(row_var)
+
+
+def _index_facts(chunk: list[str], rec: dict, lines) -> tuple:
+    """Per record of a chunk, what the tabix index needs: contig, 0-based start, end (tabix's VCF
+    rule: ``INFO/END`` when present and not before POS, else POS + len(REF) - 1), and the offset
+    just past its output line within the chunk's text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(chunk)
+    first = np.searchsorted(rec["owner"], np.arange(n))
+    beg = np.asarray(rec["pos"], dtype=np.int64)[first] - 1
+    end = beg + pc.utf8_length(rec["ref_rec"]).to_numpy(zero_copy_only=False).astype(np.int64)
+    raw = pa.array(chunk, type=pa.string())
+    if pc.any(pc.match_substring(raw, "END=")).as_py():
+        got = pc.extract_regex(raw, r"^(?:[^\t]*\t){7}(?:[^\t;]*;)*END=(?P<end>[0-9]{1,18})(?:[;\t]|$)")
+        info_end = pc.cast(pc.struct_field(got, [0]), pa.int64()).to_numpy(zero_copy_only=False)
+        info_end = np.where(np.isnan(info_end.astype(np.float64)), -1, info_end).astype(np.int64)
+        end = np.where(info_end > beg, info_end, end)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + n + 1]
+    line_end = (offsets[1:] - offsets[0]).astype(np.int64)
+    return rec["chrom_rec"].to_numpy(zero_copy_only=False), beg, end, line_end
 
 
 #: values converted column-wise; anything else goes through the per-value Python functions
