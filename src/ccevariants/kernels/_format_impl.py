@@ -273,6 +273,27 @@ def _copy_escaped(buf, p, src, a, b):
 
 
 @jit
+def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
+    """Fields 7-9 of a row (cDNA ``c0-c1``, CDS ``d0-d1``, protein ``e0-e1`` positions), then its CSQ
+    entry: the per-(transcript, flags) prefix ``k`` and ``|EXON|INTRON|HGVSc|HGVSp|HGVSp_short|cDNA|
+    CDS|Protein|Amino_acids|Codons``. Returns the new end of ``buf``."""
+    for j, a, b in ((7, c0, c1), (8, d0, d1), (9, e0, e1)):
+        fs[j] = p
+        p = _put_span(buf, p, a, b)
+        fe[j] = p
+        buf[p] = SEP
+        p += 1
+    for i in range(pre_off[k], pre_off[k + 1]):
+        buf[p] = pre_buf[i]
+        p += 1
+    for j in FIELD_ORDER:
+        buf[p] = 124
+        p = _copy_escaped(buf, p + 1, buf, fs[j], fe[j])
+    buf[p] = SEP
+    return p + 1
+
+
+@jit
 def snv_rows(
     row_t,
     row_f,
@@ -422,32 +443,21 @@ def snv_rows(
         fe[6] = p
         buf[p] = SEP
         p += 1
-        # 7-9 cDNA / CDS / protein positions
-        fs[7] = p
-        p = _put_span(buf, p, ints[r, 4], ints[r, 5])
-        fe[7] = p
-        buf[p] = SEP
-        p += 1
-        fs[8] = p
-        p = _put_span(buf, p, ints[r, 6], ints[r, 7])
-        fe[8] = p
-        buf[p] = SEP
-        p += 1
-        fs[9] = p
-        p = _put_span(buf, p, ints[r, 8], ints[r, 9])
-        fe[9] = p
-        buf[p] = SEP
-        p += 1
-        # 10 CSQ entry: prefix|EXON|INTRON|HGVSc|HGVSp|HGVSp_short|cDNA|CDS|Protein|Amino_acids|Codons
-        k = row_pre[r]
-        for i in range(pre_off[k], pre_off[k + 1]):
-            buf[p] = pre_buf[i]
-            p += 1
-        for j in FIELD_ORDER:
-            buf[p] = 124
-            p = _copy_escaped(buf, p + 1, buf, fs[j], fe[j])
-        buf[p] = SEP
-        p += 1
+        p = _finish_row(
+            buf,
+            p,
+            fs,
+            fe,
+            ints[r, 4],
+            ints[r, 5],
+            ints[r, 6],
+            ints[r, 7],
+            ints[r, 8],
+            ints[r, 9],
+            pre_buf,
+            pre_off,
+            row_pre[r],
+        )
     return buf, p
 
 
@@ -1029,30 +1039,19 @@ def indel_rows(
         fe[6] = p
         buf[p] = SEP
         p += 1
-        # 7-9 cDNA / CDS / protein positions
-        fs[7] = p
-        p = _put_span(buf, p, ints[r, 4], ints[r, 5])
-        fe[7] = p
-        buf[p] = SEP
-        p += 1
-        fs[8] = p
-        p = _put_span(buf, p, ints[r, 6], ints[r, 7])
-        fe[8] = p
-        buf[p] = SEP
-        p += 1
-        fs[9] = p
-        p = _put_span(buf, p, span_a, span_b)
-        fe[9] = p
-        buf[p] = SEP
-        p += 1
-        # 10 CSQ entry
-        k = row_pre[r]
-        for i in range(pre_off[k], pre_off[k + 1]):
-            buf[p] = pre_buf[i]
-            p += 1
-        for j in FIELD_ORDER:
-            buf[p] = 124
-            p = _copy_escaped(buf, p + 1, buf, fs[j], fe[j])
-        buf[p] = SEP
-        p += 1
+        p = _finish_row(
+            buf,
+            p,
+            fs,
+            fe,
+            ints[r, 4],
+            ints[r, 5],
+            ints[r, 6],
+            ints[r, 7],
+            span_a,
+            span_b,
+            pre_buf,
+            pre_off,
+            row_pre[r],
+        )
     return buf, p, status, prot_pos
