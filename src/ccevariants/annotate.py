@@ -807,14 +807,7 @@ class Annotator:
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        parts = buf[:used].tobytes().decode().split("\x1f")
-        n = len(rows)
-        names = (
-            "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
-            "cdna_position", "cds_span", "protein_span", "csq_mid",
-        )  # fmt: skip
-        texts = {c: parts[j : kf.N_FIELDS * n : kf.N_FIELDS] for j, c in enumerate(names)}
-        return texts, status, ppos
+        return _kernel_fields(buf, used, len(rows)), status, ppos
 
     def _tx_values(self, attr: str, arrow: bool):
         """A per-transcript value list (``t_*_l``), as a cached pyarrow array when ``arrow``."""
@@ -911,13 +904,7 @@ class Annotator:
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        parts = buf[:used].tobytes().decode().split("\x1f")
-        n = len(rows)
-        names = (
-            "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
-            "cdna_position", "cds_span", "protein_span", "csq_mid",
-        )  # fmt: skip
-        return {c: parts[j : kf.N_FIELDS * n : kf.N_FIELDS] for j, c in enumerate(names)}
+        return _kernel_fields(buf, used, len(rows))
 
     def _shift3(self, chrom, start, end, ref, alt, coords):
         """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
@@ -1079,6 +1066,21 @@ def shift_allele(fasta, chrom, start, end, ref, alt, right: bool, lo: int, hi: i
             if moved < len(window) or not window:
                 break
     return (start, end, unit, "") if ref else (start, end, "", unit)
+
+
+#: The text fields the formatting kernels write per row, in order (each ends with ``\x1f``).
+_KERNEL_FIELDS = (
+    "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
+    "cdna_position", "cds_span", "protein_span", "csq_mid",
+)  # fmt: skip
+
+
+def _kernel_fields(buf, used: int, n: int) -> dict[str, list[str]]:
+    """Per field, the ``n`` rows' texts from a formatting kernel's buffer."""
+    from .kernels import _format_impl as kf
+
+    parts = buf[:used].tobytes().decode().split("\x1f")
+    return {c: parts[j : kf.N_FIELDS * n : kf.N_FIELDS] for j, c in enumerate(_KERNEL_FIELDS)}
 
 
 def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:
