@@ -925,54 +925,16 @@ def indel_rows(
                     span_b = ps + nr - 1
         # 3 HGVSp, 4 HGVSp_short
         ext_aa = ints[r, 18]
-        fs[3] = p
-        if protein:
-            p = _put_hgvsp_any(
-                buf,
-                p,
-                three,
-                f,
-                ps,
-                ra,
-                0,
-                nr,
-                aa,
-                0,
-                na,
-                before,
-                after,
-                dup,
-                ext_aa,
-                ints[r, 12],
-                ints[r, 13],
-            )
-        fe[3] = p
-        buf[p] = SEP
-        p += 1
-        fs[4] = p
-        if protein:
-            p = _put_hgvsp_any(
-                buf,
-                p,
-                short,
-                f,
-                ps,
-                ra,
-                0,
-                nr,
-                aa,
-                0,
-                na,
-                before,
-                after,
-                dup,
-                ext_aa,
-                ints[r, 12],
-                ints[r, 13],
-            )
-        fe[4] = p
-        buf[p] = SEP
-        p += 1
+        for j, codes in ((3, three), (4, short)):  # three-letter, then one-letter
+            fs[j] = p
+            if protein:
+                p = _put_hgvsp_any(
+                    buf, p, codes, f, ps, ra, 0, nr, aa, 0, na, before, after, dup, ext_aa,
+                    ints[r, 12], ints[r, 13],
+                )  # fmt: skip
+            fe[j] = p
+            buf[p] = SEP
+            p += 1
         # 5 amino acids
         fs[5] = p
         if protein:
