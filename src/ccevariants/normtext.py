@@ -266,10 +266,14 @@ def run_heads(arr: np.ndarray, s: np.ndarray, e: np.ndarray, keys_only: bool = F
 
 
 def _format_multi_loop(arr, fs, fe, ss, se, keys, key_off, index, out_s, out_e):  # pragma: no cover
-    """Value of each FORMAT (key, index) pair (whole value if index < 0; -1 = missing) per line (columns of ``out_s``/``out_e``);
-    the key positions are looked up again only when FORMAT differs from the previous line's."""
+    """Value of each FORMAT (key, index) pair (whole value if index < 0; -1 = missing) per line
+    (rows of ``out_s``/``out_e``, one per pair). The key positions are looked up again only when FORMAT
+    differs from the previous line's; the sample column is split into its fields once per line."""
     m = key_off.shape[0] - 1
     pos = np.full(m, -1, np.int64)
+    need = 0  # fields of the sample column the keys need
+    f_a = np.empty(64, np.int64)
+    f_b = np.empty(64, np.int64)
     ps = -1
     pe = -1
     for i in range(fs.shape[0]):
@@ -280,26 +284,48 @@ def _format_multi_loop(arr, fs, fe, ss, se, keys, key_off, index, out_s, out_e):
                     same = False
                     break
         if not same:
+            need = 0
             for j in range(m):
                 k, _, _ = _find_key(arr, fs[i], fe[i], 58, keys[key_off[j] : key_off[j + 1]], False)
                 pos[j] = k
+                need = max(need, k + 1)
             ps = fs[i]
             pe = fe[i]
+        # the first `need` ':'-separated fields of the sample (at most 64; later keys walk)
+        nf = 0
+        a = ss[i]
+        q = a
+        e = se[i]
+        while nf < need and nf < 64:
+            while q < e and arr[q] != 58:
+                q += 1
+            f_a[nf] = a
+            f_b[nf] = q
+            nf += 1
+            if q >= e:
+                break
+            q += 1
+            a = q
         for j in range(m):
-            out_s[i, j] = -1
-            out_e[i, j] = -1
+            out_s[j, i] = -1
+            out_e[j, i] = -1
             if pos[j] < 0:
                 continue
-            a, b = _nth(arr, ss[i], se[i], 58, pos[j])
-            if a < 0:
-                continue
+            if pos[j] < nf:
+                a, b = f_a[pos[j]], f_b[pos[j]]
+            elif pos[j] < 64:
+                continue  # the sample has fewer fields than FORMAT keys
+            else:
+                a, b = _nth(arr, ss[i], se[i], 58, pos[j])
+                if a < 0:
+                    continue
             if index[j] >= 0:
                 a, b = _nth(arr, a, b, 44, index[j])
                 if a < 0:
                     continue
             if b > a and not (b - a == 1 and arr[a] == _DOT):
-                out_s[i, j] = a
-                out_e[i, j] = b
+                out_s[j, i] = a
+                out_e[j, i] = b
 
 
 def _put_int(out, k, v):  # pragma: no cover - compiled by Numba
@@ -347,9 +373,9 @@ def _emit_loop(
         add = comp[i] or extra_l[i] > 0
         dot = add and ie[i] - t6[i] == 2 and arr[t6[i] + 1] == 46
         stop = t6[i] + 1 if dot else ie[i]
-        for p in range(ls[i], stop):
-            out[k] = arr[p]
-            k += 1
+        n = stop - ls[i]
+        out[k : k + n] = arr[ls[i] : stop]
+        k += n
         if comp[i]:
             first = True
             for r in range(roles):
@@ -370,9 +396,9 @@ def _emit_loop(
             for p in range(extra_s[i] + (1 if dot else 0), extra_s[i] + extra_l[i]):
                 out[k] = extra[p]
                 k += 1
-        for p in range(ie[i], nl[i] + 1):
-            out[k] = arr[p]
-            k += 1
+        n = nl[i] + 1 - ie[i]
+        out[k : k + n] = arr[ie[i] : nl[i] + 1]
+        k += n
         line_end[i] = k
     return k
 
@@ -568,13 +594,12 @@ def query_frame(block: Block, fmt_exprs, info_exprs, n_samples: int):
         m = len(parts)
         for j in range(n_samples):
             ss, se = block.column(9 + j)
-            s = np.empty((n, m), np.int64)
-            e = np.empty((n, m), np.int64)
+            s = np.empty((m, n), np.int64)
+            e = np.empty((m, n), np.int64)
             if n:
                 k["format_multi"](block.arr, fs, fe, ss, se, keys, key_off, index, s, e)
             for q, expr in enumerate(fmt_exprs):
-                sq, eq = np.ascontiguousarray(s[:, q]), np.ascontiguousarray(e[:, q])
-                cols[c] = block.text(sq, eq) if expr in TEXT_EXPRS else block.number(sq, eq)
+                cols[c] = block.text(s[q], e[q]) if expr in TEXT_EXPRS else block.number(s[q], e[q])
                 c += 1
     return cols
 
