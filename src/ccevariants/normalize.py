@@ -1269,7 +1269,7 @@ def _read_stream_header(fh, src) -> tuple[list[str], str]:
 
 
 #: Bytes of norm's output handled per block by the consumer (bounded memory; tests shrink it).
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 2 << 20
 
 
 def _stream_blocks(fh, size: int | None = None):
