@@ -16,7 +16,7 @@ Pipeline (all positions VCF 1-based):
    every changed one), ``-f FASTA`` (left-align and trim indels) and ``-c wx`` (REF check: warn and
    exclude the rare record whose REF disagrees with the FASTA; each is listed with reason
    ``ref_mismatch``). Unsorted input is sorted first (``bcftools sort``).
-3. **Read support + filters** (:func:`_consume`), per 8 MB block of norm's text: the caller's
+3. **Read support + filters** (:func:`_consume`), per 2 MB block of norm's text: the caller's
    fields as ``bcftools query`` would print them (:mod:`ccevariants.normtext`), harmonised
    ``T_DP/T_AD/T_AF`` (``N_*``) (:mod:`ccevariants.callers`; optional BAM fallback); exact
    duplicates (:func:`exact_duplicates`, the rule of ``bcftools norm -d exact``) are removed here so
