@@ -273,6 +273,41 @@ def _copy_escaped(buf, p, src, a, b):
 
 
 @jit
+def _tx_geometry(t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, strand):
+    """Transcript ``t``: first exon row, exon count, spliced length, coding?, and the CDS as 0-based
+    half-open cDNA indices (0, 0 when non-coding)."""
+    e0 = t_exon_off[t]
+    ne = t_n_exons[t]
+    total = 0
+    for i in range(ne):
+        total += ex_end[e0 + i] - ex_start[e0 + i]
+    coding = t_cds_start[t] >= 0
+    cds_c0 = 0
+    cds_c1 = 0
+    if coding:
+        a = _g2c_sorted(t_cds_start[t], e0, ne, ex_start, ex_end, strand, total)
+        b = _g2c_sorted(t_cds_end[t] - 1, e0, ne, ex_start, ex_end, strand, total)
+        cds_c0 = min(a, b)
+        cds_c1 = max(a, b) + 1
+    return e0, ne, total, coding, cds_c0, cds_c1
+
+
+@jit
+def _put_exon_intron(buf, p, fs, fe, ex0, ex1, in0, in1, ne):
+    """Fields 0 (EXON ``ex0[-ex1]/ne``) and 1 (INTRON ``in0[-in1]/ne-1``) of a row."""
+    fs[0] = p
+    p = _put_number_of(buf, p, ex0, ex1, ne)
+    fe[0] = p
+    buf[p] = SEP
+    p += 1
+    fs[1] = p
+    p = _put_number_of(buf, p, in0, in1, ne - 1)
+    fe[1] = p
+    buf[p] = SEP
+    return p + 1
+
+
+@jit
 def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
     """Fields 7-9 of a row (cDNA ``c0-c1``, CDS ``d0-d1``, protein ``e0-e1`` positions), then its CSQ
     entry: the per-(transcript, flags) prefix ``k`` and ``|EXON|INTRON|HGVSc|HGVSp|HGVSp_short|cDNA|
@@ -347,31 +382,10 @@ def snv_rows(
         f = row_f[r]
         g = row_g[r]
         strand = t_strand[t]
-        e0 = t_exon_off[t]
-        ne = t_n_exons[t]
-        total = 0
-        for i in range(ne):
-            total += ex_end[e0 + i] - ex_start[e0 + i]
-        coding = t_cds_start[t] >= 0
-        cds_c0 = 0
-        cds_c1 = 0
-        if coding:
-            a = _g2c_sorted(t_cds_start[t], e0, ne, ex_start, ex_end, strand, total)
-            b = _g2c_sorted(t_cds_end[t] - 1, e0, ne, ex_start, ex_end, strand, total)
-            cds_c0 = min(a, b)
-            cds_c1 = max(a, b) + 1
-        # 0 exon
-        fs[0] = p
-        p = _put_number_of(buf, p, ints[r, 0], ints[r, 1], ne)
-        fe[0] = p
-        buf[p] = SEP
-        p += 1
-        # 1 intron
-        fs[1] = p
-        p = _put_number_of(buf, p, ints[r, 2], ints[r, 3], ne - 1)
-        fe[1] = p
-        buf[p] = SEP
-        p += 1
+        e0, ne, total, coding, cds_c0, cds_c1 = _tx_geometry(
+            t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, strand
+        )
+        p = _put_exon_intron(buf, p, fs, fe, ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3], ne)
         # 2 HGVSc
         fs[2] = p
         buf[p] = 99 if coding else 110  # c / n
@@ -661,19 +675,9 @@ def indel_rows(
         e = row_e[r]
         strand = t_strand[t]
         plus = strand >= 0
-        e0 = t_exon_off[t]
-        ne = t_n_exons[t]
-        total = 0
-        for i in range(ne):
-            total += ex_end[e0 + i] - ex_start[e0 + i]
-        coding = t_cds_start[t] >= 0
-        cds_c0 = 0
-        cds_c1 = 0
-        if coding:
-            a_ = _g2c_sorted(t_cds_start[t], e0, ne, ex_start, ex_end, strand, total)
-            b_ = _g2c_sorted(t_cds_end[t] - 1, e0, ne, ex_start, ex_end, strand, total)
-            cds_c0 = min(a_, b_)
-            cds_c1 = max(a_, b_) + 1
+        e0, ne, total, coding, cds_c0, cds_c1 = _tx_geometry(
+            t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, strand
+        )
         r0 = ref_off[r]
         rlen = ref_off[r + 1] - r0
         a0 = alt_off[r]
@@ -787,17 +791,7 @@ def indel_rows(
                 rt[i] = ref_buf[r0 + i] if plus else comp[ref_buf[r0 + rlen - 1 - i]]
             for i in range(alen):
                 at[i] = alt_buf[a0 + i] if plus else comp[alt_buf[a0 + alen - 1 - i]]
-        # 0 exon, 1 intron
-        fs[0] = p
-        p = _put_number_of(buf, p, ints[r, 0], ints[r, 1], ne)
-        fe[0] = p
-        buf[p] = SEP
-        p += 1
-        fs[1] = p
-        p = _put_number_of(buf, p, ints[r, 2], ints[r, 3], ne - 1)
-        fe[1] = p
-        buf[p] = SEP
-        p += 1
+        p = _put_exon_intron(buf, p, fs, fe, ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3], ne)
         # 2 HGVSc
         fs[2] = p
         buf[p] = 99 if coding else 110
