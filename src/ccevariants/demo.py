@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .demo_bam import BAM_PLANS, write_demo_bams
+from .demo_bam import merge as _merge
 from .sheet import COLUMNS as SHEET_COLUMN_ORDER
 
 log = logging.getLogger(__name__)
@@ -601,16 +602,6 @@ def _intersection_bp(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> int:
         else:
             j += 1
     return total
-
-
-def _merge(intervals):
-    out: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
 
 
 def _phases(tx: Transcript) -> list[int]:

@@ -112,6 +112,7 @@ class Sample:
 
 
 def merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted union of 0-based half-open intervals (touching ones joined)."""
     out: list[list[int]] = []
     for s, e in sorted(intervals):
         if out and s <= out[-1][1]:

@@ -82,23 +82,8 @@ def intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
 
 def contains(intervals: IntervalSet, chroms: np.ndarray, pos0: np.ndarray) -> np.ndarray:
     """Boolean mask: is 0-based position ``pos0[i]`` on ``chroms[i]`` inside the set?"""
-    chroms = np.asarray(chroms, dtype=object)
     pos0 = np.asarray(pos0, dtype=np.int64)
-    out = np.zeros(pos0.size, dtype=bool)
-    for chrom in np.unique(chroms) if chroms.size else []:
-        mask = chroms == chrom
-        key = harmonise(str(chrom), intervals)
-        if key is None:
-            continue
-        s, e = intervals[key]
-        if s.size == 0:
-            continue
-        idx = np.searchsorted(s, pos0[mask], side="right") - 1
-        ok = idx >= 0
-        inside = np.zeros(idx.size, dtype=bool)
-        inside[ok] = pos0[mask][ok] < e[idx[ok]]
-        out[mask] = inside
-    return out
+    return overlaps_any(intervals, chroms, pos0, pos0 + 1)
 
 
 def overlaps_any(
