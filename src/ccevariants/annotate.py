@@ -1593,7 +1593,7 @@ def _index_facts(chunk: list[str], rec: dict, lines) -> tuple:
     first = np.searchsorted(rec["owner"], np.arange(n))
     beg = np.asarray(rec["pos"], dtype=np.int64)[first] - 1
     end = beg + pc.utf8_length(rec["ref_rec"]).to_numpy(zero_copy_only=False).astype(np.int64)
-    raw = pa.array(chunk, type=pa.string())
+    raw = rec["raw"]  # the chunk as an Arrow string array (from _parse_records)
     if pc.any(pc.match_substring(raw, "END=")).as_py():
         got = pc.extract_regex(raw, r"^(?:[^\t]*\t){7}(?:[^\t;]*;)*END=(?P<end>[0-9]{1,18})(?:[;\t]|$)")
         info_end = pc.cast(pc.struct_field(got, [0]), pa.int64()).to_numpy(zero_copy_only=False)
@@ -1713,6 +1713,7 @@ def _parse_records(chunk: list[str]) -> dict:
         "support": support,
         "heads": head,
         "tails": tail,
+        "raw": arr,
     }
 
 
@@ -1753,6 +1754,7 @@ def _parse_records_python(chunk: list[str]) -> dict:
         "support": np.asarray(support, dtype=np.float64).reshape(len(chunk), 8),
         "heads": pa.array(heads, type=pa.string()),
         "tails": pa.array(tails, type=pa.string()),
+        "raw": pa.array(chunk, type=pa.string()),
     }
 
 
