@@ -1110,3 +1110,13 @@ def test_streamed_contig_renames(tmp_path, monkeypatch, announced):
     assert _outputs(a) == _outputs(b)
     assert doc_a == doc_b and doc_a["contigs_renamed"] == {"1": "chr1"}
     assert "\nchr1\t" in _outputs(a) and "\n1\t" not in _outputs(a)
+
+
+def test_cli_threads_below_one_is_a_config_error(ref_and_vcf, tmp_path, capsys):
+    fa, _, vcf = ref_and_vcf
+    out = tmp_path / "o.vcf.gz"
+    rc = ccev_main(
+        ["normalize", "--input", str(vcf), "--reference", str(fa), "--output", str(out), "--threads", "0"]
+    )
+    assert rc == 2 and "expected --threads >= 1; found 0" in capsys.readouterr().err
+    assert not out.exists()

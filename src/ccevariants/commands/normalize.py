@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         "stats": args.stats,
         "bam": args.bam,
     }
+    if args.threads < 1:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"expected --threads >= 1; found {args.threads}")
     if args.maf:
         from ..maf import normalize_maf
 
