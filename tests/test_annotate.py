@@ -151,19 +151,13 @@ def test_annotate_end_to_end(tmp_path):
     assert n_entries == len(df)
 
 
+#: GENE: a 5'UTR SNV, a CDS insertion, an intronic SNV, two CDS SNVs and one downstream (1-based POS, REF, ALT)
+MIXED = [(33, "C", "A"), (38, "G", "GA"), (61, "G", "A"), (81, "C", "G"), (101, "T", "C"), (120, "T", "C")]
+
+
 def test_chunking_does_not_change_results(tmp_path):
     _build(tmp_path)
-    lines = [
-        f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\t."
-        for p, b, a in [
-            (33, "C", "A"),
-            (38, "G", "GA"),
-            (61, "G", "A"),
-            (81, "C", "G"),
-            (101, "T", "C"),
-            (120, "T", "C"),
-        ]
-    ]
+    lines = [f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\t." for p, b, a in MIXED]
     vcf = _vcf(tmp_path, lines)
     rc, _, table = _run(tmp_path, vcf)
     one = pq.read_table(table).to_pandas()
@@ -186,18 +180,7 @@ def test_worker_processes_give_identical_output(tmp_path):
     """--threads 2 (forked workers, chunks of 2 records) writes the same VCF text and table as one
     process; the file is valid BGZF (tabix-indexed, ends with the EOF block)."""
     _build(tmp_path)
-    lines = [
-        f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\tT_DP={p}"
-        for p, b, a in [
-            (33, "C", "A"),
-            (38, "G", "GA"),
-            (61, "G", "A"),
-            (81, "C", "G"),
-            (101, "T", "C"),
-            (120, "T", "C"),
-            (9000, "A", "C"),
-        ]
-    ]
+    lines = [f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\tT_DP={p}" for p, b, a in [*MIXED, (9000, "A", "C")]]
     vcf = _vcf(tmp_path, lines)
     rc1, out1, table1 = _run(tmp_path, vcf, "--chunk-size", "2")
     text1, df1 = _decompressed(out1), pq.read_table(table1).to_pandas()
