@@ -195,6 +195,7 @@ class _Prepass:
     filter_tags: set[str] = field(default_factory=set)
     renamed_info: dict[str, str] = field(default_factory=dict)
     restart: str = ""  # streaming into norm stopped: why (see _prepass_fast)
+    skipped_norm: int = 0  # records that took the path around norm (normbypass)
     contig_order: list[str] = field(default_factory=list)  # header order when there is no reference
 
 
@@ -540,7 +541,7 @@ def _prepass(lines, header: Header, ref: Reference | None, src: Path, body: Path
     return pre
 
 
-def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=None) -> _Prepass | None:
+def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, split=None) -> _Prepass | None:
     """Columnar twin of :func:`_prepass` over 8 MB blocks of raw bytes (a compiled Numba scan per
     block, :func:`~ccevariants.vcfutil.scan_records`, then NumPy; no per-line Python).
 
@@ -551,15 +552,13 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
     runs :func:`_prepass`, whose line-by-line diagnostics name the file and line. Positions are
     VCF 1-based.
 
-    ``head`` (streaming into norm): a function of the facts that returns the header bytes. It is
-    written first, from the input header alone, and each block is written *before* it is checked
-    (one block ahead), with the contig renames the header's ``##contig`` lines imply, so norm
-    starts at once and never waits for the checks; the compiled loops load on a thread meanwhile.
-    The pass stops with ``restart`` set when what was written turns out wrong — a tag used without
-    a definition, a contig rename the header did not announce, unsorted input — and returns None
-    for anything unusual as above; the caller then discards norm's output.
+    ``split`` (streaming into norm; a :class:`ccevariants.normbypass.Splitter`): the header for
+    norm (``split.head(facts)``, from the input header alone) goes first, then each block, once
+    checked, with only the records that need norm in ``body`` and the others in the splitter's
+    side file (contig renames applied per record). The pass stops with ``restart`` set when
+    what was written turns out wrong — a tag used without a definition, unsorted input — and
+    returns None for anything unusual as above; the caller then discards norm's output.
     """
-    import threading
     import zlib
 
     from .progress import Progress
@@ -571,42 +570,26 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, head=N
     mapper = ContigMapper(ref.names if ref else None)
     scan = _BlockScan(header, ref, pre, mapper)
     bar = Progress("normalize: checking records")
-    warm = None
-    if head is not None:
-        warm = threading.Thread(target=_warm_kernels, daemon=True)
-        warm.start()
-        announced = {n: mapper.map(n) for n in header.contigs()}
-        announced = {n: t for n, t in announced.items() if t is not None and t != n}
     try:
         with bar, open(body, "wb") if isinstance(body, (str, Path)) else nullcontext(body) as out:
-            if head is None:
-                for block in body_blocks(src, header.header_line_no):
-                    rename = scan.block(block)
-                    if rename is None:
-                        return None
-                    bar.update(scan.last_n)
+            if split is not None:
+                out.write(split.head(pre))
+                out.flush()
+            for block in body_blocks(src, header.header_line_no):
+                rename = scan.block(block)
+                if rename is None:
+                    return None
+                bar.update(scan.last_n)
+                if split is None:
                     out.write(_renamed(block, rename))
-            else:
-                out.write(head(pre))
-                pending = None
-                for block in [*body_blocks(src, header.header_line_no), None]:
-                    if block is not None:
-                        out.write(_renamed(block, announced))
-                    if pending is not None:
-                        warm.join()
-                        rename = scan.block(pending)
-                        if rename is None:
-                            return None
-                        bar.update(scan.last_n)
-                        if any(announced.get(c) != t for c, t in rename.items()):
-                            pre.restart = "a contig rename the header does not announce"
-                        elif not pre.sorted:
-                            pre.restart = "input not sorted"
-                        elif _added_definitions(header, pre):
-                            pre.restart = "a tag used without a header definition"
-                        if pre.restart:
-                            break
-                    pending = block
+                    continue
+                if not pre.sorted:
+                    pre.restart = "input not sorted"
+                elif _added_definitions(header, pre):
+                    pre.restart = "a tag used without a header definition"
+                if pre.restart:
+                    break
+                split.write(block, *scan.last, out)
     except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error):
         return None
     pre.records = scan.records
@@ -707,6 +690,7 @@ class _BlockScan:
                 pre.ref_sample.append((targets[ri], int(pos[i]), refa, line0 + i + 1))
         self.records += n
         self.last_n = n
+        self.last = (scan, targets, run_starts, run_ends)  # for normbypass.Splitter
         # INFO keys ("KEY=" / flag "KEY"), FILTER and FORMAT strings: only lines that differ
         # from the previous line are looked at (runs of equal patterns)
         h = run_heads(arr, t[:, 6] + 1, t[:, 7], keys_only=True)
@@ -1419,6 +1403,18 @@ class _Follow:
             self._sleep(0.002)
         return b"".join(parts)
 
+    def read_some(self, n: int) -> bytes:
+        """Up to ``n`` bytes, as soon as at least one is there; ``b""`` only at the end."""
+        if self.fh is None:
+            return b""
+        while True:
+            got = self.fh.read(n)
+            if got:
+                return got
+            if self.finished():
+                return self.fh.read(n)
+            self._sleep(0.002)
+
     def readline(self) -> bytes:
         line = b""
         while not line.endswith(b"\n"):
@@ -1482,6 +1478,38 @@ def _norm_streamed(prepared, tmp: Path, ref_path, src, consume, close_after_fork
     return summary, removed, got
 
 
+class _Child:
+    """A forked process: ``poll()`` (True once it has exited; never blocks) and ``wait()``."""
+
+    def __init__(self, pid: int, what: str, src) -> None:
+        self.pid, self.what, self.src = pid, what, src
+        self.done = False
+
+    def poll(self) -> bool:
+        if not self.done:
+            self.done = _reap(self.pid, self.what, self.src, block=False)
+        return self.done
+
+    def wait(self) -> None:
+        if not self.done:
+            self.done = _reap(self.pid, self.what, self.src)
+
+
+def _merging(consume, side: Path, side_finished):
+    """``consume`` for norm's output merged with the records that skipped norm (written to
+    ``side`` by the pre-pass, finished when ``side_finished()``)."""
+    from .normbypass import Merged
+
+    def wrapped(fh):
+        reader = _Follow(side, side_finished)
+        try:
+            return consume(Merged(fh, reader))
+        finally:
+            reader.close()
+
+    return wrapped
+
+
 def _reap(pid: int, what: str, src, block: bool = True) -> bool:
     """Wait for a child process (or only check, ``block=False``); logs its CPU seconds. True once
     it has exited."""
@@ -1510,20 +1538,29 @@ def _raise_outcome(outcome) -> None:
         raise cls(detail, path=path, line=line) from None
 
 
-def _prepass_into(header, ref, src, w: int, caller_tag: str):  # pragma: no cover - forked
-    """Work of the forked pre-pass process (see :func:`_stream_all`): the prepared VCF into pipe
-    ``w``; returns the facts, or a :class:`_Restart`."""
+def _prepass_into(header, ref, src, w: int, caller_tag: str, side: Path):  # pragma: no cover - forked
+    """Work of the forked pre-pass process (see :func:`_stream_all`): the records that need norm
+    into pipe ``w`` (after norm's header), the others into the file ``side``; returns the facts,
+    or a :class:`_Restart`."""
+    from .normbypass import Splitter
+
+    split = None
     try:
-        with os.fdopen(w, "wb", buffering=1 << 20) as sink:
-            pre = _prepass_fast(
+        with os.fdopen(w, "wb", buffering=1 << 20) as sink, open(side, "wb") as side_fh:
+            split = Splitter(
                 header,
-                ref,
-                src,
-                sink,
+                ref.path,
+                side_fh,
                 head=lambda p: _prepared_header(header, ref, p, caller_tag).encode(),
             )
+            pre = _prepass_fast(header, ref, src, sink, split=split)
+            if pre is not None:
+                pre.skipped_norm = split.skipped
     except OSError:  # norm stopped reading: its own outcome explains why
         return _Restart("bcftools norm stopped reading")
+    finally:
+        if split is not None:
+            split.close()
     if pre is None:
         return _Restart("input needs the line-by-line pre-pass")
     if pre.restart:
@@ -1532,24 +1569,11 @@ def _prepass_into(header, ref, src, w: int, caller_tag: str):  # pragma: no cove
     return pre
 
 
-def _warm_kernels() -> None:
-    """Load the pre-pass's compiled loops (with the first one Numba and its JIT machinery,
-    ≈ 0.5 s), on a thread while the first blocks go to norm."""
-    from .normtext import run_heads
-    from .vcfutil import gather_segments, scan_records, strip_info_values
-
-    line = b"chr1\t5\t.\tA\tC\t.\tPASS\tDP=3\tGT\t0/1\n"
-    starts, tabs, _, _, _ = scan_records(line * 2, 10)
-    arr = np.frombuffer(line * 2, np.uint8)
-    s, e = tabs[:, 6] + 1, tabs[:, 7]
-    run_heads(arr, s, e)
-    run_heads(arr, s, e, keys_only=True)
-    strip_info_values(gather_segments(arr, s, e - s, sep=10))
-
-
 def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag: str, consume):
     """Pre-pass, bcftools norm and ``consume`` as three concurrent processes: the pre-pass writes
-    the prepared VCF into a pipe that norm reads; norm writes a file that ``consume`` follows.
+    the records that need norm into a pipe that norm reads, and the records norm would leave
+    unchanged into a side file (:mod:`ccevariants.normbypass`); norm writes a file; ``consume``
+    follows both files, merged into norm's order.
 
     Returns ``(pre, norm summary, norm removed, consume's result)``, or None when the input needs
     the step-by-step path (the pre-pass found it unsorted or unusual, or a late undeclared tag;
@@ -1565,11 +1589,14 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
         fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except (ImportError, OSError):  # pragma: no cover - other systems keep their default
         pass
+    side = tmp / "skipped-norm.txt"
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         os.close(r)
-        _in_child(lambda: _prepass_into(header, ref, src, w, caller_tag), pre_out)
+        _in_child(lambda: _prepass_into(header, ref, src, w, caller_tag, side), pre_out)
     os.close(w)
+    child = _Child(pid, "pre-pass", src)
+    consume = _merging(consume, side, child.poll)
     got = failure = None
     try:
         got = _norm_streamed(f"/dev/fd/{r}", tmp, ref.path, src, consume, close_after_fork=(r,))
@@ -1577,7 +1604,8 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
         failure = exc
     # never killed: once norm is gone its next write fails (EPIPE) and it reports a restart; its
     # outcome decides whether norm's error stands or the input goes the step-by-step way
-    _reap(pid, "pre-pass", src)
+    child.wait()
+    side.unlink(missing_ok=True)
     outcome = _outcome(pre_out)
     _raise_outcome(outcome)
     if failure is not None and (outcome is None or outcome[0] == "ok"):
@@ -1589,7 +1617,13 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
         return None
     if got is None:
         return None
-    return (outcome[1], *got)
+    pre, (summary, removed, result) = outcome[1], got
+    if pre.skipped_norm:  # norm's "Lines total" counts only the records it saw
+        summary = {**summary}
+        for k in ("total", "total_after_split"):
+            if k in summary:
+                summary[k] += pre.skipped_norm
+    return pre, summary, removed, result
 
 
 def _prepare(lines, header: Header, ref: Reference | None, src: Path, tmp: Path, caller_tag: str):

@@ -1,0 +1,693 @@
+"""Records ``bcftools norm`` would pass through unchanged take a path around it.
+
+``ccev normalize`` runs ``bcftools norm -m -any -f REF -c wx`` (see :mod:`ccevariants.normalize`).
+For a biallelic SNV whose REF equals the reference base, norm has nothing to do: nothing to split,
+nothing to left-align or trim, no REF mismatch to exclude. What norm does to such a record is
+re-encode it — parse the text into htslib's binary record and print it again — and that round
+trip is the identity when the record is already written the way htslib prints it. On typical
+tumour VCFs (≈ 90 % SNVs) that is most of norm's work; this module lets those records skip it.
+
+**Which records skip norm** (:func:`classify`; everything else goes through norm as before):
+
+* REF and ALT are each one upper-case base ``A/C/G/T``, different from each other, and REF equals
+  the reference base at POS (upper- or lower-case FASTA; IUPAC codes and ``N`` go through norm);
+* POS has no leading zero; ID, FILTER and QUAL are non-empty; QUAL is ``.`` or a canonical float;
+* INFO is ``.`` or items of declared keys (no duplicates, no ``END``): a Flag without a value,
+  Integer/Float values that are ``.`` or canonical numbers, String/Character values as they are;
+* every FORMAT key is declared (``GT`` first if present, Type String); every sample has exactly
+  one non-empty sub-field per key; GT is ``0``, ``1`` or ``.`` joined by ``/`` or ``|``; numbers
+  are canonical.
+
+*Canonical* numbers are the text htslib prints for the value it parsed: integers without sign
+``+`` or leading zeros, |v| < 10⁹ (``-0`` is not canonical); floats with at most six significant
+digits between 0.0001 and 999999, no exponent, no trailing zeros after the point, no ``.`` without
+digits (``0.25``, ``-3.5``, ``12``; not ``0.250``, ``1.0``, ``1e-3`` or ``-0``). htslib stores a
+float in 32 bits and prints six significant digits, so such a value prints back unchanged (the
+test suite checks this against htslib itself, and that the streamed output is byte-identical to
+running every record through norm).
+
+**How** (:mod:`ccevariants.normalize` ``_stream_all``): the pre-pass writes the records that need
+norm into norm's pipe, with ``ORDINAL:`` (the input record number) put in front of the ID, and
+every other record to a side file as ``ORDINAL<TAB>line``. The writer reads norm's output and the
+side file together (:class:`Merged`): records come out sorted by contig, POS and, at equal POS,
+input order, with the prefixes removed. That is norm's own order: norm keeps its output sorted by
+POS within a window (``--site-win``, 1000 bp) and puts a record after those of equal POS it already
+holds. A record norm moves further left than its window leaves the stream unsorted; the writer
+sees that and the caller sorts, as without this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .normtext import _put_int
+
+# type codes of INFO/FORMAT keys
+T_FLAG, T_INT, T_FLOAT, T_STR, T_GT, T_NO = 1, 2, 3, 4, 5, 6
+
+#: Gap (bp) above which reference bases are fetched as separate windows.
+FETCH_GAP = 4096
+
+
+# ------------------------------------------------------------------------------------------------
+# compiled loops (Numba; the pure-Python functions are the twins the tests call)
+# ------------------------------------------------------------------------------------------------
+
+
+def _hash(arr, s, e):  # pragma: no cover - compiled by Numba
+    """FNV-1a (32 bit) of ``arr[s:e]``."""
+    h = 2166136261
+    for k in range(s, e):
+        h = ((h ^ int(arr[k])) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _lookup(arr, s, e, keys, koff, klen, ktype):  # pragma: no cover - compiled by Numba
+    """Type code of the key ``arr[s:e]`` in an open-addressing table; -1 when not declared."""
+    mask = koff.shape[0] - 1
+    h = _hash(arr, s, e) & mask
+    while True:
+        o = koff[h]
+        if o < 0:
+            return -1
+        if klen[h] == e - s:
+            same = True
+            for m in range(e - s):
+                if keys[o + m] != arr[s + m]:
+                    same = False
+                    break
+            if same:
+                return ktype[h]
+        h = (h + 1) & mask
+
+
+def _is_digit(c):  # pragma: no cover - compiled by Numba
+    return 48 <= c <= 57
+
+
+def _canon_int(arr, s, e):  # pragma: no cover - compiled by Numba
+    """``arr[s:e]`` is an integer as htslib prints it (|v| < 10⁹)."""
+    neg = False
+    if s < e and arr[s] == 45:
+        neg = True
+        s += 1
+    n = e - s
+    if n < 1 or n > 9:
+        return False
+    for k in range(s, e):
+        if not _is_digit(arr[k]):
+            return False
+    if arr[s] == 48:
+        return n == 1 and not neg
+    return True
+
+
+def _canon_float(arr, s, e):  # pragma: no cover - compiled by Numba
+    """``arr[s:e]`` is a float as htslib prints it: ≤ 6 significant digits, 0.0001 ≤ |v| ≤
+    999999 (or ``0``), no exponent, no trailing zero after the point."""
+    neg = False
+    if s < e and arr[s] == 45:
+        neg = True
+        s += 1
+    i = s
+    while i < e and _is_digit(arr[i]):
+        i += 1
+    nint = i - s
+    if nint == 0 or nint > 6 or (arr[s] == 48 and nint > 1):
+        return False
+    if i == e:
+        return not (neg and arr[s] == 48)  # "0" yes, "-0" no
+    if arr[i] != 46 or i + 1 >= e or arr[e - 1] == 48:
+        return False
+    f = i + 1
+    for k in range(f, e):
+        if not _is_digit(arr[k]):
+            return False
+    if arr[s] == 48:  # 0.xxx: at most three zeros before the first significant digit
+        z = f
+        while arr[z] == 48:
+            z += 1
+        return z - f <= 3 and e - z <= 6
+    return nint + (e - f) <= 6
+
+
+def _canon_values(arr, s, e, typ):  # pragma: no cover - compiled by Numba
+    """Comma-separated values of type ``typ``, each ``.`` or canonical; strings as they are."""
+    if e <= s:
+        return False
+    if typ == 4:  # T_STR
+        return True
+    p = s
+    while True:
+        q = p
+        while q < e and arr[q] != 44:
+            q += 1
+        if q == p:
+            return False
+        if not (q - p == 1 and arr[p] == 46):
+            if typ == 2:
+                if not _canon_int(arr, p, q):
+                    return False
+            elif typ == 3:
+                if not _canon_float(arr, p, q):
+                    return False
+            else:
+                return False
+        if q >= e:
+            return True
+        p = q + 1
+
+
+def _canon_gt(arr, s, e):  # pragma: no cover - compiled by Numba
+    """GT of a biallelic record: ``0``, ``1`` or ``.`` joined by ``/`` or ``|``."""
+    p = s
+    while True:
+        if p >= e:
+            return False
+        c = arr[p]
+        if c != 46 and c != 48 and c != 49:
+            return False
+        p += 1
+        if p == e:
+            return True
+        if arr[p] != 47 and arr[p] != 124:
+            return False
+        p += 1
+
+
+def _new_key(arr, s, e, hs, ss, es, n):  # pragma: no cover - compiled by Numba
+    """Record key ``arr[s:e]`` as the ``n``-th of its line; False when it repeats an earlier one
+    or the line has too many keys."""
+    if n >= hs.shape[0]:
+        return False
+    h = _hash(arr, s, e)
+    for m in range(n):
+        if hs[m] == h and es[m] - ss[m] == e - s:
+            same = True
+            for x in range(e - s):
+                if arr[ss[m] + x] != arr[s + x]:
+                    same = False
+                    break
+            if same:
+                return False
+    hs[n] = h
+    ss[n] = s
+    es[n] = e
+    return True
+
+
+def _canon_info(arr, s, e, ik, io, il, it, hs, ss, es):  # pragma: no cover - compiled by Numba
+    if e - s == 1 and arr[s] == 46:
+        return True
+    if e <= s:
+        return False
+    p = s
+    n = 0
+    while True:
+        q = p
+        while q < e and arr[q] != 59:
+            q += 1
+        if q == p:
+            return False
+        k = p
+        while k < q and arr[k] != 61:
+            k += 1
+        if k == p:
+            return False
+        if k - p == 3 and arr[p] == 69 and arr[p + 1] == 78 and arr[p + 2] == 68:  # END
+            return False
+        typ = _lookup(arr, p, k, ik, io, il, it)
+        if typ < 0 or typ == 6:
+            return False
+        if typ == 1:
+            if k != q:
+                return False
+        elif k >= q - 1 or not _canon_values(arr, k + 1, q, typ):
+            return False
+        if not _new_key(arr, p, k, hs, ss, es, n):
+            return False
+        n += 1
+        if q >= e:
+            return True
+        p = q + 1
+
+
+def _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types):  # pragma: no cover - compiled
+    """Type codes of the FORMAT keys ``arr[fs:fe]`` into ``types``; returns how many, or -1 when
+    a key is undeclared, repeated, a Flag, or GT not first."""
+    if fe <= fs:
+        return -1
+    n = 0
+    p = fs
+    while True:
+        q = p
+        while q < fe and arr[q] != 58:
+            q += 1
+        if q == p:
+            return -1
+        typ = _lookup(arr, p, q, fk, fo, fl, ft)
+        if typ < 0 or typ == 6 or typ == 1 or (typ == 5 and n != 0):
+            return -1
+        if not _new_key(arr, p, q, hs, ss, es, n):
+            return -1
+        types[n] = typ
+        n += 1
+        if q >= fe:
+            return n
+        p = q + 1
+
+
+def _canon_samples(arr, t, end, n, types):  # pragma: no cover - compiled by Numba
+    """Every sample column (from tab 8 to the newline at ``end``): ``n`` non-empty sub-fields
+    of the FORMAT key types ``types``, each canonical."""
+    ntabs = t.shape[0]
+    for c in range(8, ntabs):
+        s = t[c] + 1
+        e = t[c + 1] if c + 1 < ntabs else end
+        k = 0
+        p = s
+        while True:
+            q = p
+            while q < e and arr[q] != 58:
+                q += 1
+            if q == p or k >= n:
+                return False
+            typ = types[k]
+            if typ == 5:
+                if not _canon_gt(arr, p, q):
+                    return False
+            elif not _canon_values(arr, p, q, typ):
+                return False
+            k += 1
+            if q >= e:
+                break
+            p = q + 1
+        if k != n:
+            return False
+    return True
+
+
+def _is_base(c):  # pragma: no cover - compiled by Numba
+    return c == 65 or c == 67 or c == 71 or c == 84
+
+
+def _classify_loop(arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, out):  # pragma: no cover
+    """``out[i]``: line ``i`` may skip norm (module docstring); returns how many may."""
+    hs = np.empty(64, np.int64)
+    ss = np.empty(64, np.int64)
+    es = np.empty(64, np.int64)
+    types = np.empty(64, np.int64)
+    count = 0
+    pfs = pfe = nfmt = -1  # FORMAT of the line whose key types are in ``types``
+    for i in range(tabs.shape[0]):
+        out[i] = False
+        t = tabs[i]
+        if t[3] - t[2] != 2 or t[4] - t[3] != 2:
+            continue
+        r = arr[t[2] + 1]
+        a = arr[t[3] + 1]
+        if not _is_base(r) or not _is_base(a) or r == a or refb[i] != r:
+            continue
+        if arr[t[0] + 1] == 48 or t[2] - t[1] < 2 or t[6] - t[5] < 2:
+            continue
+        qs, qe = t[4] + 1, t[5]
+        if qe <= qs or not ((qe - qs == 1 and arr[qs] == 46) or _canon_float(arr, qs, qe)):
+            continue
+        if not _canon_info(arr, t[6] + 1, t[7], ik, io, il, it, hs, ss, es):
+            continue
+        fs, fe = t[7] + 1, t[8]
+        same = fe - fs == pfe - pfs
+        if same:
+            for x in range(fe - fs):
+                if arr[fs + x] != arr[pfs + x]:
+                    same = False
+                    break
+        if not same:
+            nfmt = _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types)
+            pfs, pfe = fs, fe
+        if nfmt < 0 or not _canon_samples(arr, t, ends[i], nfmt, types):
+            continue
+        out[i] = True
+        count += 1
+    return count
+
+
+def _copy(dst, k, src, s, e):  # pragma: no cover - compiled by Numba
+    for x in range(s, e):
+        dst[k] = src[x]
+        k += 1
+    return k
+
+
+def _split_loop(
+    arr, starts, tabs, ends, skip, first, run_of, names, name_off, out_n, out_b
+):  # pragma: no cover
+    """Lines for norm (``ORDINAL:`` before the ID) into ``out_n``, the others as
+    ``ORDINAL<TAB>line`` into ``out_b``; CHROM written as ``names[run]``. Returns both lengths."""
+    kn = 0
+    kb = 0
+    for i in range(starts.shape[0]):
+        r = run_of[i]
+        o = first + i
+        t0 = tabs[i, 0]
+        if skip[i]:
+            kb = _put_int(out_b, kb, o)
+            out_b[kb] = 9
+            kb = _copy(out_b, kb + 1, names, name_off[r], name_off[r + 1])
+            kb = _copy(out_b, kb, arr, t0, ends[i] + 1)
+        else:
+            kn = _copy(out_n, kn, names, name_off[r], name_off[r + 1])
+            kn = _copy(out_n, kn, arr, t0, tabs[i, 1] + 1)
+            kn = _put_int(out_n, kn, o)
+            out_n[kn] = 58
+            kn = _copy(out_n, kn + 1, arr, tabs[i, 1] + 1, ends[i] + 1)
+    return kn, kb
+
+
+def _uint(arr, p, stop):  # pragma: no cover - compiled by Numba
+    """Digits at ``arr[p:]`` up to the byte ``stop``: (value, position of ``stop``), or (-1, p)."""
+    v = 0
+    q = p
+    while q < arr.shape[0] and _is_digit(arr[q]):
+        v = v * 10 + (arr[q] - 48)
+        q += 1
+    if q == p or q >= arr.shape[0] or arr[q] != stop:
+        return -1, p
+    return v, q
+
+
+def _upto(arr, p, c):  # pragma: no cover - compiled by Numba
+    while p < arr.shape[0] and arr[p] != c:
+        p += 1
+    return p
+
+
+def _merge_loop(nb, bb, n_eof, b_eof, out):  # pragma: no cover - compiled by Numba
+    """Merge complete lines of norm's output ``nb`` and the side file ``bb`` into ``out``.
+
+    Order: contig (input order, i.e. by ordinal across contigs), POS, then input order (ordinal)
+    — norm's own order: it keeps records sorted by POS within a window and puts a record after
+    those of equal POS already there (``normalize_line``), so equal POS keep input order.
+
+    Returns ``(bytes written, nb consumed, bb consumed, status)``; status 0 = both used up at
+    their end of stream, 1 = need more of ``nb``, 2 = need more of ``bb``, 4 = malformed line.
+    """
+    i = 0
+    j = 0
+    k = 0
+    n_ok = False
+    b_ok = False
+    # head of nb: chrom [i, nc), pos np_ ending at tab nt1, ordinal no, ID from nid, end ne
+    nc = np_ = no = nid = ne = nt1 = 0
+    bs = bc = bp = bo = be = 0
+    while True:
+        if not n_ok and i < nb.shape[0]:
+            nc = _upto(nb, i, 9)
+            np_, nt1 = _uint(nb, nc + 1, 9)
+            no, q = _uint(nb, nt1 + 1, 58)
+            if np_ < 0 or no < 0:
+                return k, i, j, 4
+            nid = q + 1
+            ne = _upto(nb, nid, 10)
+            if ne >= nb.shape[0]:
+                return k, i, j, 4
+            n_ok = True
+        if not b_ok and j < bb.shape[0]:
+            bo, q = _uint(bb, j, 9)
+            bs = q + 1
+            bc = _upto(bb, bs, 9)
+            bp, q = _uint(bb, bc + 1, 9)
+            be = _upto(bb, q, 10)
+            if bo < 0 or bp < 0 or be >= bb.shape[0]:
+                return k, i, j, 4
+            b_ok = True
+        if n_ok and b_ok:
+            same = nc - i == bc - bs
+            if same:
+                for x in range(nc - i):
+                    if nb[i + x] != bb[bs + x]:
+                        same = False
+                        break
+            if not same:
+                take_b = bo < no
+            elif bp != np_:
+                take_b = bp < np_
+            else:
+                take_b = bo < no
+        elif n_ok:
+            if not b_eof:
+                return k, i, j, 2
+            take_b = False
+        elif b_ok:
+            if not n_eof:
+                return k, i, j, 1
+            take_b = True
+        else:
+            if i >= nb.shape[0] and not n_eof:
+                return k, i, j, 1
+            if j >= bb.shape[0] and not b_eof:
+                return k, i, j, 2
+            return k, i, j, 0
+        if take_b:
+            k = _copy(out, k, bb, bs, be + 1)
+            j = be + 1
+            b_ok = False
+        else:
+            k = _copy(out, k, nb, i, nt1 + 1)
+            k = _copy(out, k, nb, nid, ne + 1)
+            i = ne + 1
+            n_ok = False
+
+
+_K: dict = {}
+
+#: The compiled functions, in no particular order: each resolves the others through the module
+#: globals when it is compiled (lazily, at its first call), so all are replaced together.
+_COMPILED = (
+    "_hash",
+    "_lookup",
+    "_is_digit",
+    "_canon_int",
+    "_canon_float",
+    "_canon_values",
+    "_canon_gt",
+    "_new_key",
+    "_canon_info",
+    "_format_types",
+    "_canon_samples",
+    "_is_base",
+    "_classify_loop",
+    "_copy",
+    "_split_loop",
+    "_uint",
+    "_upto",
+    "_merge_loop",
+)
+
+#: The pure-Python twins (the tests call these).
+PY = {}
+
+
+def _kernels() -> dict:
+    if not _K:
+        from ._numba import jit
+
+        g = globals()
+        PY.update({name: g[name] for name in _COMPILED})
+        # helpers are inlined into the three kernels: a call to a separately compiled function
+        # costs a reference-count update per array argument (≈ 1 µs per record here)
+        g["_put_int"] = jit(_put_int, inline="always")
+        for name in _COMPILED:
+            entry = name in ("_classify_loop", "_split_loop", "_merge_loop")
+            g[name] = jit(PY[name]) if entry else jit(PY[name], inline="always")
+        _K.update(classify=g["_classify_loop"], split=g["_split_loop"], merge=g["_merge_loop"])
+    return _K
+
+
+# ------------------------------------------------------------------------------------------------
+# Python side
+# ------------------------------------------------------------------------------------------------
+
+
+class KeyTable:
+    """Declared INFO or FORMAT keys and their type codes, as arrays for the compiled lookup."""
+
+    def __init__(self, types: dict[str, int]) -> None:
+        size = 64
+        while size < 4 * max(1, len(types)):
+            size *= 2
+        self.koff = np.full(size, -1, np.int64)
+        self.klen = np.zeros(size, np.int64)
+        self.ktype = np.zeros(size, np.int64)
+        buf = bytearray()
+        for key, typ in types.items():
+            b = key.encode()
+            h = int(_hash(np.frombuffer(b, np.uint8), 0, len(b))) & (size - 1)
+            while self.koff[h] >= 0:
+                h = (h + 1) & (size - 1)
+            self.koff[h], self.klen[h], self.ktype[h] = len(buf), len(b), typ
+            buf += b
+        self.keys = np.frombuffer(bytes(buf) or b"\0", dtype=np.uint8)
+
+    def arrays(self):
+        return self.keys, self.koff, self.klen, self.ktype
+
+
+def key_types(defs: dict[str, dict[str, str]], kind: str) -> dict[str, int]:
+    """Type codes from header definitions (``Header.defined("INFO"|"FORMAT")``); anything
+    unusual (a Flag with values, a FORMAT Flag, a non-String GT, an unknown type) is
+    :data:`T_NO` (records using it go through norm)."""
+    out = {}
+    for key, f in defs.items():
+        typ, number = f.get("Type", ""), f.get("Number", "")
+        if typ == "Flag":
+            code = T_FLAG if number == "0" and kind == "INFO" else T_NO
+        elif number == "0":
+            code = T_NO
+        elif kind == "FORMAT" and key == "GT":
+            code = T_GT if typ == "String" else T_NO
+        else:
+            code = {"Integer": T_INT, "Float": T_FLOAT, "String": T_STR, "Character": T_STR}.get(typ, T_NO)
+        out[key] = code
+    return out
+
+
+def ref_bases(fasta, chrom: str, pos: np.ndarray) -> np.ndarray:
+    """Upper-cased reference bases at sorted 1-based ``pos`` on ``chrom`` (pysam FastaFile),
+    fetched in windows split at gaps over :data:`FETCH_GAP`."""
+    out = np.zeros(len(pos), np.uint8)
+    if not len(pos):
+        return out
+    cut = np.flatnonzero(np.diff(pos) > FETCH_GAP) + 1
+    for a, b in zip(np.r_[0, cut].tolist(), np.r_[cut, len(pos)].tolist(), strict=True):
+        p0, p1 = int(pos[a]), int(pos[b - 1])
+        seq = np.frombuffer(fasta.fetch(chrom, p0 - 1, p1).encode("ascii"), dtype=np.uint8)
+        idx = pos[a:b] - p0
+        ok = idx < len(seq)
+        got = np.zeros(b - a, np.uint8)
+        got[ok] = seq[idx[ok]]
+        out[a:b] = np.where((got >= 97) & (got <= 122), got - 32, got)
+    return out
+
+
+def classify(arr, tabs, ends, refb, info: KeyTable, fmt: KeyTable) -> np.ndarray:
+    """Boolean per line: may skip norm (see the module docstring)."""
+    out = np.zeros(len(tabs), np.bool_)
+    if len(tabs) and tabs.shape[1] >= 9:  # FORMAT and at least one sample
+        _kernels()["classify"](arr, tabs, ends, refb, *info.arrays(), *fmt.arrays(), out)
+    return out
+
+
+class Splitter:
+    """The pre-pass's writer in bypass mode: per checked block, the lines for norm into ``out``
+    and the others into the side file (flushed per block, so the writer can follow it)."""
+
+    def __init__(self, header, fasta_path, side, head) -> None:
+        import pysam
+
+        self.head = head  # facts -> the header bytes for norm
+        self.info = KeyTable(key_types(header.defined("INFO"), "INFO"))
+        self.fmt = KeyTable(key_types(header.defined("FORMAT"), "FORMAT"))
+        self.fasta = pysam.FastaFile(str(fasta_path))
+        self.side = side
+        self.first = 0
+        self.skipped = 0
+
+    def write(self, block: bytes, scan, targets, run_starts, run_ends, out) -> None:
+        starts, tabs, pos = scan[0], scan[1], scan[2]
+        n = len(starts)
+        arr = np.frombuffer(block, dtype=np.uint8)
+        ends = np.r_[starts[1:], len(block)].astype(np.int64) - 1
+        snv = ((tabs[:, 3] - tabs[:, 2]) == 2) & ((tabs[:, 4] - tabs[:, 3]) == 2)
+        refb = np.zeros(n, np.uint8)
+        run_of = np.zeros(n, np.int64)
+        for r, (a, b) in enumerate(zip(run_starts.tolist(), run_ends.tolist(), strict=True)):
+            run_of[a:b] = r
+            idx = np.flatnonzero(snv[a:b]) + a
+            refb[idx] = ref_bases(self.fasta, targets[r], pos[idx])
+        skip = classify(arr, tabs, ends, refb, self.info, self.fmt)
+        names = [t.encode() for t in targets]
+        name_off = np.r_[0, np.cumsum([len(x) for x in names])].astype(np.int64)
+        name_arr = np.frombuffer(b"".join(names) or b"\0", dtype=np.uint8)
+        room = len(block) + n * (24 + max(len(x) for x in names))
+        out_n = np.empty(room, np.uint8)
+        out_b = np.empty(room, np.uint8)
+        kn, kb = _kernels()["split"](
+            arr, starts, tabs, ends, skip, self.first, run_of, name_arr, name_off, out_n, out_b
+        )
+        self.first += n
+        self.skipped += int(np.count_nonzero(skip))
+        if kb:
+            self.side.write(memoryview(out_b)[:kb])
+            self.side.flush()
+        if kn:
+            out.write(memoryview(out_n)[:kn])
+            out.flush()
+
+    def close(self) -> None:
+        self.fasta.close()
+
+
+class Merged:
+    """Binary stream of norm's VCF text (``normed``, header first) merged with the side file
+    (``side``): ``readline()`` gives the header lines, ``read(n)`` about ``n`` bytes of
+    complete merged lines (``b""`` at the end). Both inputs are followed while being written
+    (``read_some``). Raises ValueError for a malformed line."""
+
+    def __init__(self, normed, side) -> None:
+        self.n, self.b = normed, side
+        self.nbuf = self.bbuf = b""
+        self.n_eof = self.b_eof = False
+        self.in_header = True
+
+    def readline(self) -> bytes:
+        if not self.in_header:
+            raise ValueError("Merged.readline() reads header lines only")
+        line = self.n.readline()
+        if not line or line.startswith(b"#CHROM"):
+            self.in_header = False
+        return line
+
+    def _pull(self, which: str, size: int) -> None:
+        src = self.n if which == "n" else self.b
+        got = src.read_some(size)
+        if which == "n":
+            if got:
+                self.nbuf += got
+            else:
+                self.n_eof = True
+        elif got:
+            self.bbuf += got
+        else:
+            self.b_eof = True
+
+    def read(self, size: int) -> bytes:
+        merge = _kernels()["merge"]
+        parts: list[bytes] = []
+        total = 0
+        while self.in_header:  # a reader that did not take the header line by line
+            parts.append(self.readline())
+            total += len(parts[-1])
+        if not self.bbuf and not self.b_eof:
+            self._pull("b", size)
+        while total < size:
+            ncut = self.nbuf.rfind(b"\n") + 1
+            bcut = self.bbuf.rfind(b"\n") + 1
+            nb = np.frombuffer(self.nbuf, np.uint8, ncut)
+            bb = np.frombuffer(self.bbuf, np.uint8, bcut)
+            out = np.empty(ncut + bcut, np.uint8)
+            k, i, j, status = merge(nb, bb, self.n_eof, self.b_eof, out)
+            if status == 4:
+                raise ValueError("malformed line in the merged streams of bcftools norm")
+            if k:
+                parts.append(out[:k].tobytes())
+                total += k
+            self.nbuf = self.nbuf[i:]
+            self.bbuf = self.bbuf[j:]
+            if status == 1:
+                self._pull("n", 1 << 20)
+            elif status == 2:
+                self._pull("b", size)
+            elif status == 0:
+                break
+        return b"".join(parts)
