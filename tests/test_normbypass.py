@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import gzip
 import random
-from functools import partial
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
