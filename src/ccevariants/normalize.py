@@ -1618,6 +1618,7 @@ def _stream_all(header: Header, ref: Reference, src: Path, tmp: Path, caller_tag
     if got is None:
         return None
     pre, (summary, removed, result) = outcome[1], got
+    log.debug("%s: %d of %d records skipped bcftools norm (normbypass)", src, pre.skipped_norm, pre.records)
     if pre.skipped_norm:  # norm's "Lines total" counts only the records it saw
         summary = {**summary}
         for k in ("total", "total_after_split"):

@@ -196,40 +196,65 @@ def _new_key(arr, s, e, hs, ss, es, n):  # pragma: no cover - compiled by Numba
     return True
 
 
-def _canon_info(arr, s, e, ik, io, il, it, hs, ss, es):  # pragma: no cover - compiled by Numba
+def _canon_info(arr, s, e, ik, io, il, it, hs, ks, ke, qe, cache):  # pragma: no cover - compiled
+    """INFO ``arr[s:e]``: ``.`` or items of declared keys (no repeat, no END), values canonical.
+    ``cache`` (rows: key starts, key ends, types; ``cache[3, 0]`` = count or -1) holds the keys
+    of the last line whose keys were looked up: a line with the same keys skips the lookups."""
     if e - s == 1 and arr[s] == 46:
         return True
     if e <= s:
         return False
-    p = s
+    # pass 1: item spans; same keys as the cached line?
     n = 0
+    p = s
+    cn = cache[3, 0]
+    same = True
     while True:
         q = p
         while q < e and arr[q] != 59:
             q += 1
-        if q == p:
-            return False
         k = p
         while k < q and arr[k] != 61:
             k += 1
-        if k == p:
+        if k == p or n >= ks.shape[0]:
             return False
-        if k - p == 3 and arr[p] == 69 and arr[p + 1] == 78 and arr[p + 2] == 68:  # END
-            return False
-        typ = _lookup(arr, p, k, ik, io, il, it)
-        if typ < 0 or typ == 6:
-            return False
+        ks[n] = p
+        ke[n] = k
+        qe[n] = q
+        if same:
+            if n >= cn or cache[1, n] - cache[0, n] != k - p:
+                same = False
+            else:
+                c0 = cache[0, n]
+                for x in range(k - p):
+                    if arr[c0 + x] != arr[p + x]:
+                        same = False
+                        break
+        n += 1
+        if q >= e:
+            break
+        p = q + 1
+    if not same or n != cn:
+        cache[3, 0] = -1
+        for m in range(n):
+            p, k = ks[m], ke[m]
+            if k - p == 3 and arr[p] == 69 and arr[p + 1] == 78 and arr[p + 2] == 68:  # END
+                return False
+            typ = _lookup(arr, p, k, ik, io, il, it)
+            if typ < 0 or typ == 6 or not _new_key(arr, p, k, hs, cache[0], cache[1], m):
+                return False
+            cache[2, m] = typ
+        cache[3, 0] = n
+    # pass 2: values
+    for m in range(n):
+        typ = cache[2, m]
+        k, q = ke[m], qe[m]
         if typ == 1:
             if k != q:
                 return False
         elif k >= q - 1 or not _canon_values(arr, k + 1, q, typ):
             return False
-        if not _new_key(arr, p, k, hs, ss, es, n):
-            return False
-        n += 1
-        if q >= e:
-            return True
-        p = q + 1
+    return True
 
 
 def _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types):  # pragma: no cover - compiled
@@ -296,7 +321,9 @@ def _classify_loop(arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, out): 
     hs = np.empty(64, np.int64)
     ss = np.empty(64, np.int64)
     es = np.empty(64, np.int64)
+    item_end = np.empty(64, np.int64)
     types = np.empty(64, np.int64)
+    info_cache = np.full((4, 64), -1, np.int64)
     count = 0
     pfs = pfe = nfmt = -1  # FORMAT of the line whose key types are in ``types``
     for i in range(tabs.shape[0]):
@@ -313,7 +340,7 @@ def _classify_loop(arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, out): 
         qs, qe = t[4] + 1, t[5]
         if qe <= qs or not ((qe - qs == 1 and arr[qs] == 46) or _canon_float(arr, qs, qe)):
             continue
-        if not _canon_info(arr, t[6] + 1, t[7], ik, io, il, it, hs, ss, es):
+        if not _canon_info(arr, t[6] + 1, t[7], ik, io, il, it, hs, ss, es, item_end, info_cache):
             continue
         fs, fe = t[7] + 1, t[8]
         same = fe - fs == pfe - pfs
@@ -333,10 +360,8 @@ def _classify_loop(arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, out): 
 
 
 def _copy(dst, k, src, s, e):  # pragma: no cover - compiled by Numba
-    for x in range(s, e):
-        dst[k] = src[x]
-        k += 1
-    return k
+    dst[k : k + e - s] = src[s:e]
+    return k + e - s
 
 
 def _split_loop(
