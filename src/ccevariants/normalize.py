@@ -572,9 +572,9 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, split=
     bar = Progress("normalize: checking records")
     try:
         with bar, open(body, "wb") if isinstance(body, (str, Path)) else nullcontext(body) as out:
+            # with ``split``, ``body`` is unused (None): the splitter writes norm's pipe
             if split is not None:
-                out.write(split.head(pre))
-                out.flush()
+                split.send(split.head(pre))
             for block in body_blocks(src, header.header_line_no):
                 rename = scan.block(block)
                 if rename is None:
@@ -589,7 +589,7 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, split=
                     pre.restart = "a tag used without a header definition"
                 if pre.restart:
                     break
-                split.write(block, *scan.last, out)
+                split.write(block, *scan.last, rename)
     except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error):
         return None
     pre.records = scan.records
@@ -1544,23 +1544,24 @@ def _prepass_into(header, ref, src, w: int, caller_tag: str, side: Path):  # pra
     or a :class:`_Restart`."""
     from .normbypass import Splitter
 
-    split = None
     try:
         with os.fdopen(w, "wb", buffering=1 << 20) as sink, open(side, "wb") as side_fh:
             split = Splitter(
                 header,
                 ref.path,
                 side_fh,
+                sink,
                 head=lambda p: _prepared_header(header, ref, p, caller_tag).encode(),
             )
-            pre = _prepass_fast(header, ref, src, sink, split=split)
+            try:
+                pre = _prepass_fast(header, ref, src, None, split=split)
+                split.finish()
+            finally:
+                split.close()
             if pre is not None:
                 pre.skipped_norm = split.skipped
     except OSError:  # norm stopped reading: its own outcome explains why
         return _Restart("bcftools norm stopped reading")
-    finally:
-        if split is not None:
-            split.close()
     if pre is None:
         return _Restart("input needs the line-by-line pre-pass")
     if pre.restart:

@@ -28,12 +28,18 @@ running every record through norm).
 
 **How** (:mod:`ccevariants.normalize` ``_stream_all``): the pre-pass writes the records that need
 norm into norm's pipe, with ``ORDINAL:`` (the input record number) put in front of the ID, and
-every other record to a side file as ``ORDINAL<TAB>line``. The writer reads norm's output and the
+every other record to a side file as ``ORDINAL<TAB>line``, followed per block by a progress mark
+(``#W,C``: records before ordinal W handed on, C sent to norm so far, so the writer need not wait
+for one stream while the other has nothing to say). The writer reads norm's output and the
 side file together (:class:`Merged`): records come out sorted by contig, POS and, at equal POS,
 input order, with the prefixes removed. That is norm's own order: norm keeps its output sorted by
 POS within a window (``--site-win``, 1000 bp) and puts a record after those of equal POS it already
 holds. A record norm moves further left than its window leaves the stream unsorted; the writer
 sees that and the caller sorts, as without this module.
+
+When fewer than :data:`MIN_SHARE` of the first block's records may skip norm (a caller that
+writes ``0.250`` or ``1E-3``), the whole file goes through norm as it is and the side file says
+so (``#all``): the check would cost more than it saves.
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ T_FLAG, T_INT, T_FLOAT, T_STR, T_GT, T_NO = 1, 2, 3, 4, 5, 6
 
 #: Gap (bp) above which reference bases are fetched as separate windows.
 FETCH_GAP = 4096
+
+#: When fewer than this share of the first block's records may skip norm, the whole file goes
+#: through norm unchanged (no ordinal prefixes, no merge): the check and the merge would cost more
+#: CPU than norm saves (≈ 1 µs against ≈ 4 µs per record skipped).
+MIN_SHARE = 0.25
 
 
 # ------------------------------------------------------------------------------------------------
@@ -407,8 +418,16 @@ def _upto(arr, p, c):  # pragma: no cover - compiled by Numba
     return p
 
 
-def _merge_loop(nb, bb, n_eof, b_eof, out):  # pragma: no cover - compiled by Numba
+def _merge_loop(nb, bb, n_eof, b_eof, state, out):  # pragma: no cover - compiled by Numba
     """Merge complete lines of norm's output ``nb`` and the side file ``bb`` into ``out``.
+
+    The side file also holds the pre-pass's progress marks, ``#W,C`` after each block: every
+    record with ordinal < W has been handed on (those that skip norm are above the mark), and C
+    records went to norm so far. ``state`` = [latest W, latest C, W of the latest mark with
+    C = 0] across calls. A record of norm may go out before the next side-file record arrives
+    when its ordinal is < W (every later record sorts after it); a side-file record may go out
+    before norm's next when no record has gone to norm at all up to a mark above it (C = 0 there;
+    the marks ahead in ``bb`` are looked at for this).
 
     Order: contig (input order, i.e. by ordinal across contigs), POS, then input order (ordinal)
     — norm's own order: it keeps records sorted by POS within a window and puts a record after
@@ -437,6 +456,14 @@ def _merge_loop(nb, bb, n_eof, b_eof, out):  # pragma: no cover - compiled by Nu
             if ne >= nb.shape[0]:
                 return k, i, j, 4
             n_ok = True
+        while not b_ok and j < bb.shape[0] and bb[j] == 35:  # "#W,C": progress mark
+            w, q = _uint(bb, j + 1, 44)
+            c, q = _uint(bb, q + 1, 10)
+            if w < 0 or c < 0:
+                return k, i, j, 4
+            state[0] = w
+            state[1] = c
+            j = q + 1
         if not b_ok and j < bb.shape[0]:
             bo, q = _uint(bb, j, 9)
             bs = q + 1
@@ -460,12 +487,21 @@ def _merge_loop(nb, bb, n_eof, b_eof, out):  # pragma: no cover - compiled by Nu
             else:
                 take_b = bo < no
         elif n_ok:
-            if not b_eof:
+            if not b_eof and no >= state[0]:
                 return k, i, j, 2
             take_b = False
         elif b_ok:
-            if not n_eof:
-                return k, i, j, 1
+            if not n_eof and bo >= state[2]:
+                x = be + 1  # the next mark ahead: did anything go to norm up to it?
+                while x < bb.shape[0] and bb[x] != 35:
+                    x = _upto(bb, x, 10) + 1
+                if x < bb.shape[0]:
+                    w, q = _uint(bb, x + 1, 44)
+                    c, q = _uint(bb, q + 1, 10)
+                    if c == 0 and w > state[2]:
+                        state[2] = w
+                if bo >= state[2]:
+                    return k, i, j, 1
             take_b = True
         else:
             if i >= nb.shape[0] and not n_eof:
@@ -604,21 +640,60 @@ def classify(arr, tabs, ends, refb, info: KeyTable, fmt: KeyTable) -> np.ndarray
 
 
 class Splitter:
-    """The pre-pass's writer in bypass mode: per checked block, the lines for norm into ``out``
-    and the others into the side file (flushed per block, so the writer can follow it)."""
+    """The pre-pass's writer: per checked block, the records for norm into ``sink`` (norm's pipe)
+    and the others into the side file ``side`` (flushed per block, so the writer can follow it).
+    ``head(facts)`` gives norm's header, sent first (:meth:`send`).
 
-    def __init__(self, header, fasta_path, side, head) -> None:
+    A thread writes to the pipe, so the pre-pass checks the next block while norm still reads the
+    last one (a 1 MiB pipe holds an eighth of a block). Call :meth:`finish` once everything is
+    sent (it re-raises a failed write, e.g. norm stopped reading), :meth:`close` always."""
+
+    def __init__(self, header, fasta_path, side, sink, head) -> None:
+        import queue
+        import threading
+
         import pysam
 
-        self.head = head  # facts -> the header bytes for norm
+        self.head = head
         self.info = KeyTable(key_types(header.defined("INFO"), "INFO"))
         self.fmt = KeyTable(key_types(header.defined("FORMAT"), "FORMAT"))
         self.fasta = pysam.FastaFile(str(fasta_path))
-        self.side = side
-        self.first = 0
-        self.skipped = 0
+        self.side, self.sink = side, sink
+        self.first = self.skipped = self.to_norm = 0
+        self.all_to_norm = False  # decided on the first block (MIN_SHARE)
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._thread.start()
 
-    def write(self, block: bytes, scan, targets, run_starts, run_ends, out) -> None:
+    def _feed(self) -> None:
+        while True:
+            data = self._queue.get()
+            if data is None:
+                return
+            if self._error is None:
+                try:
+                    self.sink.write(data)
+                    self.sink.flush()
+                except OSError as exc:
+                    self._error = exc
+
+    def send(self, data) -> None:
+        """Queue bytes for norm's pipe."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def write(self, block: bytes, scan, targets, run_starts, run_ends, rename) -> None:
+        """One checked block (with the pre-pass's scan: line and tab offsets, POS, the contig of
+        each run of lines, and the contig renames as a dict for the whole-block path)."""
+        if self.all_to_norm:
+            from .normalize import _renamed
+
+            self.first += len(scan[0])
+            self.to_norm += len(scan[0])
+            self.send(_renamed(block, rename))
+            return
         starts, tabs, pos = scan[0], scan[1], scan[2]
         n = len(starts)
         arr = np.frombuffer(block, dtype=np.uint8)
@@ -640,17 +715,40 @@ class Splitter:
         kn, kb = _kernels()["split"](
             arr, starts, tabs, ends, skip, self.first, run_of, name_arr, name_off, out_n, out_b
         )
-        self.first += n
-        self.skipped += int(np.count_nonzero(skip))
-        if kb:
-            self.side.write(memoryview(out_b)[:kb])
+        n_skip = int(np.count_nonzero(skip))
+        if self.first == 0 and n_skip < MIN_SHARE * n:
+            # the caller writes numbers htslib prints differently (or few SNVs): checking every
+            # record would cost more than it saves; everything goes through norm, unchanged
+            self.all_to_norm = True
+            self.side.write(b"#all\n")
             self.side.flush()
+            self.write(block, scan, targets, run_starts, run_ends, rename)
+            return
+        self.first += n
+        self.skipped += n_skip
+        self.to_norm += n - n_skip
+        # the records that skip norm, then the progress mark (see _merge_loop), then norm's share
+        self.side.write(memoryview(out_b)[:kb])
+        self.side.write(f"#{self.first},{self.to_norm}\n".encode())
+        self.side.flush()
         if kn:
-            out.write(memoryview(out_n)[:kn])
-            out.flush()
+            self.send(memoryview(out_n)[:kn])
+
+    def finish(self) -> None:
+        """Wait until everything sent is written; re-raise a failed write."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
 
     def close(self) -> None:
-        self.fasta.close()
+        try:
+            self.finish()
+        except OSError:
+            pass
+        finally:
+            self.fasta.close()
 
 
 class Merged:
@@ -664,6 +762,8 @@ class Merged:
         self.nbuf = self.bbuf = b""
         self.n_eof = self.b_eof = False
         self.in_header = True
+        self.state = np.array([0, 1, 0], np.int64)  # progress marks, see _merge_loop
+        self.passthrough: bool | None = None  # "#all" first in the side file: norm's text as is
 
     def readline(self) -> bytes:
         if not self.in_header:
@@ -693,15 +793,21 @@ class Merged:
         while self.in_header:  # a reader that did not take the header line by line
             parts.append(self.readline())
             total += len(parts[-1])
-        if not self.bbuf and not self.b_eof:
-            self._pull("b", size)
+        while self.passthrough is None:
+            if b"\n" in self.bbuf or self.b_eof:
+                self.passthrough = self.bbuf.startswith(b"#all\n")
+            else:
+                self._pull("b", size)
+        if self.passthrough:
+            parts.append(self.n.read(size))
+            return b"".join(parts)
         while total < size:
             ncut = self.nbuf.rfind(b"\n") + 1
             bcut = self.bbuf.rfind(b"\n") + 1
             nb = np.frombuffer(self.nbuf, np.uint8, ncut)
             bb = np.frombuffer(self.bbuf, np.uint8, bcut)
             out = np.empty(ncut + bcut, np.uint8)
-            k, i, j, status = merge(nb, bb, self.n_eof, self.b_eof, out)
+            k, i, j, status = merge(nb, bb, self.n_eof, self.b_eof, self.state, out)
             if status == 4:
                 raise ValueError("malformed line in the merged streams of bcftools norm")
             if k:
