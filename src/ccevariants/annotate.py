@@ -1362,29 +1362,12 @@ def annotate_vcf(
         try:
             put(_bgzf_run(reader.raw_header.encode()))
             chunk = []
-            seen_contigs: set[str] = set()
-            last = (None, 0)
             try:
-                for rec in reader:
-                    chrom, pos = rec.CHROM, rec.POS
-                    if chrom != last[0]:
-                        if chrom in seen_contigs:
-                            raise InputError(
-                                f"expected a coordinate-sorted VCF (contigs contiguous); found {chrom}:{pos} "
-                                f"after {last[0]}:{last[1]}",
-                                path=input_vcf,
-                            )
-                        seen_contigs.add(chrom)
-                    elif pos < last[1]:
-                        raise InputError(
-                            f"expected a coordinate-sorted VCF; found {chrom}:{pos} after {chrom}:{last[1]}",
-                            path=input_vcf,
-                        )
-                    last = (chrom, pos)
-                    chunk.append(str(rec).rstrip("\n"))
-                    if len(chunk) >= chunk_size:
-                        emit(runner.submit(chunk))
-                        chunk = []
+                for lines in _record_lines(input_vcf, reader):
+                    chunk.extend(lines)
+                    while len(chunk) >= chunk_size:
+                        emit(runner.submit(chunk[:chunk_size]))
+                        chunk = chunk[chunk_size:]
             except InputError:
                 # a defect in an earlier chunk (REF mismatch) is reported first, as it would be in order
                 emit(runner.drain())
@@ -1408,6 +1391,99 @@ def annotate_vcf(
     os.replace(tmp_tbi, tbi_final)
     log.info("annotated %d records into %d rows", stats["records"], stats["rows"])
     return stats
+
+
+# ---------------------------------------------------------------------------- input records
+
+
+#: Bytes of input text read per block (a few chunks' worth of lines).
+READ_BYTES = 2 << 20
+
+
+def _record_lines(input_vcf, reader):
+    """The input's records as htslib prints them (``str(cyvcf2.Variant)``, no newline), in lists
+    of one input block each; checks that they are sorted (contigs contiguous, POS not falling).
+
+    The file is read as raw text blocks. A record already written the way htslib prints it
+    (:func:`ccevariants.normbypass.printed_unchanged` — every ``ccev normalize`` output record
+    is) is used as it is; any other is parsed and printed by htslib (cyvcf2
+    ``variant_from_string``), as is every line of a block the columnar scan does not take (fewer
+    than 9 columns, blank lines, …). Same text as iterating the file with cyvcf2, about 3 µs less
+    per record.
+    """
+    import cyvcf2
+
+    from .normbypass import key_tables, printed_unchanged
+    from .vcfutil import body_blocks, iter_text_lines, read_header, scan_records
+
+    header = read_header(iter_text_lines(input_vcf), input_vcf)
+    tables = key_tables(header)
+    writer = None
+    seen: set[str] = set()
+    last_chrom, last_pos = None, 0
+    line_no = header.header_line_no
+    for block in body_blocks(input_vcf, header.header_line_no, READ_BYTES):
+        scan = scan_records(block, header.n_columns, min_columns=8)
+        text = block.decode("utf-8", errors="surrogateescape")
+        lines = text.split("\n")[:-1]
+        if scan is not None:
+            starts, tabs, pos = scan[0], scan[1], scan[2]
+            ends = np.r_[starts[1:], len(block)].astype(np.int64) - 1
+            redo = np.flatnonzero(~printed_unchanged(block, tabs, ends, tables)).tolist()
+        else:
+            redo = range(len(lines))
+        for i in redo:
+            if writer is None:
+                writer = cyvcf2.Writer("/dev/null", reader)
+            try:
+                lines[i] = str(writer.variant_from_string(lines[i])).rstrip("\n")
+            except Exception as exc:  # noqa: BLE001 - htslib's parse error, named
+                raise InputError(
+                    f"expected a VCF record htslib can parse; found {lines[i][:60]!r} ({exc})",
+                    path=input_vcf,
+                    line=line_no + i + 1,
+                ) from None
+        # sorted: contigs contiguous, POS not falling within a contig
+        if scan is not None:
+            new = np.flatnonzero(scan[4]).tolist()  # lines whose CHROM differs from the line before
+            run_chrom = {i: block[int(starts[i]) : int(tabs[i, 0])].decode() for i in new}
+            pos_list = pos
+        else:
+            cols = [ln.split("\t", 2) for ln in lines]
+            run_chrom, prev = {}, None
+            for i, c in enumerate(cols):
+                if c[0] != prev:
+                    run_chrom[i] = prev = c[0]
+            pos_list = np.asarray([int(c[1]) if len(c) > 1 and c[1].isdigit() else 0 for c in cols], np.int64)
+        bounds = [*sorted(run_chrom), len(lines)]
+        for r, i in enumerate(bounds[:-1]):
+            chrom, p = run_chrom[i], pos_list[i : bounds[r + 1]]
+            error = None
+            if chrom != last_chrom:
+                if chrom in seen:
+                    error = (
+                        i,
+                        (
+                            f"expected a coordinate-sorted VCF (contigs contiguous); found {chrom}:{int(p[0])} "
+                            f"after {last_chrom}:{last_pos}"
+                        ),
+                    )
+                seen.add(chrom)
+                last_chrom, last_pos = chrom, 0
+            falls = np.flatnonzero(np.diff(np.r_[last_pos, p]) < 0)
+            if error is None and len(falls):
+                k = int(falls[0])
+                before = last_pos if k == 0 else int(p[k - 1])
+                error = (
+                    i + k,
+                    f"expected a coordinate-sorted VCF; found {chrom}:{int(p[k])} after {chrom}:{before}",
+                )
+            if error is not None:  # the records before it go on first (their errors come first)
+                yield lines[: error[0]]
+                raise InputError(error[1], path=input_vcf, line=line_no + error[0] + 1)
+            last_pos = int(p[-1])
+        line_no += len(lines)
+        yield lines
 
 
 # ---------------------------------------------------------------------------- BGZF output blocks

@@ -327,8 +327,11 @@ def _is_base(c):  # pragma: no cover - compiled by Numba
     return c == 65 or c == 67 or c == 71 or c == 84
 
 
-def _classify_loop(arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, out):  # pragma: no cover
-    """``out[i]``: line ``i`` may skip norm (module docstring); returns how many may."""
+def _classify_loop(
+    arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, any_alleles, out
+):  # pragma: no cover
+    """``out[i]``: line ``i`` may skip norm (module docstring); returns how many may. With
+    ``any_alleles`` only the text is checked (htslib prints it unchanged), not REF/ALT/``refb``."""
     hs = np.empty(64, np.int64)
     ss = np.empty(64, np.int64)
     es = np.empty(64, np.int64)
@@ -337,21 +340,29 @@ def _classify_loop(arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, out): 
     info_cache = np.full((4, 64), -1, np.int64)
     count = 0
     pfs = pfe = nfmt = -1  # FORMAT of the line whose key types are in ``types``
+    ntabs = tabs.shape[1]
     for i in range(tabs.shape[0]):
         out[i] = False
         t = tabs[i]
-        if t[3] - t[2] != 2 or t[4] - t[3] != 2:
-            continue
-        r = arr[t[2] + 1]
-        a = arr[t[3] + 1]
-        if not _is_base(r) or not _is_base(a) or r == a or refb[i] != r:
-            continue
+        if not any_alleles:
+            if t[3] - t[2] != 2 or t[4] - t[3] != 2:
+                continue
+            r = arr[t[2] + 1]
+            a = arr[t[3] + 1]
+            if not _is_base(r) or not _is_base(a) or r == a or refb[i] != r:
+                continue
         if arr[t[0] + 1] == 48 or t[2] - t[1] < 2 or t[6] - t[5] < 2:
             continue
         qs, qe = t[4] + 1, t[5]
         if qe <= qs or not ((qe - qs == 1 and arr[qs] == 46) or _canon_float(arr, qs, qe)):
             continue
-        if not _canon_info(arr, t[6] + 1, t[7], ik, io, il, it, hs, ss, es, item_end, info_cache):
+        ie = t[7] if ntabs > 7 else ends[i]  # a sites-only line ends with INFO
+        if not _canon_info(arr, t[6] + 1, ie, ik, io, il, it, hs, ss, es, item_end, info_cache):
+            continue
+        if ntabs < 9:  # no FORMAT (sites only), or FORMAT without a sample (not taken)
+            if ntabs == 7:
+                out[i] = True
+                count += 1
             continue
         fs, fe = t[7] + 1, t[8]
         same = fe - fs == pfe - pfs
@@ -631,12 +642,29 @@ def ref_bases(fasta, chrom: str, pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def classify(arr, tabs, ends, refb, info: KeyTable, fmt: KeyTable) -> np.ndarray:
-    """Boolean per line: may skip norm (see the module docstring)."""
+def classify(arr, tabs, ends, refb, info: KeyTable, fmt: KeyTable, any_alleles: bool = False) -> np.ndarray:
+    """Boolean per line: may skip norm (see the module docstring). ``any_alleles``: whether htslib
+    prints the line unchanged, whatever its REF and ALT (``refb`` is then not used)."""
     out = np.zeros(len(tabs), np.bool_)
-    if len(tabs) and tabs.shape[1] >= 9:  # FORMAT and at least one sample
-        _kernels()["classify"](arr, tabs, ends, refb, *info.arrays(), *fmt.arrays(), out)
+    if len(tabs) and tabs.shape[1] >= 7:  # at least the 8 fixed columns
+        _kernels()["classify"](arr, tabs, ends, refb, *info.arrays(), *fmt.arrays(), any_alleles, out)
     return out
+
+
+def key_tables(header) -> tuple[KeyTable, KeyTable]:
+    """The INFO and FORMAT key tables of a header (for :func:`classify`)."""
+    return (
+        KeyTable(key_types(header.defined("INFO"), "INFO")),
+        KeyTable(key_types(header.defined("FORMAT"), "FORMAT")),
+    )
+
+
+def printed_unchanged(block: bytes, tabs, ends, tables: tuple[KeyTable, KeyTable]) -> np.ndarray:
+    """Boolean per line of ``block`` (complete lines; ``tabs``/``ends`` from the caller's scan;
+    ``tables`` from :func:`key_tables`): htslib would print the record exactly as written (the
+    text part of the rule above)."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    return classify(arr, tabs, ends, np.zeros(len(tabs), np.uint8), *tables, any_alleles=True)
 
 
 class Splitter:
@@ -655,8 +683,7 @@ class Splitter:
         import pysam
 
         self.head = head
-        self.info = KeyTable(key_types(header.defined("INFO"), "INFO"))
-        self.fmt = KeyTable(key_types(header.defined("FORMAT"), "FORMAT"))
+        self.info, self.fmt = key_tables(header)
         self.fasta = pysam.FastaFile(str(fasta_path))
         self.side, self.sink = side, sink
         self.first = self.skipped = self.to_norm = 0

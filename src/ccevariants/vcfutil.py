@@ -421,11 +421,12 @@ def _kernel(name: str):
     return _KERNELS[name]
 
 
-def scan_records(block: bytes, n_columns: int):
+def scan_records(block: bytes, n_columns: int, min_columns: int = 9):
     """Columnar facts of a block of VCF records (every line ending in ``\\n``), or None when a
     line breaks the rules of the line-by-line pre-pass (column count, POS, REF, ALT, empty CHROM).
 
-    Returns ``(starts, tabs, pos, multi, new_chrom)``: per line its first byte, the positions of its
+    ``min_columns``: fewer columns in the header give None (the pre-pass wants samples; 8 = sites
+    only is fine for a reader). Returns ``(starts, tabs, pos, multi, new_chrom)``: per line its first byte, the positions of its
     ``n_columns - 1`` tabs (shape (n, n_columns - 1)), POS (1-based, parsed), whether ALT holds a
     comma, and whether CHROM differs from the previous line's (first line: True).
     """
@@ -436,7 +437,10 @@ def scan_records(block: bytes, n_columns: int):
     pos = np.empty(n, np.int64)
     multi = np.empty(n, np.uint8)
     new_chrom = np.empty(n, np.uint8)
-    if n_columns < 9 or _kernel("scan")(arr, n_columns - 1, starts, tabs, pos, multi, new_chrom) != n:
+    if (
+        n_columns < max(min_columns, 8)
+        or _kernel("scan")(arr, n_columns - 1, starts, tabs, pos, multi, new_chrom) != n
+    ):
         return None
     return starts, tabs, pos, multi.astype(bool), new_chrom.astype(bool)
 
