@@ -73,6 +73,14 @@ def _hash(arr, s, e):  # pragma: no cover - compiled by Numba
     return h
 
 
+def _same(a, s, b, t, n):  # pragma: no cover - compiled by Numba
+    """``a[s:s+n] == b[t:t+n]``."""
+    for x in range(n):
+        if a[s + x] != b[t + x]:
+            return False
+    return True
+
+
 def _lookup(arr, s, e, keys, koff, klen, ktype):  # pragma: no cover - compiled by Numba
     """Type code of the key ``arr[s:e]`` in an open-addressing table; -1 when not declared."""
     mask = koff.shape[0] - 1
@@ -81,14 +89,8 @@ def _lookup(arr, s, e, keys, koff, klen, ktype):  # pragma: no cover - compiled 
         o = koff[h]
         if o < 0:
             return -1
-        if klen[h] == e - s:
-            same = True
-            for m in range(e - s):
-                if keys[o + m] != arr[s + m]:
-                    same = False
-                    break
-            if same:
-                return ktype[h]
+        if klen[h] == e - s and _same(keys, o, arr, s, e - s):
+            return ktype[h]
         h = (h + 1) & mask
 
 
@@ -193,14 +195,8 @@ def _new_key(arr, s, e, hs, ss, es, n):  # pragma: no cover - compiled by Numba
         return False
     h = _hash(arr, s, e)
     for m in range(n):
-        if hs[m] == h and es[m] - ss[m] == e - s:
-            same = True
-            for x in range(e - s):
-                if arr[ss[m] + x] != arr[s + x]:
-                    same = False
-                    break
-            if same:
-                return False
+        if hs[m] == h and es[m] - ss[m] == e - s and _same(arr, ss[m], arr, s, e - s):
+            return False
     hs[n] = h
     ss[n] = s
     es[n] = e
@@ -233,14 +229,7 @@ def _canon_info(arr, s, e, ik, io, il, it, hs, ks, ke, qe, cache):  # pragma: no
         ke[n] = k
         qe[n] = q
         if same:
-            if n >= cn or cache[1, n] - cache[0, n] != k - p:
-                same = False
-            else:
-                c0 = cache[0, n]
-                for x in range(k - p):
-                    if arr[c0 + x] != arr[p + x]:
-                        same = False
-                        break
+            same = n < cn and cache[1, n] - cache[0, n] == k - p and _same(arr, cache[0, n], arr, p, k - p)
         n += 1
         if q >= e:
             break
@@ -365,13 +354,7 @@ def _classify_loop(
                 count += 1
             continue
         fs, fe = t[7] + 1, t[8]
-        same = fe - fs == pfe - pfs
-        if same:
-            for x in range(fe - fs):
-                if arr[fs + x] != arr[pfs + x]:
-                    same = False
-                    break
-        if not same:
+        if not (fe - fs == pfe - pfs and _same(arr, fs, arr, pfs, fe - fs)):
             nfmt = _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types)
             pfs, pfe = fs, fe
         if nfmt < 0 or not _canon_samples(arr, t, ends[i], nfmt, types):
@@ -485,13 +468,7 @@ def _merge_loop(nb, bb, n_eof, b_eof, state, out):  # pragma: no cover - compile
                 return k, i, j, 4
             b_ok = True
         if n_ok and b_ok:
-            same = nc - i == bc - bs
-            if same:
-                for x in range(nc - i):
-                    if nb[i + x] != bb[bs + x]:
-                        same = False
-                        break
-            if not same:
+            if not (nc - i == bc - bs and _same(nb, i, bb, bs, nc - i)):
                 take_b = bo < no
             elif bp != np_:
                 take_b = bp < np_
@@ -536,6 +513,7 @@ _K: dict = {}
 #: The compiled functions, in no particular order: each resolves the others through the module
 #: globals when it is compiled (lazily, at its first call), so all are replaced together.
 _COMPILED = (
+    "_same",
     "_hash",
     "_lookup",
     "_is_digit",
