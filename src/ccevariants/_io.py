@@ -102,3 +102,50 @@ def sha256_json(document: Any) -> str:
     """Content hash of a JSON-serialisable document (canonical form: sorted keys, no whitespace)."""
     payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class Background:
+    """Calls ``fn(item)`` for each :meth:`put` item on a thread, in order, so that a slow sink
+    (a pipe another process reads, Parquet encoding — both release the GIL) overlaps with the
+    caller's next piece of work. At most ``depth`` items wait. The first exception ``fn`` raises
+    is re-raised by the next :meth:`put` or by :meth:`finish`; later items are then dropped.
+    :meth:`finish` waits for every item; :meth:`close` (always call it) also swallows the error."""
+
+    def __init__(self, fn, depth: int = 2) -> None:
+        import queue
+        import threading
+
+        self._fn = fn
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self._fn(item)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self.error = exc
+
+    def put(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(item)
+
+    def finish(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        try:
+            self.finish()
+        except BaseException:  # noqa: BLE001, S110 - the caller is already failing
+            pass

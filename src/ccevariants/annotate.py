@@ -1334,6 +1334,9 @@ def annotate_vcf(
             else None
         )
         bar = Progress("annotate: records")
+        from ._io import Background
+
+        parquet = Background(pw.write_table) if pw is not None else None  # encodes on a thread
 
         index = TabixBuilder()
         layout = {"sizes": [], "lengths": [], "at": 0}  # BGZF members written, uncompressed bytes
@@ -1354,7 +1357,7 @@ def annotate_vcf(
             for vcf, tbl, n_rec, n_rows in results:
                 put(vcf)
                 if pw is not None:
-                    pw.write_table(tbl)
+                    parquet.put(tbl)
                 stats["records"] += n_rec
                 stats["rows"] += n_rows
                 bar.update(n_rec)
@@ -1375,6 +1378,8 @@ def annotate_vcf(
             if chunk:
                 emit(runner.submit(chunk, last=True))
             emit(runner.drain())
+            if parquet is not None:
+                parquet.finish()
             out.write(BGZF_EOF)
             out.close()
             # the index from the offsets of the lines written (no pass reading the file back)
@@ -1384,6 +1389,7 @@ def annotate_vcf(
             bar.close()
             out.close()
             if pw is not None:
+                parquet.close()
                 pw.close()
             reader.close()
             fasta.close()

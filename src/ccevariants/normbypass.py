@@ -655,10 +655,9 @@ class Splitter:
     sent (it re-raises a failed write, e.g. norm stopped reading), :meth:`close` always."""
 
     def __init__(self, header, fasta_path, side, sink, head) -> None:
-        import queue
-        import threading
-
         import pysam
+
+        from ._io import Background
 
         self.head = head
         self.info, self.fmt = key_tables(header)
@@ -666,28 +665,15 @@ class Splitter:
         self.side, self.sink = side, sink
         self.first = self.skipped = self.to_norm = 0
         self.all_to_norm = False  # decided on the first block (MIN_SHARE)
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._error: OSError | None = None
-        self._thread = threading.Thread(target=self._feed, daemon=True)
-        self._thread.start()
+        self._feeder = Background(self._feed)
 
-    def _feed(self) -> None:
-        while True:
-            data = self._queue.get()
-            if data is None:
-                return
-            if self._error is None:
-                try:
-                    self.sink.write(data)
-                    self.sink.flush()
-                except OSError as exc:
-                    self._error = exc
+    def _feed(self, data) -> None:
+        self.sink.write(data)
+        self.sink.flush()
 
     def send(self, data) -> None:
         """Queue bytes for norm's pipe."""
-        if self._error is not None:
-            raise self._error
-        self._queue.put(data)
+        self._feeder.put(data)
 
     def write(self, block: bytes, scan, targets, run_starts, run_ends, rename) -> None:
         """One checked block (with the pre-pass's scan: line and tab offsets, POS, the contig of
@@ -741,19 +727,11 @@ class Splitter:
 
     def finish(self) -> None:
         """Wait until everything sent is written; re-raise a failed write."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
+        self._feeder.finish()
 
     def close(self) -> None:
-        try:
-            self.finish()
-        except OSError:
-            pass
-        finally:
-            self.fasta.close()
+        self._feeder.close()
+        self.fasta.close()
 
 
 class Merged:
