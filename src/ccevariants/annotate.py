@@ -1342,6 +1342,8 @@ def annotate_vcf(
         layout = {"sizes": [], "lengths": [], "at": 0}  # BGZF members written, uncompressed bytes
 
         def put(vcf) -> None:
+            if len(vcf) == 2:  # text from this process: compressed here, on the writer's thread
+                vcf = (*_bgzf_run(vcf[0]), vcf[1])
             data, sizes, lengths = vcf[:3]
             if len(vcf) > 3:  # records: index them at their offsets in the whole file
                 chrom, beg, end, line_end = vcf[3]
@@ -1353,9 +1355,11 @@ def annotate_vcf(
             layout["lengths"] += lengths
             layout["at"] += sum(lengths)
 
+        writer = Background(put)  # BGZF + file + index, in order, on a thread
+
         def emit(results):
             for vcf, tbl, n_rec, n_rows in results:
-                put(vcf)
+                writer.put(vcf)
                 if pw is not None:
                     parquet.put(tbl)
                 stats["records"] += n_rec
@@ -1363,7 +1367,7 @@ def annotate_vcf(
                 bar.update(n_rec)
 
         try:
-            put(_bgzf_run(reader.raw_header.encode()))
+            writer.put(_bgzf_run(reader.raw_header.encode()))
             chunk = []
             try:
                 for lines in _record_lines(input_vcf, reader):
@@ -1378,6 +1382,7 @@ def annotate_vcf(
             if chunk:
                 emit(runner.submit(chunk, last=True))
             emit(runner.drain())
+            writer.finish()
             if parquet is not None:
                 parquet.finish()
             out.write(BGZF_EOF)
@@ -1386,6 +1391,7 @@ def annotate_vcf(
             index.write(str(tmp_vcf) + ".tbi", layout["sizes"], layout["lengths"])
         finally:
             runner.close()
+            writer.close()
             bar.close()
             out.close()
             if pw is not None:
@@ -1554,7 +1560,7 @@ class _ChunkRunner:
 
     def submit(self, lines, last: bool = False):
         if self.pool is None and (self.workers == 1 or last):
-            yield _chunk_result(lines, *self.args)
+            yield _chunk_result(lines, *self.args, compress=False)
             return
         if self.pool is None:
             import multiprocessing
@@ -1608,9 +1614,10 @@ def _with_csq(line: str, csq: str) -> str:
     return "\t".join(cols)
 
 
-def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
+def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = True) -> tuple:
     """``chunk``: list of htslib-formatted record lines (no newline). Returns ``(bgzf_bytes, table,
-    n_records, n_rows)``: the annotated lines as BGZF blocks and the chunk's Arrow table (one Parquet
+    n_records, n_rows)``: the annotated lines as BGZF blocks (``compress``; else the text, which
+    the writer compresses on its thread) and the chunk's Arrow table (one Parquet
     row group). Columns are split and strings per output row concatenated by Arrow compute kernels,
     not in Python."""
     import pyarrow as pa
@@ -1636,7 +1643,12 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf) -> tuple:
     bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int32)
     csq = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), entries), ",")
     lines = pc.binary_join_element_wise(rec["heads"], csq, rec["tails"], "")
-    vcf = (*_bgzf_run(_string_data(lines)), _index_facts(chunk, rec, lines))
+    text = _string_data(lines)  # keeps the Arrow buffer alive
+    vcf = (
+        (*_bgzf_run(text), _index_facts(chunk, rec, lines))
+        if compress
+        else (text, _index_facts(chunk, rec, lines))
+    )
     if schema is None:  # no table wanted
         return vcf, None, len(chunk), len(row_var)
     a_idx = pa.array(owner, type=pa.int64())
