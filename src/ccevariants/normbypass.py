@@ -11,7 +11,7 @@ tumour VCFs (≈ 90 % SNVs) that is most of norm's work; this module lets those 
 
 * REF and ALT are each one upper-case base ``A/C/G/T``, different from each other, and REF equals
   the reference base at POS (upper- or lower-case FASTA; IUPAC codes and ``N`` go through norm);
-* POS has no leading zero; ID, FILTER and QUAL are non-empty; QUAL is ``.`` or a canonical float;
+* POS has no leading zero; ID, FILTER and QUAL are non-empty; QUAL is ``.`` or one canonical float;
 * INFO is ``.`` or items of declared keys (no duplicates, no ``END``): a Flag without a value,
   Integer/Float values that are ``.`` or canonical numbers, String/Character values as they are;
 * every FORMAT key is declared (``GT`` first if present, Type String); every sample has exactly
@@ -21,10 +21,13 @@ tumour VCFs (≈ 90 % SNVs) that is most of norm's work; this module lets those 
 *Canonical* numbers are the text htslib prints for the value it parsed: integers without sign
 ``+`` or leading zeros, |v| < 10⁹ (``-0`` is not canonical); floats with at most six significant
 digits between 0.0001 and 999999, no exponent, no trailing zeros after the point, no ``.`` without
-digits (``0.25``, ``-3.5``, ``12``; not ``0.250``, ``1.0``, ``1e-3`` or ``-0``). htslib stores a
-float in 32 bits and prints six significant digits, so such a value prints back unchanged (the
-test suite checks this against htslib itself, and that the streamed output is byte-identical to
-running every record through norm).
+digits (``0.25``, ``-3.5``, ``12``; not ``1e-3``, ``0.1234567`` or ``-0``). htslib stores a float
+in 32 bits and prints six significant digits, so such a value prints back unchanged. A float that
+only has trailing zeros after the point (``0.250``, ``6.00``, ``50.0`` — GATK writes them) is
+printed by htslib without them; such a record still skips norm and is written the way htslib
+prints it (classifier code 2, :func:`_rewrite`). The test suite checks both against htslib itself
+(thousands of random records), and that the streamed output is byte-identical to running every
+record through norm.
 
 **How** (:mod:`ccevariants.normalize` ``_stream_all``): the pre-pass writes the records that need
 norm into norm's pipe, with ``ORDINAL:`` (the input record number) put in front of the ID, and
@@ -38,7 +41,7 @@ holds. A record norm moves further left than its window leaves the stream unsort
 sees that and the caller sorts, as without this module.
 
 When fewer than :data:`MIN_SHARE` of the first block's records may skip norm (a caller that
-writes ``0.250`` or ``1E-3``), the whole file goes through norm as it is and the side file says
+writes ``1E-3`` or ``0.222222222222``), the whole file goes through norm as it is and the side file says
 so (``#all``): the check would cost more than it saves.
 """
 
@@ -115,9 +118,11 @@ def _canon_int(arr, s, e):  # pragma: no cover - compiled by Numba
     return True
 
 
-def _canon_float(arr, s, e):  # pragma: no cover - compiled by Numba
-    """``arr[s:e]`` is a float as htslib prints it: ≤ 6 significant digits, 0.0001 ≤ |v| ≤
-    999999 (or ``0``), no exponent, no trailing zero after the point."""
+def _float_end(arr, s, e):  # pragma: no cover - compiled by Numba
+    """Where htslib's print of the float ``arr[s:e]`` ends: ``e`` when it prints it unchanged, less
+    when it only drops trailing zeros after the point (``6.00`` → ``6``, ``0.250`` → ``0.25``);
+    -1 otherwise. Printed unchanged: ≤ 6 significant digits, 0.0001 ≤ |v| ≤ 999999 (or ``0``), no
+    exponent, no ``+``, no leading zero, no ``-0``."""
     neg = False
     if s < e and arr[s] == 45:
         neg = True
@@ -127,47 +132,80 @@ def _canon_float(arr, s, e):  # pragma: no cover - compiled by Numba
         i += 1
     nint = i - s
     if nint == 0 or nint > 6 or (arr[s] == 48 and nint > 1):
-        return False
-    if i == e:
-        return not (neg and arr[s] == 48)  # "0" yes, "-0" no
-    if arr[i] != 46 or i + 1 >= e or arr[e - 1] == 48:
-        return False
+        return -1
+    if i < e:
+        if arr[i] != 46 or i + 1 >= e:
+            return -1
+        for k in range(i + 1, e):
+            if not _is_digit(arr[k]):
+                return -1
+        while e > i + 1 and arr[e - 1] == 48:  # trailing zeros of the fraction
+            e -= 1
+        if e == i + 1:  # only zeros: the point goes too
+            e = i
+    if e == i:
+        if neg and nint == 1 and arr[s] == 48:
+            return -1  # -0
+        return e
     f = i + 1
-    for k in range(f, e):
-        if not _is_digit(arr[k]):
-            return False
     if arr[s] == 48:  # 0.xxx: at most three zeros before the first significant digit
         z = f
         while arr[z] == 48:
             z += 1
-        return z - f <= 3 and e - z <= 6
-    return nint + (e - f) <= 6
+        return e if z - f <= 3 and e - z <= 6 else -1
+    return e if nint + (e - f) <= 6 else -1
 
 
 def _canon_values(arr, s, e, typ):  # pragma: no cover - compiled by Numba
-    """Comma-separated values of type ``typ``, each ``.`` or canonical; strings as they are."""
+    """Comma-separated values of type ``typ``, each ``.`` or as htslib prints it (floats: up to
+    trailing zeros, :func:`_float_end`); strings as they are. Returns the bytes htslib's print
+    drops, or -1."""
     if e <= s:
-        return False
+        return -1
     if typ == 4:  # T_STR
-        return True
+        return 0
+    drop = 0
     p = s
     while True:
         q = p
         while q < e and arr[q] != 44:
             q += 1
         if q == p:
-            return False
+            return -1
         if not (q - p == 1 and arr[p] == 46):
             if typ == 2:
                 if not _canon_int(arr, p, q):
-                    return False
+                    return -1
             elif typ == 3:
-                if not _canon_float(arr, p, q):
-                    return False
+                end = _float_end(arr, p, q)
+                if end < 0:
+                    return -1
+                drop += q - end
             else:
-                return False
+                return -1
         if q >= e:
-            return True
+            return drop
+        p = q + 1
+
+
+def _put_values(arr, s, e, typ, out, k):  # pragma: no cover - compiled by Numba
+    """Copy values checked by :func:`_canon_values` to ``out[k:]`` as htslib prints them."""
+    if typ != 3:
+        return _copy(out, k, arr, s, e)
+    p = s
+    while True:
+        q = p
+        while q < e and arr[q] != 44:
+            q += 1
+        if q - p == 1 and arr[p] == 46:
+            out[k] = 46
+            k += 1
+        else:
+            k = _copy(out, k, arr, p, _float_end(arr, p, q))
+        if q >= e:
+            return k
+        out[k] = 44
+        k += 1
         p = q + 1
 
 
@@ -204,13 +242,14 @@ def _new_key(arr, s, e, hs, ss, es, n):  # pragma: no cover - compiled by Numba
 
 
 def _canon_info(arr, s, e, ik, io, il, it, hs, ks, ke, qe, cache):  # pragma: no cover - compiled
-    """INFO ``arr[s:e]``: ``.`` or items of declared keys (no repeat, no END), values canonical.
+    """INFO ``arr[s:e]``: ``.`` or items of declared keys (no repeat, no END), values canonical
+    (:func:`_canon_values`); returns the bytes htslib's print drops, or -1.
     ``cache`` (rows: key starts, key ends, types; ``cache[3, 0]`` = count or -1) holds the keys
     of the last line whose keys were looked up: a line with the same keys skips the lookups."""
     if e - s == 1 and arr[s] == 46:
-        return True
+        return 0
     if e <= s:
-        return False
+        return -1
     # pass 1: item spans; same keys as the cached line?
     n = 0
     p = s
@@ -224,7 +263,7 @@ def _canon_info(arr, s, e, ik, io, il, it, hs, ks, ke, qe, cache):  # pragma: no
         while k < q and arr[k] != 61:
             k += 1
         if k == p or n >= ks.shape[0]:
-            return False
+            return -1
         ks[n] = p
         ke[n] = k
         qe[n] = q
@@ -239,22 +278,26 @@ def _canon_info(arr, s, e, ik, io, il, it, hs, ks, ke, qe, cache):  # pragma: no
         for m in range(n):
             p, k = ks[m], ke[m]
             if k - p == 3 and arr[p] == 69 and arr[p + 1] == 78 and arr[p + 2] == 68:  # END
-                return False
+                return -1
             typ = _lookup(arr, p, k, ik, io, il, it)
             if typ < 0 or typ == 6 or not _new_key(arr, p, k, hs, cache[0], cache[1], m):
-                return False
+                return -1
             cache[2, m] = typ
         cache[3, 0] = n
     # pass 2: values
+    drop = 0
     for m in range(n):
         typ = cache[2, m]
         k, q = ke[m], qe[m]
         if typ == 1:
             if k != q:
-                return False
-        elif k >= q - 1 or not _canon_values(arr, k + 1, q, typ):
-            return False
-    return True
+                return -1
+            continue
+        d = _canon_values(arr, k + 1, q, typ) if k < q - 1 else -1
+        if d < 0:
+            return -1
+        drop += d
+    return drop
 
 
 def _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types):  # pragma: no cover - compiled
@@ -284,8 +327,10 @@ def _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types):  # pragma: no
 
 def _canon_samples(arr, t, end, n, types):  # pragma: no cover - compiled by Numba
     """Every sample column (from tab 8 to the newline at ``end``): ``n`` non-empty sub-fields
-    of the FORMAT key types ``types``, each canonical."""
+    of the FORMAT key types ``types``, each canonical; returns the bytes htslib's print drops,
+    or -1."""
     ntabs = t.shape[0]
+    drop = 0
     for c in range(8, ntabs):
         s = t[c] + 1
         e = t[c + 1] if c + 1 < ntabs else end
@@ -296,20 +341,80 @@ def _canon_samples(arr, t, end, n, types):  # pragma: no cover - compiled by Num
             while q < e and arr[q] != 58:
                 q += 1
             if q == p or k >= n:
-                return False
+                return -1
             typ = types[k]
             if typ == 5:
                 if not _canon_gt(arr, p, q):
-                    return False
-            elif not _canon_values(arr, p, q, typ):
-                return False
+                    return -1
+            else:
+                d = _canon_values(arr, p, q, typ)
+                if d < 0:
+                    return -1
+                drop += d
             k += 1
             if q >= e:
                 break
             p = q + 1
         if k != n:
-            return False
-    return True
+            return -1
+    return drop
+
+
+def _rewrite(arr, t, end, ik, io, il, it, fk, fo, fl, ft, hs, ss, es, types, out, k):  # pragma: no cover
+    """A line the classifier took with code 2, from QUAL on, as htslib prints it (trailing
+    zeros of floats dropped) into ``out[k:]``; returns the new ``k``."""
+    ntabs = t.shape[0]
+    qs, qe = t[4] + 1, t[5]
+    k = _put_values(arr, qs, qe, 3, out, k)
+    k = _copy(out, k, arr, qe, t[6] + 1)  # tab, FILTER, tab
+    s = t[6] + 1
+    e = t[7] if ntabs > 7 else end
+    if e - s == 1 and arr[s] == 46:
+        out[k] = 46
+        k += 1
+    else:
+        p = s
+        while True:
+            q = p
+            while q < e and arr[q] != 59:
+                q += 1
+            x = p
+            while x < q and arr[x] != 61:
+                x += 1
+            k = _copy(out, k, arr, p, x)
+            if x < q:
+                out[k] = 61
+                k = _put_values(arr, x + 1, q, _lookup(arr, p, x, ik, io, il, it), out, k + 1)
+            if q >= e:
+                break
+            out[k] = 59
+            k += 1
+            p = q + 1
+    if ntabs > 7:
+        fs, fe = t[7] + 1, t[8]
+        n = _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types)
+        k = _copy(out, k, arr, e, fe)  # tab, FORMAT
+        for c in range(8, ntabs):
+            out[k] = 9
+            k += 1
+            s = t[c] + 1
+            e = t[c + 1] if c + 1 < ntabs else end
+            m = 0
+            p = s
+            while True:
+                q = p
+                while q < e and arr[q] != 58:
+                    q += 1
+                typ = types[m] if m < n else 4
+                k = _put_values(arr, p, q, 3 if typ == 3 else 4, out, k)
+                m += 1
+                if q >= e:
+                    break
+                out[k] = 58
+                k += 1
+                p = q + 1
+    out[k] = 10
+    return k + 1
 
 
 def _is_base(c):  # pragma: no cover - compiled by Numba
@@ -319,8 +424,9 @@ def _is_base(c):  # pragma: no cover - compiled by Numba
 def _classify_loop(
     arr, tabs, ends, refb, ik, io, il, it, fk, fo, fl, ft, any_alleles, out
 ):  # pragma: no cover
-    """``out[i]``: line ``i`` may skip norm (module docstring); returns how many may. With
-    ``any_alleles`` only the text is checked (htslib prints it unchanged), not REF/ALT/``refb``."""
+    """``out[i]``: 1 = line ``i`` may skip norm as written, 2 = may skip norm once trailing zeros
+    of its floats are dropped (:func:`_rewrite`), 0 = goes through norm (module docstring);
+    returns how many may. With ``any_alleles`` only the text is checked, not REF/ALT/``refb``."""
     hs = np.empty(64, np.int64)
     ss = np.empty(64, np.int64)
     es = np.empty(64, np.int64)
@@ -331,7 +437,7 @@ def _classify_loop(
     pfs = pfe = nfmt = -1  # FORMAT of the line whose key types are in ``types``
     ntabs = tabs.shape[1]
     for i in range(tabs.shape[0]):
-        out[i] = False
+        out[i] = 0
         t = tabs[i]
         if not any_alleles:
             if t[3] - t[2] != 2 or t[4] - t[3] != 2:
@@ -343,23 +449,34 @@ def _classify_loop(
         if arr[t[0] + 1] == 48 or t[2] - t[1] < 2 or t[6] - t[5] < 2:
             continue
         qs, qe = t[4] + 1, t[5]
-        if qe <= qs or not ((qe - qs == 1 and arr[qs] == 46) or _canon_float(arr, qs, qe)):
+        if qe <= qs:
+            continue
+        drop = _canon_values(arr, qs, qe, 3)
+        if drop < 0 or (qe - qs > 1 and arr[qe - 1] == 44):
+            continue
+        for x in range(qs, qe):  # QUAL is one number
+            if arr[x] == 44:
+                drop = -1
+        if drop < 0:
             continue
         ie = t[7] if ntabs > 7 else ends[i]  # a sites-only line ends with INFO
-        if not _canon_info(arr, t[6] + 1, ie, ik, io, il, it, hs, ss, es, item_end, info_cache):
+        d = _canon_info(arr, t[6] + 1, ie, ik, io, il, it, hs, ss, es, item_end, info_cache)
+        if d < 0:
             continue
+        drop += d
         if ntabs < 9:  # no FORMAT (sites only), or FORMAT without a sample (not taken)
             if ntabs == 7:
-                out[i] = True
+                out[i] = 1 if drop == 0 else 2
                 count += 1
             continue
         fs, fe = t[7] + 1, t[8]
         if not (fe - fs == pfe - pfs and _same(arr, fs, arr, pfs, fe - fs)):
             nfmt = _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types)
             pfs, pfe = fs, fe
-        if nfmt < 0 or not _canon_samples(arr, t, ends[i], nfmt, types):
+        d = _canon_samples(arr, t, ends[i], nfmt, types) if nfmt >= 0 else -1
+        if d < 0:
             continue
-        out[i] = True
+        out[i] = 1 if drop + d == 0 else 2
         count += 1
     return count
 
@@ -370,21 +487,50 @@ def _copy(dst, k, src, s, e):  # pragma: no cover - compiled by Numba
 
 
 def _split_loop(
-    arr, starts, tabs, ends, skip, first, run_of, names, name_off, out_n, out_b
+    arr,
+    starts,
+    tabs,
+    ends,
+    skip,
+    first,
+    run_of,
+    names,
+    name_off,
+    ik,
+    io,
+    il,
+    it,
+    fk,
+    fo,
+    fl,
+    ft,
+    out_n,
+    out_b,
 ):  # pragma: no cover
     """Lines for norm (``ORDINAL:`` before the ID) into ``out_n``, the others as
-    ``ORDINAL<TAB>line`` into ``out_b``; CHROM written as ``names[run]``. Returns both lengths."""
+    ``ORDINAL<TAB>line`` into ``out_b`` (code 2 of the classifier: as htslib prints them, see
+    :func:`_rewrite`); CHROM written as ``names[run]``. Returns both lengths."""
+    hs = np.empty(64, np.int64)
+    ss = np.empty(64, np.int64)
+    es = np.empty(64, np.int64)
+    types = np.empty(64, np.int64)
     kn = 0
     kb = 0
     for i in range(starts.shape[0]):
         r = run_of[i]
         o = first + i
         t0 = tabs[i, 0]
-        if skip[i]:
+        if skip[i] > 0:
             kb = _put_int(out_b, kb, o)
             out_b[kb] = 9
             kb = _copy(out_b, kb + 1, names, name_off[r], name_off[r + 1])
-            kb = _copy(out_b, kb, arr, t0, ends[i] + 1)
+            if skip[i] == 1:
+                kb = _copy(out_b, kb, arr, t0, ends[i] + 1)
+            else:
+                kb = _copy(out_b, kb, arr, t0, tabs[i, 4] + 1)
+                kb = _rewrite(
+                    arr, tabs[i], ends[i], ik, io, il, it, fk, fo, fl, ft, hs, ss, es, types, out_b, kb
+                )
         else:
             kn = _copy(out_n, kn, names, name_off[r], name_off[r + 1])
             kn = _copy(out_n, kn, arr, t0, tabs[i, 1] + 1)
@@ -518,7 +664,9 @@ _COMPILED = (
     "_lookup",
     "_is_digit",
     "_canon_int",
-    "_canon_float",
+    "_float_end",
+    "_put_values",
+    "_rewrite",
     "_canon_values",
     "_canon_gt",
     "_new_key",
@@ -621,9 +769,10 @@ def ref_bases(fasta, chrom: str, pos: np.ndarray) -> np.ndarray:
 
 
 def classify(arr, tabs, ends, refb, info: KeyTable, fmt: KeyTable, any_alleles: bool = False) -> np.ndarray:
-    """Boolean per line: may skip norm (see the module docstring). ``any_alleles``: whether htslib
-    prints the line unchanged, whatever its REF and ALT (``refb`` is then not used)."""
-    out = np.zeros(len(tabs), np.bool_)
+    """Per line: 1 = may skip norm as written, 2 = may skip norm as htslib prints it (trailing
+    zeros of floats dropped), 0 = goes through norm (see the module docstring). ``any_alleles``:
+    the text only, whatever its REF and ALT (``refb`` is then not used)."""
+    out = np.zeros(len(tabs), np.uint8)
     if len(tabs) and tabs.shape[1] >= 7:  # at least the 8 fixed columns
         _kernels()["classify"](arr, tabs, ends, refb, *info.arrays(), *fmt.arrays(), any_alleles, out)
     return out
@@ -642,7 +791,7 @@ def printed_unchanged(block: bytes, tabs, ends, tables: tuple[KeyTable, KeyTable
     ``tables`` from :func:`key_tables`): htslib would print the record exactly as written (the
     text part of the rule above)."""
     arr = np.frombuffer(block, dtype=np.uint8)
-    return classify(arr, tabs, ends, np.zeros(len(tabs), np.uint8), *tables, any_alleles=True)
+    return classify(arr, tabs, ends, np.zeros(len(tabs), np.uint8), *tables, any_alleles=True) == 1
 
 
 class Splitter:
@@ -700,11 +849,23 @@ class Splitter:
         names = [t.encode() for t in targets]
         name_off = np.r_[0, np.cumsum([len(x) for x in names])].astype(np.int64)
         name_arr = np.frombuffer(b"".join(names) or b"\0", dtype=np.uint8)
-        room = len(block) + n * (24 + max(len(x) for x in names))
+        room = len(block) + n * (24 + max(len(x) for x in names))  # rewritten lines only shrink
         out_n = np.empty(room, np.uint8)
         out_b = np.empty(room, np.uint8)
         kn, kb = _kernels()["split"](
-            arr, starts, tabs, ends, skip, self.first, run_of, name_arr, name_off, out_n, out_b
+            arr,
+            starts,
+            tabs,
+            ends,
+            skip,
+            self.first,
+            run_of,
+            name_arr,
+            name_off,
+            *self.info.arrays(),
+            *self.fmt.arrays(),
+            out_n,
+            out_b,
         )
         n_skip = int(np.count_nonzero(skip))
         if self.first == 0 and n_skip < MIN_SHARE * n:
