@@ -106,6 +106,27 @@ def test_allele_kernel_equals_the_per_allele_code(tmp_path_factory, use_jit, see
     assert sum(fallback) < len(chroms) and (span != 40 or sum(fallback) > 0)
 
 
+def test_dense_alleles_get_windows_no_longer_than_max_span(tmp_path):
+    """Alleles a few bases apart over a stretch longer than ``max_span``: clusters are cut at every
+    ``max_span / 2`` of the contig, so every allele still gets a window (none is left to the Python
+    path for want of one) and the kernel's placements equal the per-allele code's."""
+    rng, genome = _setup(tmp_path, 3)
+    alleles = sorted(_alleles(rng, genome, 150), key=lambda a: a[1])
+    chroms, pos1, refs, alts = (list(x) for x in zip(*alleles, strict=True))
+    ref_len = np.array([len(r) for r in refs], dtype=np.int64)
+    with pysam.FastaFile(str(tmp_path / "g.fa")) as fa:
+        annot = Annotator(load_annotation(tmp_path / "g.gff3", use_cache=False), fa)
+        span = (max(pos1) - min(pos1)) // 4
+        wid, _, off, start, _ = annot._allele_windows(chroms, pos1, ref_len, pad=2, max_span=span)
+        assert (wid >= 0).all() and len(start) >= 4
+        assert int(np.diff(off).max()) <= span + int(ref_len.max()) + 4
+        annot._allele_windows = functools.partial(annot._allele_windows, pad=2, max_span=span)
+        got = annot._prepare_kernel(chroms, pos1, refs, alts)
+        want = annot._prepare_python(chroms, pos1, refs, alts, None, range(len(chroms)), None)
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w) if isinstance(g, np.ndarray) else g == w
+
+
 def test_allele_kernel_declines_mismatches_missing_contigs_and_non_ascii(tmp_path):
     _, genome = _setup(tmp_path, 1)
     with pysam.FastaFile(str(tmp_path / "g.fa")) as fa:

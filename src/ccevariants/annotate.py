@@ -314,7 +314,8 @@ class Annotator:
         self, chroms, pos1, ref_len, gap: int = 1000, pad: int = 200, max_span: int = 2_000_000
     ):
         """Upper-case reference windows covering clusters of alleles (0-based; consecutive alleles of a
-        contig less than ``gap`` bases apart share one; ``pad`` bases either side for indel shifts).
+        contig less than ``gap`` bases apart and in the same ``max_span / 2`` of it share one; ``pad``
+        bases either side for indel shifts).
 
         Returns ``(wid, text, off, start, contig_len)`` (window of each allele, -1 if none: a cluster
         longer than ``max_span``), or None when a contig is not in the FASTA."""
@@ -329,6 +330,11 @@ class Annotator:
         reach = np.maximum.accumulate(e0) if n else e0
         new = np.ones(n, dtype=bool)
         new[1:] = (code[1:] != code[:-1]) | (p0[1:] - reach[:-1] > gap) | (p0[1:] < p0[:-1])
+        # dense input (a variant every few dozen bases): clusters also end at every max_span / 2 of
+        # the contig, so a large chunk does not make one window longer than max_span (whose
+        # alleles would all take the Python path)
+        block = max_span // 2
+        new[1:] |= (p0[1:] // block) != (p0[:-1] // block)
         first = np.flatnonzero(new)
         wid = np.cumsum(new) - 1
         lo = np.minimum.reduceat(p0, first) if n else p0
