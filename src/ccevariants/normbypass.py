@@ -76,6 +76,13 @@ def _hash(arr, s, e):  # pragma: no cover - compiled by Numba
     return h
 
 
+def _next(arr, p, e, sep):  # pragma: no cover - compiled by Numba
+    """The first ``sep`` in ``arr[p:e]`` (``e`` if none)."""
+    while p < e and arr[p] != sep:
+        p += 1
+    return p
+
+
 def _same(a, s, b, t, n):  # pragma: no cover - compiled by Numba
     """``a[s:s+n] == b[t:t+n]``."""
     for x in range(n):
@@ -167,9 +174,7 @@ def _canon_values(arr, s, e, typ):  # pragma: no cover - compiled by Numba
     drop = 0
     p = s
     while True:
-        q = p
-        while q < e and arr[q] != 44:
-            q += 1
+        q = _next(arr, p, e, 44)
         if q == p:
             return -1
         if not (q - p == 1 and arr[p] == 46):
@@ -194,9 +199,7 @@ def _put_values(arr, s, e, typ, out, k):  # pragma: no cover - compiled by Numba
         return _copy(out, k, arr, s, e)
     p = s
     while True:
-        q = p
-        while q < e and arr[q] != 44:
-            q += 1
+        q = _next(arr, p, e, 44)
         if q - p == 1 and arr[p] == 46:
             out[k] = 46
             k += 1
@@ -256,12 +259,8 @@ def _canon_info(arr, s, e, ik, io, il, it, hs, ks, ke, qe, cache):  # pragma: no
     cn = cache[3, 0]
     same = True
     while True:
-        q = p
-        while q < e and arr[q] != 59:
-            q += 1
-        k = p
-        while k < q and arr[k] != 61:
-            k += 1
+        q = _next(arr, p, e, 59)
+        k = _next(arr, p, q, 61)
         if k == p or n >= ks.shape[0]:
             return -1
         ks[n] = p
@@ -308,9 +307,7 @@ def _format_types(arr, fs, fe, fk, fo, fl, ft, hs, ss, es, types):  # pragma: no
     n = 0
     p = fs
     while True:
-        q = p
-        while q < fe and arr[q] != 58:
-            q += 1
+        q = _next(arr, p, fe, 58)
         if q == p:
             return -1
         typ = _lookup(arr, p, q, fk, fo, fl, ft)
@@ -337,9 +334,7 @@ def _canon_samples(arr, t, end, n, types):  # pragma: no cover - compiled by Num
         k = 0
         p = s
         while True:
-            q = p
-            while q < e and arr[q] != 58:
-                q += 1
+            q = _next(arr, p, e, 58)
             if q == p or k >= n:
                 return -1
             typ = types[k]
@@ -375,12 +370,8 @@ def _rewrite(arr, t, end, ik, io, il, it, fk, fo, fl, ft, hs, ss, es, types, out
     else:
         p = s
         while True:
-            q = p
-            while q < e and arr[q] != 59:
-                q += 1
-            x = p
-            while x < q and arr[x] != 61:
-                x += 1
+            q = _next(arr, p, e, 59)
+            x = _next(arr, p, q, 61)
             k = _copy(out, k, arr, p, x)
             if x < q:
                 out[k] = 61
@@ -402,9 +393,7 @@ def _rewrite(arr, t, end, ik, io, il, it, fk, fo, fl, ft, hs, ss, es, types, out
             m = 0
             p = s
             while True:
-                q = p
-                while q < e and arr[q] != 58:
-                    q += 1
+                q = _next(arr, p, e, 58)
                 typ = types[m] if m < n else 4
                 k = _put_values(arr, p, q, 3 if typ == 3 else 4, out, k)
                 m += 1
@@ -659,6 +648,7 @@ _K: dict = {}
 #: The compiled functions, in no particular order: each resolves the others through the module
 #: globals when it is compiled (lazily, at its first call), so all are replaced together.
 _COMPILED = (
+    "_next",
     "_same",
     "_hash",
     "_lookup",
