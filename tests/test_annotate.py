@@ -338,6 +338,24 @@ def test_unsorted_input_is_an_error(tmp_path, capsys):
     assert not out.exists() and not table.exists()
 
 
+def test_unsorted_contigs_and_non_utf8_text_are_errors_naming_the_line(tmp_path, capsys):
+    """Contigs must be contiguous; text must be UTF-8. Each error names the input line."""
+    _build(tmp_path)
+    lines = ["chr1\t38\t.\tG\tA\t.\tPASS\t.", "chr2\t5\t.\tA\tC\t.\tPASS\t.", "chr1\t81\t.\tC\tG\t.\tPASS\t."]
+    rc, out, _ = _run(tmp_path, _vcf(tmp_path, lines))
+    err = capsys.readouterr().err
+    header_lines = HEADER.count("\n")
+    assert rc == 2 and "contigs contiguous); found chr1:81 after chr2:5" in err
+    assert f":{header_lines + 3}:" in err and not out.exists()
+    bad = tmp_path / "latin1.vcf"  # the odd byte past the header reader's read-ahead (8 KB)
+    body = "".join(f"chr1\t{p}\t.\tA\tC\t.\tPASS\t.\n" for p in range(300, 1300))
+    bad.write_bytes((HEADER + body + "chr1\t5000\trs\xe9\tA\tC\t.\tPASS\t.\n").encode("latin-1"))
+    rc, out, _ = _run(tmp_path, bad)
+    err = capsys.readouterr().err
+    assert rc == 2 and "expected UTF-8 text; found byte 0xe9" in err and f":{header_lines + 1001}:" in err
+    assert not out.exists()
+
+
 def test_contig_missing_from_fasta_is_an_error(tmp_path, capsys):
     _build(tmp_path)
     text = HEADER.replace("##contig=<ID=chr2>", "##contig=<ID=chr2>\n##contig=<ID=chrZ>")

@@ -1442,7 +1442,14 @@ def _record_lines(input_vcf, reader):
     line_no = header.header_line_no
     for block in body_blocks(input_vcf, header.header_line_no, READ_BYTES):
         scan = scan_records(block, header.n_columns, min_columns=8)
-        text = block.decode("utf-8", errors="surrogateescape")
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"expected UTF-8 text; found byte 0x{block[exc.start]:02x}",
+                path=input_vcf,
+                line=line_no + block.count(b"\n", 0, exc.start) + 1,
+            ) from None
         lines = text.split("\n")[:-1]
         if scan is not None:
             starts, tabs, pos = scan[0], scan[1], scan[2]
