@@ -1711,11 +1711,6 @@ def _index_facts(chunk: list[str], rec: dict, lines) -> tuple:
     return rec["chrom_rec"].to_numpy(zero_copy_only=False), beg, end, line_end
 
 
-#: values converted column-wise; anything else goes through the per-value Python functions
-_INT_RE = r"^-?[0-9]{1,18}$"
-_FLOAT_RE = r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$"
-
-
 def _parse_records(chunk: list[str]) -> dict:
     """Columns of htslib-formatted VCF lines (no newline), split with Arrow compute kernels.
 
@@ -1748,54 +1743,12 @@ def _parse_records(chunk: list[str]) -> dict:
         chrom_a, pc.cast(pos_rec.take(a_idx), pa.string()), ref_a, alts_a, ":"
     )
     filt = pc.if_else(pc.is_in(col[6], pa.array([".", "PASS"])), pa.scalar("PASS"), col[6])
-    # INFO values (the last of a repeated key, as a dict built item by item would keep)
-    support = np.empty((len(chunk), 8), dtype=np.float64)
+    # INFO values (the last of a repeated key, as a dict built item by item would keep): compiled
+    # loops over the Arrow buffer; values that are not plain numbers go through the per-value
+    # functions of the line-by-line parser
+    from .normtext import read_support
 
-    items = pc.split_pattern(info, ";")
-    item_rec = pc.list_parent_indices(items).to_numpy()
-    kv = pc.extract_regex(pc.list_flatten(items), r"^(?P<k>[^=]*)=(?P<v>.*)$")  # null: no "="
-    keys, vals = pc.struct_field(kv, [0]), pc.struct_field(kv, [1])
-
-    def value(key):
-        hit = np.flatnonzero(pc.fill_null(pc.equal(keys, key), False).to_numpy(zero_copy_only=False))
-        recs = item_rec[hit]
-        last = np.ones(len(hit), dtype=bool)
-        last[:-1] = recs[1:] != recs[:-1]  # a repeated key: the last value wins
-        idx = np.full(len(chunk), -1, dtype=np.int64)
-        idx[recs[last]] = hit[last]
-        return vals.take(pa.array(idx, mask=idx < 0))
-
-    def convert(values, out, pattern, typ, missing, one):
-        """``values`` (Arrow strings, null = key absent) into ``out``: absent, ``.`` and empty are
-        ``missing``; plain numbers are cast column-wise; anything else goes through ``one``."""
-        ok = pc.fill_null(pc.match_substring_regex(values, pattern), False).to_numpy(zero_copy_only=False)
-        absent = pc.or_(pc.is_null(values), pc.fill_null(pc.is_in(values, pa.array([".", ""])), False))
-        absent = absent.to_numpy(zero_copy_only=False)
-        out[:] = missing
-        if ok.any():
-            out[ok] = pc.cast(pc.filter(values, pa.array(ok)), typ).to_numpy()
-        for j in np.flatnonzero(~ok & ~absent).tolist():
-            out[j] = one(values[j].as_py())
-
-    def ints(values, out):
-        convert(values, out, _INT_RE, pa.int64(), -1, _int_or_missing)
-
-    def floats(values, out):
-        convert(values, out, _FLOAT_RE, pa.float64(), np.nan, _float_or_nan)
-
-    tmp = np.empty(len(chunk), dtype=np.float64)
-    for k, key in ((0, "T_DP"), (3, "N_DP")):
-        ints(value(key), tmp)
-        support[:, k] = tmp
-    for k, key in ((1, "T_AD"), (4, "N_AD")):
-        ad = pc.extract_regex(value(key), r"^(?P<a>[^,]*)(?:,(?P<b>[^,]*))?")
-        ints(pc.struct_field(ad, [0]), tmp)
-        support[:, k] = tmp
-        ints(pc.struct_field(ad, [1]), tmp)
-        support[:, k + 1] = tmp
-    for k, key in ((6, "T_AF"), (7, "N_AF")):
-        floats(value(key), tmp)
-        support[:, k] = tmp
+    support = read_support(info, _int_or_missing, _float_or_nan)
     # the line around its CSQ value: ...INFO;CSQ= | <csq> | \tFORMAT...\n (INFO "." is replaced)
     lead = pc.binary_join_element_wise(*col[:7], "\t")
     head = pc.if_else(

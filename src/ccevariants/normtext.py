@@ -208,6 +208,76 @@ def _float_loop(arr, s, e, out, slow):  # pragma: no cover - compiled by Numba
     return bad
 
 
+def _info_last_loop(arr, s, e, key, out_s, out_e):  # pragma: no cover - compiled by Numba
+    """Value span of the *last* ``KEY=value`` item of INFO ``arr[s[i]:e[i]]`` (a dict built item by
+    item keeps the last; items without ``=`` are skipped); -1 when absent."""
+    klen = key.shape[0]
+    for i in range(s.shape[0]):
+        out_s[i] = -1
+        out_e[i] = -1
+        p = s[i]
+        b = e[i]
+        while p < b:
+            q = p
+            while q < b and arr[q] != 59:
+                q += 1
+            if q - p > klen and arr[p + klen] == 61:
+                same = True
+                for m in range(klen):
+                    if arr[p + m] != key[m]:
+                        same = False
+                        break
+                if same:
+                    out_s[i] = p + klen + 1
+                    out_e[i] = q
+            p = q + 1
+
+
+def _split2_loop(arr, s, e, a_s, a_e, b_s, b_e):  # pragma: no cover - compiled by Numba
+    """The first two comma-separated elements of each span (``s`` = -1: absent): the second is
+    absent (-1) when there is no comma."""
+    for i in range(s.shape[0]):
+        a_s[i] = a_e[i] = b_s[i] = b_e[i] = -1
+        if s[i] < 0:
+            continue
+        q = s[i]
+        while q < e[i] and arr[q] != 44:
+            q += 1
+        a_s[i] = s[i]
+        a_e[i] = q
+        if q < e[i]:
+            r = q + 1
+            while r < e[i] and arr[r] != 44:
+                r += 1
+            b_s[i] = q + 1
+            b_e[i] = r
+
+
+def _plain_int_loop(arr, s, e, out, odd):  # pragma: no cover - compiled by Numba
+    """``-?[0-9]{1,18}`` spans as integers; absent, ``.`` and empty as -1; anything else sets
+    ``odd[i]`` (the caller converts those one by one)."""
+    for i in range(s.shape[0]):
+        a = s[i]
+        b = e[i]
+        out[i] = -1
+        if a < 0 or b == a or (b - a == 1 and arr[a] == 46):
+            continue
+        neg = arr[a] == 45
+        p = a + 1 if neg else a
+        if b - p < 1 or b - p > 18:
+            odd[i] = True
+            continue
+        v = np.int64(0)
+        for q in range(p, b):
+            d = np.int64(arr[q]) - 48
+            if d < 0 or d > 9:
+                odd[i] = True
+                break
+            v = v * 10 + d
+        if not odd[i]:
+            out[i] = -v if neg else v
+
+
 def _same_as_prev_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
     """``out[i]`` = segment ``i`` has the same bytes as segment ``i - 1`` (False for the first)."""
     for i in range(s.shape[0]):
@@ -424,6 +494,10 @@ def _kernels():
         _K["same"] = jit(_same_as_prev_loop)
         _K["equals"] = jit(_equals_loop)
         _K["same_keys"] = jit(_same_keys_loop)
+        _K["info_last"] = jit(_info_last_loop)
+        _K["split2"] = jit(_split2_loop)
+        _K["plain_int"] = jit(_plain_int_loop)
+        _K["plain_decimal"] = jit(_plain_decimal_loop)
     return _K
 
 
@@ -538,6 +612,80 @@ class LazyText:
 
     def tolist(self) -> list:
         return np.asarray(self).tolist()
+
+
+def read_support(info, int_fix, float_fix) -> np.ndarray:
+    """Read support from an Arrow string array of INFO columns: float64 ``[n, 8]`` = T_DP, T_AD
+    ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF (-1 / NaN when missing; the last of a repeated key).
+    Plain integers and decimals are converted here; any other value text goes through
+    ``int_fix(text)`` / ``float_fix(text)`` (annotate's per-value functions)."""
+    n = len(info)
+    k = _kernels()
+    offsets = np.frombuffer(info.buffers()[1], dtype=np.int32)[info.offset : info.offset + n + 1]
+    data = info.buffers()[2]
+    arr = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+    s, e = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
+    out = np.empty((n, 8), dtype=np.float64)
+    spans = {}
+    for key in ("T_DP", "T_AD", "N_DP", "N_AD", "T_AF", "N_AF"):
+        vs, ve = np.empty(n, np.int64), np.empty(n, np.int64)
+        k["info_last"](arr, s, e, np.frombuffer(key.encode(), np.uint8), vs, ve)
+        spans[key] = (vs, ve)
+
+    def text(a, b) -> str:
+        return arr[a:b].tobytes().decode()
+
+    def ints(col, vs, ve):
+        vals, odd = np.empty(n, np.int64), np.zeros(n, np.bool_)
+        k["plain_int"](arr, vs, ve, vals, odd)
+        for i in np.flatnonzero(odd).tolist():
+            vals[i] = int_fix(text(vs[i], ve[i]))
+        out[:, col] = vals
+
+    for col, key in ((0, "T_DP"), (3, "N_DP")):
+        ints(col, *spans[key])
+    for col, key in ((1, "T_AD"), (4, "N_AD")):
+        parts = [np.empty(n, np.int64) for _ in range(4)]
+        k["split2"](arr, *spans[key], *parts)
+        ints(col, parts[0], parts[1])
+        ints(col + 1, parts[2], parts[3])
+    for col, key in ((6, "T_AF"), (7, "N_AF")):
+        vs, ve = spans[key]
+        vals, slow = np.empty(n, np.float64), np.zeros(n, np.bool_)
+        k["float"](arr, vs, ve, vals, slow)
+        # what the loop took as a plain decimal stays; anything else (",", "e", "nan", "+", ".5",
+        # > 15 digits …) goes through float_fix, which decides as before
+        plain = np.zeros(n, np.bool_)
+        k["plain_decimal"](arr, vs, ve, plain)
+        for i in np.flatnonzero((~plain | slow) & (vs >= 0)).tolist():
+            vals[i] = float_fix(text(vs[i], ve[i]))
+        out[:, col] = vals
+    return out
+
+
+def _plain_decimal_loop(arr, s, e, out):  # pragma: no cover - compiled by Numba
+    """``out[i]``: the span is absent or matches ``-?[0-9]{1,15}(\\.[0-9]{1,15})?`` (what a
+    single correctly rounded operation converts)."""
+    for i in range(s.shape[0]):
+        a = s[i]
+        b = e[i]
+        out[i] = True
+        if a < 0:
+            continue
+        p = a + 1 if a < b and arr[a] == 45 else a
+        q = p
+        while q < b and 48 <= arr[q] <= 57:
+            q += 1
+        ok = 1 <= q - p <= 15
+        if ok and q < b:
+            if arr[q] != 46:
+                ok = False
+            else:
+                r = q + 1
+                while r < b and 48 <= arr[r] <= 57:
+                    r += 1
+                ok = r == b and 1 <= r - q - 1 <= 15
+        out[i] = ok
 
 
 def _split_expr(expr: str) -> tuple[bytes, int]:
