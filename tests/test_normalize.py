@@ -279,6 +279,18 @@ def _run_bad(tmp_path, vcf, exc_type, pattern, **kwargs):
     return info.value
 
 
+def test_undecodable_bytes_name_their_line(ref_and_vcf, tmp_path):
+    """A Latin-1 byte in a record: the error names that line (not the start of the file)."""
+    fa, _, vcf = ref_and_vcf
+    lines = vcf.read_bytes().splitlines(True)
+    k = len(lines) - 2  # 0-based index of a record line
+    lines[k] = lines[k].replace(b"\t.\t", b"\trs\xe9\t", 1)
+    bad = tmp_path / "latin1.vcf"
+    bad.write_bytes(b"".join(lines))
+    err = _run_bad(tmp_path, bad, InputError, "expected UTF-8 text", reference=fa)
+    assert err.line == k + 1 and str(bad) in str(err)
+
+
 def test_truncated_gzip(ref_and_vcf, tmp_path):
     fa, _, vcf = ref_and_vcf
     big = vcf.read_text() + "".join(vcf.read_text().splitlines(True)[-1:] * 2000)

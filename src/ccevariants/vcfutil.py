@@ -53,23 +53,22 @@ def iter_text_lines(path: str | Path) -> Iterator[str]:
     kind = compression(path)
     count = 0
     try:
-        if kind == "plain":
-            fh = open(path, encoding="utf-8", newline="")
-        else:
-            fh = gzip.open(path, "rt", encoding="utf-8", newline="")
+        fh = open(path, "rb") if kind == "plain" else gzip.open(path, "rb")
         with fh:
-            for line in fh:
+            for raw in fh:
                 count += 1
+                try:  # line by line, so the error names the line that holds the byte
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(
+                        f"expected UTF-8 text; found undecodable bytes ({exc.reason})", path=path, line=count
+                    ) from None
                 yield line
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InputError(
             f"expected a complete {kind} stream; found a truncated or corrupt file after line {count} ({exc})",
             path=path,
             line=count + 1,
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"expected UTF-8 text; found undecodable bytes ({exc.reason})", path=path, line=count + 1
         ) from None
 
 
