@@ -640,3 +640,48 @@ def test_progress_is_drawn_on_a_terminal_only(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "stderr", pipe)
     rc, _, _ = _run(tmp_path, vcf)
     assert rc == 0 and "annotate: records" not in pipe.getvalue()
+
+
+def test_csq_lines_kernel_equals_the_arrow_joins():
+    """The compiled writer of output lines gives what joining with Arrow gives: head, the rows of
+    each record as ``ALT|mid|PICK`` joined by commas (a record without rows gets an empty CSQ),
+    tail; inputs that are slices of larger Arrow arrays (non-zero offsets)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ccevariants.annotate import _csq_lines, _Strings
+
+    heads = pa.array(["x", "chr1\t5\t.\tA\tC,G\t.\tPASS\tCSQ=", "chr1\t9\tid\tT\tTA\t.\tq\tDP=3;CSQ=", ""])[
+        1:3
+    ]
+    tails = pa.array(["\tGT\t0/1\n", "\n", "zz"])[:2]
+    alts = ["C", "G", "TA%2C"]
+    row_var = np.array([0, 0, 1, 2], dtype=np.int64)  # record 0: alleles 0, 1; record 1: allele 2
+    mid = _Strings(["missense|GENE", "intron|GENE", "upstream"], np.array([0, 1, 0, 2]))
+    per_tx = _Strings(pa.array(["", "|T1|protein_coding", "|T2|lncRNA"]), np.array([1, 2, 1, 0]))
+    flank = _Strings(["", "|" * 10], np.array([0, 0, 0, 1]))
+    pick = np.array([True, False, False, True])
+    bounds = np.array([0, 3, 4], dtype=np.int64)
+    text, line_end = _csq_lines(heads, tails, alts, row_var, (mid, per_tx, flank), pick, bounds)
+    entries = pc.binary_join_element_wise(
+        pa.array(alts).take(pa.array(row_var)),
+        pc.binary_join_element_wise(mid.arrow(), per_tx.arrow(), flank.arrow(), ""),
+        pc.if_else(pa.array(pick), pa.scalar("1"), pa.scalar("")),
+        "|",
+    )
+    csq = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)), entries), ",")
+    want = "".join(pc.binary_join_element_wise(heads, csq, tails, "").to_pylist())
+    assert text.tobytes().decode() == want
+    assert (
+        line_end.tolist()
+        == np.cumsum(
+            [len(x) for x in pc.binary_join_element_wise(heads, csq, tails, "").to_pylist()]
+        ).tolist()
+    )
+    # a record without rows
+    text, line_end = _csq_lines(
+        heads, tails, alts, row_var[:0], (mid, per_tx, flank), pick[:0], np.array([0, 0, 0])
+    )
+    assert (
+        text.tobytes().decode() == heads[0].as_py() + tails[0].as_py() + heads[1].as_py() + tails[1].as_py()
+    )

@@ -752,10 +752,8 @@ class Annotator:
             _Strings(self._tx_values("t_csq_l", arrow), mid_b),
             _Strings(["", "|" * 10], mid_c),
         )
-        if arrow:
-            import pyarrow.compute as pc
-
-            cols["csq_mid"] = pc.binary_join_element_wise(*(x.arrow() for x in parts), "")
+        if arrow:  # assembled with the rest of the CSQ entry by _csq_lines
+            cols["csq_mid"] = parts
         else:
             cols["csq_mid"] = parts[0].objects() + parts[1].objects() + parts[2].objects()
         cols["strand"] = strand
@@ -1634,7 +1632,6 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
     row group). Columns are split and strings per output row concatenated by Arrow compute kernels,
     not in Python."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     rec = _parse_records(chunk)
     owner = rec["owner"]
@@ -1648,20 +1645,13 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
     rv = pa.array(row_var, type=pa.int64())
     # CSQ entries: Allele|<mid>|PICK, joined per record (rows are grouped by allele, alleles by record)
     alt_esc = [a if a.isalpha() else a.replace("|", "%7C").translate(_CSQ_ESCAPE) for a in alts]
-    pick_s = pc.if_else(pa.array(cols["pick"]), pa.scalar("1"), pa.scalar(""))
-    entries = pc.binary_join_element_wise(
-        pa.array(alt_esc, type=pa.string()).take(rv), cols.pop("csq_mid"), pick_s, "|"
-    )
     row_owner = owner[row_var]
-    bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int32)
-    csq = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), entries), ",")
-    lines = pc.binary_join_element_wise(rec["heads"], csq, rec["tails"], "")
-    text = _string_data(lines)  # keeps the Arrow buffer alive
-    vcf = (
-        (*_bgzf_run(text), _index_facts(chunk, rec, lines))
-        if compress
-        else (text, _index_facts(chunk, rec, lines))
+    bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int64)
+    text, line_end = _csq_lines(
+        rec["heads"], rec["tails"], alt_esc, row_var, cols.pop("csq_mid"), cols["pick"], bounds
     )
+    facts = _index_facts(chunk, rec, line_end)
+    vcf = (*_bgzf_run(text), facts) if compress else (text, facts)
     if schema is None:  # no table wanted
         return vcf, None, len(chunk), len(row_var)
     a_idx = pa.array(owner, type=pa.int64())
@@ -1689,7 +1679,7 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
     return vcf, pa.Table.from_arrays(arrays, schema=schema), len(chunk), len(row_var)
 
 
-def _index_facts(chunk: list[str], rec: dict, lines) -> tuple:
+def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
     """Per record of a chunk, what the tabix index needs: contig, 0-based start, end (tabix's VCF
     rule: ``INFO/END`` when present and not before POS, else POS + len(REF) - 1), and the offset
     just past its output line within the chunk's text."""
@@ -1706,8 +1696,6 @@ def _index_facts(chunk: list[str], rec: dict, lines) -> tuple:
         info_end = pc.cast(pc.struct_field(got, [0]), pa.int64()).to_numpy(zero_copy_only=False)
         info_end = np.where(np.isnan(info_end.astype(np.float64)), -1, info_end).astype(np.int64)
         end = np.where(info_end > beg, info_end, end)
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + n + 1]
-    line_end = (offsets[1:] - offsets[0]).astype(np.int64)
     return rec["chrom_rec"].to_numpy(zero_copy_only=False), beg, end, line_end
 
 
@@ -1816,6 +1804,120 @@ def _parse_records_python(chunk: list[str]) -> dict:
         "tails": pa.array(tails, type=pa.string()),
         "raw": pa.array(chunk, type=pa.string()),
     }
+
+
+def _csq_lines_loop(
+    h_off,
+    h_dat,
+    t_off,
+    t_dat,
+    a_off,
+    a_dat,
+    rv,
+    m_off,
+    m_dat,
+    m_idx,
+    l_off,
+    l_dat,
+    l_idx,
+    bars,
+    pick,
+    bounds,
+    out,
+    line_end,
+):  # pragma: no cover - compiled by Numba
+    """Each record's output line: head, then per row ``ALT|<mid><per-transcript part><bars>|PICK``
+    joined by ``,``, then tail (see :func:`_csq_lines`)."""
+    k = 0
+    for r in range(bounds.shape[0] - 1):
+        for x in range(h_off[r], h_off[r + 1]):
+            out[k] = h_dat[x]
+            k += 1
+        for j in range(bounds[r], bounds[r + 1]):
+            if j > bounds[r]:
+                out[k] = 44
+                k += 1
+            v = rv[j]
+            for x in range(a_off[v], a_off[v + 1]):
+                out[k] = a_dat[x]
+                k += 1
+            out[k] = 124
+            k += 1
+            v = m_idx[j]
+            for x in range(m_off[v], m_off[v + 1]):
+                out[k] = m_dat[x]
+                k += 1
+            v = l_idx[j]
+            for x in range(l_off[v], l_off[v + 1]):
+                out[k] = l_dat[x]
+                k += 1
+            if bars[j]:
+                for _ in range(10):
+                    out[k] = 124
+                    k += 1
+            out[k] = 124
+            k += 1
+            if pick[j]:
+                out[k] = 49
+                k += 1
+        for x in range(t_off[r], t_off[r + 1]):
+            out[k] = t_dat[x]
+            k += 1
+        line_end[r] = k
+    return k
+
+
+_CSQ_KERNEL: list = []
+
+
+def _string_buffers(values) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (int64, one per value + 1) and bytes of a string column (pyarrow array or list)."""
+    import pyarrow as pa
+
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+    if arr.null_count:
+        raise ValueError("a CSQ part holds a missing value")
+    if arr.type == pa.large_string():
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    else:
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    dat = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+    return offsets.astype(np.int64), dat
+
+
+def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk's output text and the end of each record's line in it: ``heads[r] + csq +
+    tails[r]`` with csq = the record's rows (``bounds[r]:bounds[r + 1]``) as ``ALT|mid|PICK``
+    joined by ``,``; ``parts``: the three pieces of ``mid`` (:meth:`Annotator.annotate_columns`:
+    per-row text, per-transcript text, ten empty fields or none). One compiled loop writes it
+    (no per-row strings)."""
+    if not _CSQ_KERNEL:
+        from ._numba import jit
+
+        _CSQ_KERNEL.append(jit(_csq_lines_loop))
+    mid, per_tx, flank = parts
+    h = _string_buffers(heads)
+    t = _string_buffers(tails)
+    a = _string_buffers(alts)
+    m = _string_buffers(mid.values)
+    tx = _string_buffers(per_tx.values)
+    if list(flank.values) != ["", "|" * 10]:  # pragma: no cover - annotate_columns' contract
+        raise ValueError("unexpected CSQ filler values")
+    rows = len(row_var)
+    idx = [np.asarray(p.index, dtype=np.int64) for p in (mid, per_tx, flank)]
+    rv = np.asarray(row_var, dtype=np.int64)
+    alt_len = np.diff(a[0])[rv].sum() if rows else 0
+    size = int(h[0][-1] - h[0][0] + t[0][-1] - t[0][0] + alt_len)
+    size += int(np.diff(m[0])[idx[0]].sum() + np.diff(tx[0])[idx[1]].sum()) if rows else 0
+    size += rows * 14
+    out = np.empty(max(size, 1), np.uint8)
+    line_end = np.empty(len(bounds) - 1, np.int64)
+    k = _CSQ_KERNEL[0](
+        *h, *t, *a, rv, *m, idx[0], *tx, idx[1], idx[2].astype(np.bool_), np.asarray(pick, dtype=np.bool_),
+        np.asarray(bounds, dtype=np.int64), out, line_end,
+    )  # fmt: skip
+    return out[:k], line_end
 
 
 def _string_data(arr) -> memoryview:
