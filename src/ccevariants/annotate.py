@@ -1806,6 +1806,13 @@ def _parse_records_python(chunk: list[str]) -> dict:
     }
 
 
+def _put_span(out, k, off, dat, v):  # pragma: no cover - compiled by Numba
+    """Copy string ``v`` of (``off``, ``dat``) to ``out[k:]``; returns the new ``k``."""
+    n = off[v + 1] - off[v]
+    out[k : k + n] = dat[off[v] : off[v + 1]]
+    return k + n
+
+
 def _csq_lines_loop(
     h_off,
     h_dat,
@@ -1830,39 +1837,24 @@ def _csq_lines_loop(
     joined by ``,``, then tail (see :func:`_csq_lines`)."""
     k = 0
     for r in range(bounds.shape[0] - 1):
-        for x in range(h_off[r], h_off[r + 1]):
-            out[k] = h_dat[x]
-            k += 1
+        k = _put_span(out, k, h_off, h_dat, r)
         for j in range(bounds[r], bounds[r + 1]):
             if j > bounds[r]:
                 out[k] = 44
                 k += 1
-            v = rv[j]
-            for x in range(a_off[v], a_off[v + 1]):
-                out[k] = a_dat[x]
-                k += 1
+            k = _put_span(out, k, a_off, a_dat, rv[j])
             out[k] = 124
-            k += 1
-            v = m_idx[j]
-            for x in range(m_off[v], m_off[v + 1]):
-                out[k] = m_dat[x]
-                k += 1
-            v = l_idx[j]
-            for x in range(l_off[v], l_off[v + 1]):
-                out[k] = l_dat[x]
-                k += 1
+            k = _put_span(out, k + 1, m_off, m_dat, m_idx[j])
+            k = _put_span(out, k, l_off, l_dat, l_idx[j])
             if bars[j]:
-                for _ in range(10):
-                    out[k] = 124
-                    k += 1
+                out[k : k + 10] = 124
+                k += 10
             out[k] = 124
             k += 1
             if pick[j]:
                 out[k] = 49
                 k += 1
-        for x in range(t_off[r], t_off[r + 1]):
-            out[k] = t_dat[x]
-            k += 1
+        k = _put_span(out, k, t_off, t_dat, r)
         line_end[r] = k
     return k
 
@@ -1895,6 +1887,7 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     if not _CSQ_KERNEL:
         from ._numba import jit
 
+        _csq_lines_loop.__globals__["_put_span"] = jit(_put_span, inline="always")
         _CSQ_KERNEL.append(jit(_csq_lines_loop))
     mid, per_tx, flank = parts
     h = _string_buffers(heads)
