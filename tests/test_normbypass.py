@@ -509,3 +509,21 @@ def test_ties_duplicates_and_moves_across_the_two_paths(tmp_path, monkeypatch):
         ("800", "."), ("900", "m2"), ("900", "m2"), ("990", "."),
     ]  # fmt: skip
     assert doc_a["removed"] == {"duplicate": 1, "ref_mismatch": 1}
+
+
+def test_kernels_load_after_normtext_compiled_its_helpers():
+    """normtext replaces its ``_put_int`` by the compiled one when its kernels load; normbypass,
+    imported afterwards in the same process (a test run, a long-lived worker), still compiles."""
+    import subprocess
+    import sys
+
+    code = (
+        "from ccevariants import normtext; normtext._kernels()\n"
+        "from ccevariants import normbypass as nb\n"
+        "import numpy as np\n"
+        "k = nb._kernels()['split']\n"
+        "out = np.zeros(8, np.uint8); print(nb._put_int(out, 0, 42), bytes(out[:2]))\n"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert got.returncode == 0, got.stderr[-500:]
+    assert got.stdout.strip() == "2 b'42'"

@@ -684,7 +684,8 @@ def _kernels() -> dict:
         PY.update({name: g[name] for name in _COMPILED})
         # helpers are inlined into the three kernels: a call to a separately compiled function
         # costs a reference-count update per array argument (≈ 1 µs per record here)
-        g["_put_int"] = jit(_put_int, inline="always")
+        # normtext may already have replaced its _put_int by a compiled one: take the function
+        g["_put_int"] = jit(getattr(_put_int, "py_func", _put_int), inline="always")
         for name in _COMPILED:
             entry = name in ("_classify_loop", "_split_loop", "_merge_loop")
             g[name] = jit(PY[name]) if entry else jit(PY[name], inline="always")
