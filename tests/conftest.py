@@ -8,6 +8,7 @@ variable is set, in which case the test fails: CI always has the data.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,25 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.fixture
+def index_like_htslib(tmp_path):
+    """``check(path, regions)``: the tabix index ccevariants wrote beside ``path`` answers every
+    ``(contig, start, end)`` region, and lists the contigs, as htslib's own index of the same bytes."""
+    import pysam
+
+    def check(path, regions) -> None:
+        theirs = tmp_path / f"htslib-index-{Path(path).name}"
+        shutil.copy(path, theirs)
+        pysam.tabix_index(str(theirs), preset="vcf", force=True)
+        with pysam.TabixFile(str(path)) as ours, pysam.TabixFile(str(theirs)) as ref:
+            assert list(ours.contigs) == list(ref.contigs)
+            for chrom, start, end in regions:
+                assert list(ours.fetch(chrom, start, end)) == list(ref.fetch(chrom, start, end)), (
+                    chrom,
+                    start,
+                    end,
+                )
+
+    return check

@@ -68,6 +68,14 @@ def _equals_loop(arr, s, e, text, out):  # pragma: no cover - compiled by Numba
         out[i] = same
 
 
+def _has_prefix(arr, p, key):  # pragma: no cover - compiled by Numba
+    """``arr[p:p + len(key)] == key`` (the caller checks that many bytes are there)."""
+    for m in range(key.shape[0]):
+        if arr[p + m] != key[m]:
+            return False
+    return True
+
+
 def _find_key(arr, s, e, sep, key, flag_ok):  # pragma: no cover - compiled by Numba
     """In ``arr[s:e]`` (items separated by ``sep``) find the item ``key`` (``key=value`` items
     for INFO). Returns ``(item index, value start, value end)``; index -1 when absent; value start
@@ -80,17 +88,11 @@ def _find_key(arr, s, e, sep, key, flag_ok):  # pragma: no cover - compiled by N
         while q < e and arr[q] != sep:
             q += 1
         # item is arr[p:q]
-        if q - p >= klen:
-            same = True
-            for m in range(klen):
-                if arr[p + m] != key[m]:
-                    same = False
-                    break
-            if same:
-                if q - p == klen:
-                    return idx, (-2 if flag_ok else p + klen), (-2 if flag_ok else p + klen)
-                if flag_ok and arr[p + klen] == 61:  # '='
-                    return idx, p + klen + 1, q
+        if q - p >= klen and _has_prefix(arr, p, key):
+            if q - p == klen:
+                return idx, (-2 if flag_ok else p + klen), (-2 if flag_ok else p + klen)
+            if flag_ok and arr[p + klen] == 61:  # '='
+                return idx, p + klen + 1, q
         idx += 1
         p = q + 1
     return -1, -1, -1
@@ -221,15 +223,9 @@ def _info_last_loop(arr, s, e, key, out_s, out_e):  # pragma: no cover - compile
             q = p
             while q < b and arr[q] != 59:
                 q += 1
-            if q - p > klen and arr[p + klen] == 61:
-                same = True
-                for m in range(klen):
-                    if arr[p + m] != key[m]:
-                        same = False
-                        break
-                if same:
-                    out_s[i] = p + klen + 1
-                    out_e[i] = q
+            if q - p > klen and arr[p + klen] == 61 and _has_prefix(arr, p, key):
+                out_s[i] = p + klen + 1
+                out_e[i] = q
             p = q + 1
 
 
@@ -480,9 +476,11 @@ def _kernels():
     if not _K:
         from ._numba import jit
 
+        prefix = jit(_has_prefix)
+        _find_key.__globals__["_has_prefix"] = prefix
         find = jit(_find_key)
         nth = jit(_nth)
-        g = {"_find_key": find, "_nth": nth, "_DOT": _DOT, "np": np}
+        g = {"_find_key": find, "_nth": nth, "_has_prefix": prefix, "_DOT": _DOT, "np": np}
         for name, fn in (("info", _info_loop), ("format_multi", _format_multi_loop)):
             # the loops call the compiled helpers through their module globals
             fn.__globals__.update(g)
