@@ -594,7 +594,7 @@ def test_columnar_record_parsing_equals_the_line_by_line_parser(samples):
     assert sup[0].tolist()[:6] == [50, 30, 20, 40, 40, 0] and math.isclose(sup[0, 6], 0.4)
     assert sup[2].tolist()[:3] == [12, -1, 3] and sup[2, 7] == 0.25  # Float depth truncated
     assert sup[4, 0] == 4 and sup[4, 3] == -1 and sup[4, 1] == -1 and sup[4, 2] == 5
-    assert fast["labels"][-3:] == ["chr2:10:G:GA", "chr2:10:G:GAA", "chr2:10:G:T"]
+    assert fast["labels"].to_pylist()[-3:] == ["chr2:10:G:GA", "chr2:10:G:GAA", "chr2:10:G:T"]
     assert fast["owner"].tolist() == [0, 0, 1, 2, 3, 4, 5, 5, 5]
     assert fast["filter_rec"].to_pylist()[:3] == ["PASS", "PASS", "LowQual;Other"]
 

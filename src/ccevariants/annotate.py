@@ -25,7 +25,7 @@ from .transcripts import DEFAULT_PICK_ORDER, TranscriptIndex, load_annotation, p
 
 log = logging.getLogger(__name__)
 
-FLANK = 5000
+FLANK = int(__import__("os").environ.get("XFLANK", "5000"))
 CSQ_FIELDS = (
     "Allele",
     "Consequence",
@@ -424,6 +424,7 @@ class Annotator:
         for i in rows:
             chrom, p, ref, alt = chroms[i], int(pos1[i]), refs[i], alts[i]
             label = record_labels[i] if record_labels is not None else f"{chrom}:{p}"
+            label = label.as_py() if hasattr(label, "as_py") else label  # an Arrow array's item
             if chrom not in self.fasta_contigs:
                 raise ReferenceMismatchError(
                     f"expected contig {chrom!r} in the reference FASTA; found it absent (record {label})"
@@ -1656,7 +1657,7 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
         return vcf, None, len(chunk), len(row_var)
     a_idx = pa.array(owner, type=pa.int64())
     table = {
-        "variant_id": pa.array(labels, type=pa.string()).take(rv),
+        "variant_id": labels.take(rv),
         "chrom": rec["chrom_rec"].take(a_idx).take(rv),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
         "ref": rec["ref_rec"].take(a_idx).take(rv),
@@ -1690,9 +1691,9 @@ def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
     first = np.searchsorted(rec["owner"], np.arange(n))
     beg = np.asarray(rec["pos"], dtype=np.int64)[first] - 1
     end = beg + pc.utf8_length(rec["ref_rec"]).to_numpy(zero_copy_only=False).astype(np.int64)
-    raw = rec["raw"]  # the chunk as an Arrow string array (from _parse_records)
-    if pc.any(pc.match_substring(raw, "END=")).as_py():
-        got = pc.extract_regex(raw, r"^(?:[^\t]*\t){7}(?:[^\t;]*;)*END=(?P<end>[0-9]{1,18})(?:[;\t]|$)")
+    info = rec["info"]  # INFO per record, Arrow (from _parse_records)
+    if pc.any(pc.match_substring(info, "END=")).as_py():
+        got = pc.extract_regex(info, r"^(?:[^;]*;)*END=(?P<end>[0-9]{1,18})(?:;|$)")
         info_end = pc.cast(pc.struct_field(got, [0]), pa.int64()).to_numpy(zero_copy_only=False)
         info_end = np.where(np.isnan(info_end.astype(np.float64)), -1, info_end).astype(np.int64)
         end = np.where(info_end > beg, info_end, end)
@@ -1700,69 +1701,81 @@ def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
 
 
 def _parse_records(chunk: list[str]) -> dict:
-    """Columns of htslib-formatted VCF lines (no newline), split with Arrow compute kernels.
+    """Columns of htslib-formatted VCF lines (no newline), read from the chunk's bytes by compiled
+    loops (kernel module ``records``).
 
-    Per record: ``chrom_rec``/``ref_rec``/``filter_rec`` (Arrow; FILTER ``.`` as ``PASS``),
+    Per record: ``chrom_rec``/``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
     ``support`` (float64 [n, 8]: T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF; -1 / NaN when
     missing, as :func:`_support`), ``heads``/``tails`` (Arrow: the line around its CSQ value, as
     :func:`_csq_slot`). Per ALT allele: ``owner`` (record index), ``chroms``, ``pos`` (1-based),
-    ``refs``, ``alts``, ``labels`` (``chrom:pos:ref:alt``) as Python lists.
+    ``refs``, ``alts`` as Python lists and ``labels`` (``chrom:pos:ref:alt``, Arrow). Lines with
+    fewer than 8 columns, a varying number of columns, an existing INFO/CSQ or a POS that is not a
+    number go through :func:`_parse_records_python`.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(chunk, type=pa.string())
-    parts = pc.split_pattern(arr, "\t", max_splits=8)
-    n_parts = pc.list_value_length(parts).to_numpy()
-    if len(chunk) and (n_parts.min() < 8 or n_parts.min() != n_parts.max()):
+    from .kernels import load
+
+    kr = load("records")
+    n = len(chunk)
+    buf = np.frombuffer("\n".join(chunk).encode() or b"\0", dtype=np.uint8)
+    start, end, n_cols, pos_rec, status, n_alts, run = kr.split_lines(buf, n)
+    if n and (status.any() or n_cols.min() != n_cols.max()):
         return _parse_records_python(chunk)
-    col = [pc.list_element(parts, j) for j in range(int(n_parts.max()) if len(chunk) else 8)]
-    info = col[7]
-    if len(chunk) and pc.any(pc.match_substring(info, "CSQ")).as_py():
-        return _parse_records_python(chunk)  # an existing CSQ is replaced in place: the Python path
-    alt_lists = pc.split_pattern(col[4], ",")
-    owner = pc.list_parent_indices(alt_lists).to_numpy().astype(np.int64)
+    owner, a_start, a_end = kr.alt_spans(buf, start, end, n_alts)
+    data = buf.tobytes() if n else b""
+
+    def column(s_, e_):
+        off, dat = kr.gather(buf, s_, e_)
+        return _arrow_strings(off, dat)
+
+    # contigs: one name per run of equal CHROM
+    firsts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if n else np.zeros(0, np.int64)
+    names = [data[a:b].decode() for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)]
+    chrom_rec = pa.array(names, type=pa.string()).take(pa.array(run, type=pa.int64()))
+    ref_rec = column(start[:, 3], end[:, 3])
+    info = column(start[:, 7], end[:, 7])
+    filt_raw = column(start[:, 6], end[:, 6])
+    filt = pc.if_else(pc.is_in(filt_raw, pa.array([".", "PASS"])), pa.scalar("PASS"), filt_raw)
+    alts_a = column(a_start, a_end)
     a_idx = pa.array(owner, type=pa.int64())
-    alts_a = pc.list_flatten(alt_lists)
-    pos_rec = pc.cast(col[1], pa.int64())
-    chrom_a = col[0].take(a_idx)
-    ref_a = col[3].take(a_idx)
-    labels = pc.binary_join_element_wise(
-        chrom_a, pc.cast(pos_rec.take(a_idx), pa.string()), ref_a, alts_a, ":"
-    )
-    filt = pc.if_else(pc.is_in(col[6], pa.array([".", "PASS"])), pa.scalar("PASS"), col[6])
+    chrom_a = chrom_rec.take(a_idx)
+    ref_a = ref_rec.take(a_idx)
+    pos_a = pos_rec[owner]
+    labels = pc.binary_join_element_wise(chrom_a, pc.cast(pa.array(pos_a), pa.string()), ref_a, alts_a, ":")
     # INFO values (the last of a repeated key, as a dict built item by item would keep): compiled
     # loops over the Arrow buffer; values that are not plain numbers go through the per-value
     # functions of the line-by-line parser
     from .normtext import read_support
 
     support = read_support(info, _int_or_missing, _float_or_nan)
-    # the line around its CSQ value: ...INFO;CSQ= | <csq> | \tFORMAT...\n (INFO "." is replaced)
-    lead = pc.binary_join_element_wise(*col[:7], "\t")
-    head = pc.if_else(
-        pc.equal(info, "."),
-        pc.binary_join_element_wise(lead, pa.scalar("\tCSQ="), ""),
-        pc.binary_join_element_wise(lead, pa.scalar("\t"), info, pa.scalar(";CSQ="), ""),
-    )
-    if len(col) > 8:
-        tail = pc.binary_join_element_wise(pa.scalar("\t"), col[8], pa.scalar("\n"), "")
-    else:
-        tail = pa.array(["\n"] * len(chunk), type=pa.string())
+    h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
     return {
         "owner": owner,
-        "chroms": chrom_a.to_pylist(),
-        "pos": pos_rec.take(a_idx).to_numpy().tolist(),
+        "chroms": [names[r] for r in run[owner].tolist()],
+        "pos": pos_a.tolist(),
         "refs": ref_a.to_pylist(),
         "alts": alts_a.to_pylist(),
-        "labels": labels.to_pylist(),
-        "chrom_rec": col[0],
-        "ref_rec": col[3],
+        "labels": labels,
+        "chrom_rec": chrom_rec,
+        "ref_rec": ref_rec,
         "filter_rec": filt,
         "support": support,
-        "heads": head,
-        "tails": tail,
-        "raw": arr,
+        "heads": _arrow_strings(h_off, h_dat),
+        "tails": _arrow_strings(t_off, t_dat),
+        "info": info,
     }
+
+
+def _arrow_strings(off: np.ndarray, dat: np.ndarray):
+    """A pyarrow string array from int64 offsets and bytes (large_string past 2 GiB)."""
+    import pyarrow as pa
+
+    n = len(off) - 1
+    if off[-1] < 2**31:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(off.astype(np.int32)), pa.py_buffer(dat))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(off), pa.py_buffer(dat))
 
 
 def _parse_records_python(chunk: list[str]) -> dict:
@@ -1771,9 +1784,10 @@ def _parse_records_python(chunk: list[str]) -> dict:
     import pyarrow as pa
 
     owner, chroms, pos, refs, alts, labels = [], [], [], [], [], []
-    chrom_rec, ref_rec, filter_rec, support, heads, tails = [], [], [], [], [], []
+    chrom_rec, ref_rec, filter_rec, support, heads, tails, infos = [], [], [], [], [], [], []
     for r, line in enumerate(chunk):
         cols = line.split("\t", 8)
+        infos.append(cols[7] if len(cols) > 7 else "")
         chrom, p, ref = cols[0], int(cols[1]), cols[3]
         chrom_rec.append(chrom)
         ref_rec.append(ref)
@@ -1795,14 +1809,14 @@ def _parse_records_python(chunk: list[str]) -> dict:
         "pos": pos,
         "refs": refs,
         "alts": alts,
-        "labels": labels,
+        "labels": pa.array(labels, type=pa.string()),
         "chrom_rec": pa.array(chrom_rec, type=pa.string()),
         "ref_rec": pa.array(ref_rec, type=pa.string()),
         "filter_rec": pa.array(filter_rec, type=pa.string()),
         "support": np.asarray(support, dtype=np.float64).reshape(len(chunk), 8),
         "heads": pa.array(heads, type=pa.string()),
         "tails": pa.array(tails, type=pa.string()),
-        "raw": pa.array(chunk, type=pa.string()),
+        "info": pa.array(infos, type=pa.string()),
     }
 
 

@@ -15,13 +15,12 @@ import importlib.util
 import sys
 from types import ModuleType
 
-_KERNELS = ("overlap", "consequence", "format", "alleles")
+_KERNELS = ("overlap", "consequence", "format", "alleles", "records")
 
 
 def load(name: str, jit: bool = True) -> ModuleType:
-    """The kernel module ``name`` (``overlap`` / ``consequence`` / ``format`` /
-    ``alleles``), compiled or as its
-    Python twin."""
+    """The kernel module ``name`` (``overlap`` / ``consequence`` / ``format`` / ``alleles`` /
+    ``records``), compiled or as its Python twin."""
     if name not in _KERNELS:
         raise ValueError(f"unknown kernel module {name!r}")
     modname = f"{__name__}._{name}_impl"
