@@ -96,11 +96,7 @@ def test_allele_kernel_equals_the_per_allele_code(tmp_path_factory, use_jit, see
             annot._prepare_python = real
             want = annot._prepare_python(*args, None, range(len(args[0])), None)
             assert got is not None
-            for g, w in zip(got, want, strict=True):
-                if isinstance(g, np.ndarray):
-                    assert np.array_equal(g, w)
-                else:
-                    assert g == w
+            _assert_same(got, want)
     # the cases the test is about happen: indels; with small windows, some left to the Python code
     assert any(len(r) != len(a) for r, a in zip(refs, alts, strict=True))
     assert sum(fallback) < len(chroms) and (span != 40 or sum(fallback) > 0)
@@ -123,8 +119,22 @@ def test_dense_alleles_get_windows_no_longer_than_max_span(tmp_path):
         annot._allele_windows = functools.partial(annot._allele_windows, pad=2, max_span=span)
         got = annot._prepare_kernel(chroms, pos1, refs, alts)
         want = annot._prepare_python(chroms, pos1, refs, alts, None, range(len(chroms)), None)
+    _assert_same(got, want)
+
+
+def _assert_same(got, want):
+    """The kernel's preparation (``_Texts`` and a buffer of placements) equals the per-allele code's
+    (lists)."""
+    want = Annotator._as_texts(want)
     for g, w in zip(got, want, strict=True):
-        assert np.array_equal(g, w) if isinstance(g, np.ndarray) else g == w
+        if isinstance(g, np.ndarray):
+            assert np.array_equal(g, w)
+        elif isinstance(g, tuple):  # inserted bases of the two placements, and their offsets
+            (gb, go), (wb, wo) = g, w
+            assert np.array_equal(go, wo)
+            assert np.array_equal(gb[:, : go[-1]], wb[:, : wo[-1]])
+        else:
+            assert g.tolist() == w.tolist()
 
 
 def test_allele_kernel_declines_mismatches_missing_contigs_and_non_ascii(tmp_path):

@@ -203,6 +203,51 @@ class _Strings:
         return values.take(pa.array(self.index, type=pa.int64()))
 
 
+class _Texts:
+    """A column of short strings (trimmed alleles) as one byte buffer and offsets: string ``i`` is
+    ``buf[off[i]:off[i + 1]]``. Indexing reads it as a list of str (made once, on first use: the
+    per-allele Python paths); the kernels take the buffer."""
+
+    __slots__ = ("buf", "off", "_list")
+
+    def __init__(self, buf: np.ndarray, off: np.ndarray, values: list[str] | None = None):
+        self.buf = buf
+        self.off = off
+        self._list = values
+
+    @classmethod
+    def from_list(cls, values: list[str]) -> _Texts:
+        data = [v.encode() for v in values]
+        off = np.zeros(len(values) + 1, dtype=np.int64)
+        off[1:] = np.cumsum(np.fromiter(map(len, data), dtype=np.int64, count=len(values)))
+        buf = np.frombuffer(b"".join(data), dtype=np.uint8).copy() if off[-1] else np.zeros(1, np.uint8)
+        return cls(buf, off, list(values))
+
+    def __len__(self) -> int:
+        return len(self.off) - 1
+
+    def __getitem__(self, i: int) -> str:
+        return self.tolist()[i]
+
+    def tolist(self) -> list[str]:
+        if self._list is None:
+            o = self.off.tolist()
+            data = self.buf.tobytes()
+            self._list = [data[a:b].decode() for a, b in zip(o[:-1], o[1:], strict=True)]
+        return self._list
+
+    def lens(self) -> np.ndarray:
+        return np.diff(self.off)
+
+    def take(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(buf, off)`` of strings ``idx``, concatenated."""
+        from .kernels import load
+
+        idx = np.asarray(idx, dtype=np.int64)
+        off, buf = load("records").gather(self.buf, self.off[:-1][idx], self.off[1:][idx])
+        return buf, off
+
+
 class Annotator:
     """Annotates batches of alleles against one transcript index and one FASTA."""
 
@@ -389,26 +434,46 @@ class Annotator:
         )
         if (status == k.MISMATCH).any():
             return None
-        ref_up, alt_up = ref_text.upper(), alt_text.upper()
-        ro = ref_off.tolist()
-        rs_, re_ = (ref_off[:-1] + r0).tolist(), (ref_off[:-1] + r1).tolist()
-        as_, ae_ = (alt_off[:-1] + a0).tolist(), (alt_off[:-1] + a1).tolist()
-        t_refs = [ref_up[x:y] for x, y in zip(rs_, re_, strict=True)]
-        t_alts = [alt_up[x:y] for x, y in zip(as_, ae_, strict=True)]
-        for i in np.flatnonzero(symbolic).tolist():
-            t_refs[i] = ref_text[ro[i] : ro[i + 1]]
-        sh_alts = [list(t_alts), list(t_alts)]
-        # rotated inserted bases of shifted insertions
+        from .kernels import load
+
+        kr = load("records")
+        ref_up = np.frombuffer(ref_text.upper().encode() or b"\0", dtype=np.uint8)
+        alt_up = np.frombuffer(alt_text.upper().encode() or b"\0", dtype=np.uint8)
+        r_off, r_buf = kr.gather(ref_up, ref_off[:-1] + r0, ref_off[:-1] + r1)
+        a_off, a_buf = kr.gather(alt_up, alt_off[:-1] + a0, alt_off[:-1] + a1)
+        t_refs, t_alts = _Texts(r_buf, r_off), _Texts(a_buf, a_off)
+        sym = np.flatnonzero(symbolic)
+        if len(sym):  # a symbolic allele keeps its REF as written
+            ro = ref_off.tolist()
+            refs_l = t_refs.tolist()
+            for i in sym.tolist():
+                refs_l[i] = ref_text[ro[i] : ro[i + 1]]
+            t_refs = _Texts.from_list(refs_l)
+        # the inserted bases of each placement (rotated for shifted insertions)
+        sh_alt_buf = np.vstack([a_buf, a_buf])
         for row in (0, 1):
-            for i in np.flatnonzero(sh_rot[row] > 0).tolist():
-                a, r = t_alts[i], int(sh_rot[row, i])
-                if a and not t_refs[i]:
-                    sh_alts[row][i] = a[r:] + a[:r] if row == 0 else a[-r:] + a[:-r]
+            for i in np.flatnonzero((sh_rot[row] > 0) & (t_alts.lens() > 0) & (t_refs.lens() == 0)).tolist():
+                seg = sh_alt_buf[row, a_off[i] : a_off[i + 1]]
+                seg[:] = np.roll(seg, -int(sh_rot[row, i]) if row == 0 else int(sh_rot[row, i]))
         fb = np.flatnonzero(status == k.FALLBACK)
-        if len(fb):
-            out = (starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts)
+        if len(fb):  # alleles the kernel left: per allele in Python, on lists
+            sh_alts = [_Texts(b, a_off).tolist() for b in sh_alt_buf]
+            out = (starts, ends, list(t_refs.tolist()), list(t_alts.tolist()), symbolic, sh_start, sh_end, sh_alts)
             self._prepare_python(chroms, pos1, refs, alts, None, fb.tolist(), out)
-        return starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts
+            return self._as_texts(out)
+        return starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, (sh_alt_buf, a_off)
+
+    @staticmethod
+    def _as_texts(prep):
+        """:meth:`_prepare_python`'s lists as :class:`_Texts` (and the placements' inserted bases as
+        a two-row buffer with the offsets of the ALT texts)."""
+        starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts = prep
+        t_refs, t_alts = _Texts.from_list(t_refs), _Texts.from_list(t_alts)
+        rows = [_Texts.from_list(x) for x in sh_alts]
+        if len(t_alts) and not all(np.array_equal(r.off, t_alts.off) for r in rows):  # pragma: no cover
+            raise ValueError("a placement changed an inserted sequence's length")
+        sh_alt_buf = np.vstack([r.buf[: max(t_alts.off[-1], 1)] for r in rows])
+        return starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, (sh_alt_buf, t_alts.off)
 
     def _prepare_python(self, chroms, pos1, refs, alts, record_labels, rows, out):
         """The per-allele REF check (raising ReferenceMismatchError), trimming and indel placements of
@@ -471,21 +536,11 @@ class Annotator:
         self._last_windows = None
         prep = self._prepare_kernel(chroms, pos1, refs, alts)
         if prep is None:  # a REF mismatch, a missing contig or non-ASCII alleles: allele by allele
-            prep = self._prepare_python(chroms, pos1, refs, alts, record_labels, range(n), None)
-        starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, sh_alts = prep
-        alt_text = "".join(t_alts)
-        alt_off = np.zeros(n + 1, dtype=np.int64)
-        alt_off[1:] = np.cumsum(np.fromiter(map(len, t_alts), dtype=np.int64, count=n))
-        alt_buf = (
-            np.frombuffer(alt_text.encode(), dtype=np.uint8).copy()
-            if alt_off[-1]
-            else np.zeros(0, dtype=np.uint8)
-        )
-        sh_alt_buf = (
-            np.vstack([np.frombuffer("".join(x).encode(), dtype=np.uint8) for x in sh_alts])
-            if alt_off[-1]
-            else np.zeros((2, 0), dtype=np.uint8)
-        )
+            prep = self._as_texts(
+                self._prepare_python(chroms, pos1, refs, alts, record_labels, range(n), None)
+            )
+        starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, (sh_alt_buf, alt_off) = prep
+        alt_buf = t_alts.buf
         sh_alt_off = np.vstack([alt_off, alt_off])
         # overlaps per contig
         pv, pt = [], []
@@ -783,15 +838,8 @@ class Annotator:
         pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
         pre_off[1:] = np.cumsum([len(x) for x in prefixes])
         pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
-        il = i.tolist()
-        r_strs = [b.t_refs[j] for j in il]
-        a_strs = [b.t_alts[j] for j in il]
-        ref_off = np.zeros(len(rows) + 1, dtype=np.int64)
-        ref_off[1:] = np.cumsum(np.fromiter(map(len, r_strs), dtype=np.int64, count=len(rows)))
-        alt_off = np.zeros(len(rows) + 1, dtype=np.int64)
-        alt_off[1:] = np.cumsum(np.fromiter(map(len, a_strs), dtype=np.int64, count=len(rows)))
-        ref_buf = np.frombuffer("".join(r_strs).encode() or b"\0", dtype=np.uint8)
-        alt_buf = np.frombuffer("".join(a_strs).encode() or b"\0", dtype=np.uint8)
+        ref_buf, ref_off = b.t_refs.take(i)
+        alt_buf, alt_off = b.t_alts.take(i)
         # the consequence kernel's peptides of each row, gathered contiguously
         nr, na = np.maximum(ints[:, 10], 0), np.maximum(ints[:, 11], 0)
         a0 = b.aa_off[pair]
@@ -863,8 +911,7 @@ class Annotator:
         single-nucleotide alleles on transcripts with sorted exons, a single codon changed (or
         none), no frameshift."""
         k = self.k_csq
-        ref_len = np.fromiter(map(len, b.t_refs), dtype=np.int64, count=len(b.t_refs))
-        alt_len = np.fromiter(map(len, b.t_alts), dtype=np.int64, count=len(b.t_alts))
+        ref_len, alt_len = b.t_refs.lens(), b.t_alts.lens()
         snv = (ref_len == 1) & (alt_len == 1) & ~b.symbolic
         nr, na = np.maximum(ints[:, 10], 0), np.maximum(ints[:, 11], 0)
         w0, w1, c0, c1 = ints[:, 14], ints[:, 15], ints[:, 16], ints[:, 17]
@@ -897,8 +944,8 @@ class Annotator:
         pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
         pre_off[1:] = np.cumsum([len(x) for x in prefixes])
         pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
-        ref_b = np.frombuffer("".join(b.t_refs[j] for j in i.tolist()).encode(), dtype=np.uint8)
-        alt_b = np.frombuffer("".join(b.t_alts[j] for j in i.tolist()).encode(), dtype=np.uint8)
+        ref_b = b.t_refs.buf[b.t_refs.off[i]]  # one base each (single-nucleotide rows)
+        alt_b = b.t_alts.buf[b.t_alts.off[i]]
         a0 = b.aa_off[pair]
         aa_ref = np.where(ints[:, 10] == 1, b.aa_ref[np.minimum(a0, len(b.aa_ref) - 1)], 0).astype(np.uint8)
         aa_alt = np.where(ints[:, 11] == 1, b.aa_alt[np.minimum(a0, len(b.aa_alt) - 1)], 0).astype(np.uint8)
