@@ -188,8 +188,11 @@ class _Strings:
         self.index = index
 
     def objects(self) -> np.ndarray:
-        arr = np.empty(len(self.values), dtype=object)
-        arr[:] = self.values
+        values = self.values
+        if hasattr(values, "to_pylist"):  # a pyarrow array
+            values = values.to_pylist()
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
         return arr[self.index]
 
     def arrow(self):
@@ -214,6 +217,19 @@ class _Texts:
         self.buf = buf
         self.off = off
         self._list = values
+
+    @classmethod
+    def of(cls, values) -> _Texts:
+        """``values`` (a list of str, or already a ``_Texts``) as a ``_Texts``."""
+        return values if isinstance(values, _Texts) else cls.from_list(values)
+
+    def isascii(self) -> bool:
+        return bool((self.buf[: self.off[-1]] < 128).all())
+
+    def upper(self) -> np.ndarray:
+        """The buffer with ASCII lower-case letters in upper case."""
+        b = self.buf
+        return np.where((b >= 97) & (b <= 122), b - 32, b).astype(np.uint8)
 
     @classmethod
     def from_list(cls, values: list[str]) -> _Texts:
@@ -246,6 +262,34 @@ class _Texts:
         idx = np.asarray(idx, dtype=np.int64)
         off, buf = load("records").gather(self.buf, self.off[:-1][idx], self.off[1:][idx])
         return buf, off
+
+
+class _Pieces:
+    """The distinct values of a string column, collected piece by piece (lists of str or pyarrow
+    string arrays) and joined once."""
+
+    __slots__ = ("parts", "n")
+
+    def __init__(self, first: list[str]):
+        self.parts = [first]
+        self.n = len(first)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, values) -> None:
+        self.parts.append(values)
+        self.n += len(values)
+
+    def values(self):
+        """A list when every piece is one, else one pyarrow string array."""
+        if all(isinstance(p, list) for p in self.parts):
+            return [v for p in self.parts for v in p]
+        import pyarrow as pa
+
+        return pa.concat_arrays(
+            [p if isinstance(p, pa.Array) else pa.array(p, type=pa.string()) for p in self.parts if len(p)]
+        )
 
 
 class Annotator:
@@ -405,26 +449,23 @@ class Annotator:
         None when an allele fails the REF check, a contig is not in the FASTA or an allele is not
         ASCII (the caller then runs the Python path, which raises the error of the first one)."""
         n = len(chroms)
-        ref_text, alt_text = "".join(refs), "".join(alts)
-        if not (ref_text.isascii() and alt_text.isascii()):
+        refs, alts = _Texts.of(refs), _Texts.of(alts)
+        if not (refs.isascii() and alts.isascii()):
             return None
-        ref_len = np.fromiter(map(len, refs), dtype=np.int64, count=n)
+        ref_len = refs.lens()
         windows = self._allele_windows(chroms, pos1, ref_len)
         if windows is None:
             return None
         wid, win_text, win_off, w_start, w_len = windows
         win_buf = np.frombuffer(win_text.encode() or b"\0", dtype=np.uint8)
         self._last_windows = (wid, win_buf, win_off, w_start, w_len)
-        ref_off = np.zeros(n + 1, dtype=np.int64)
-        ref_off[1:] = np.cumsum(ref_len)
-        alt_off = np.zeros(n + 1, dtype=np.int64)
-        alt_off[1:] = np.cumsum(np.fromiter(map(len, alts), dtype=np.int64, count=n))
+        ref_off, alt_off = refs.off, alts.off
         k = self.k_alleles
         status, symbolic, starts, ends, r0, r1, a0, a1, sh_start, sh_end, sh_rot = k.prepare(
             np.asarray(pos1, dtype=np.int64) - 1,
-            np.frombuffer(ref_text.encode() or b"\0", dtype=np.uint8),
+            refs.buf,
             ref_off,
-            np.frombuffer(alt_text.encode() or b"\0", dtype=np.uint8),
+            alts.buf,
             alt_off,
             wid,
             win_buf,
@@ -437,17 +478,15 @@ class Annotator:
         from .kernels import load
 
         kr = load("records")
-        ref_up = np.frombuffer(ref_text.upper().encode() or b"\0", dtype=np.uint8)
-        alt_up = np.frombuffer(alt_text.upper().encode() or b"\0", dtype=np.uint8)
+        ref_up, alt_up = refs.upper(), alts.upper()
         r_off, r_buf = kr.gather(ref_up, ref_off[:-1] + r0, ref_off[:-1] + r1)
         a_off, a_buf = kr.gather(alt_up, alt_off[:-1] + a0, alt_off[:-1] + a1)
         t_refs, t_alts = _Texts(r_buf, r_off), _Texts(a_buf, a_off)
         sym = np.flatnonzero(symbolic)
         if len(sym):  # a symbolic allele keeps its REF as written
-            ro = ref_off.tolist()
             refs_l = t_refs.tolist()
             for i in sym.tolist():
-                refs_l[i] = ref_text[ro[i] : ro[i + 1]]
+                refs_l[i] = refs[i]
             t_refs = _Texts.from_list(refs_l)
         # the inserted bases of each placement (rotated for shifted insertions)
         sh_alt_buf = np.vstack([a_buf, a_buf])
@@ -646,6 +685,8 @@ class Annotator:
         (``_Strings``), so that no Python object is made per output row. ``only``: materialise just
         these string columns (and the non-string ones).
         """
+        import pyarrow as pa
+
         b = self._classify(chroms, pos1, refs, alts, record_labels)
         k = self.k_csq
         n = len(b.chroms)
@@ -721,7 +762,7 @@ class Annotator:
         mid_i = np.where(sym, 1, 0)
         fr = np.flatnonzero(flank)
         mid_i[fr] = len(mid_v) + kind[fr]
-        mid_v.extend(ci_v)
+        mid_v = _Pieces(mid_v + ci_v)
         mid_b = np.full(nrows, len(self.t_csq_l) - 1, dtype=np.int64)
         mid_b[fr] = t[fr]
         mid_c = flank.astype(np.int64)
@@ -730,7 +771,7 @@ class Annotator:
             "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
             "cdna_position", "cds_span", "protein_span",
         )  # fmt: skip
-        det_v: dict[str, list[str]] = {c: [""] for c in detail}
+        det_v = {c: _Pieces([""]) for c in detail}
         det_i = np.zeros(nrows, dtype=np.int64)  # 0: "", else 1 + position in the det_v lists
         dr = np.flatnonzero(is_pair & ~flank)
         if len(dr):
@@ -756,8 +797,8 @@ class Annotator:
                 det_i[rows_k] = len(det_v["exon"]) + np.arange(len(rows_k))
                 mid_i[rows_k] = len(mid_v) + np.arange(len(rows_k))
                 for c in detail:
-                    det_v[c].extend(texts[c])
-                mid_v.extend(texts["csq_mid"])
+                    det_v[c].add(texts[c])
+                mid_v.add(texts["csq_mid"])
             rows_p = dr[~done]
             if len(rows_p) and b.windows is not None:
                 # other alleles on transcripts with sorted exons: the kernel for indels/MNVs
@@ -779,11 +820,10 @@ class Annotator:
                     rows_g = rows_o[good]
                     det_i[rows_g] = len(det_v["exon"]) + np.arange(len(rows_g))
                     mid_i[rows_g] = len(mid_v) + np.arange(len(rows_g))
-                    keep = np.flatnonzero(good).tolist()
+                    keep = pa.array(good)
                     for c in detail:
-                        vals = texts[c]
-                        det_v[c].extend(vals[j] for j in keep)
-                    mid_v.extend(texts["csq_mid"][j] for j in keep)
+                        det_v[c].add(texts[c].filter(keep))
+                    mid_v.add(texts["csq_mid"].filter(keep))
                     prot_pos[rows_g] = ppos[good]
                     left = np.ones(len(rows_p), dtype=bool)
                     left[np.flatnonzero(ok)[good]] = False
@@ -795,16 +835,16 @@ class Annotator:
                 det_i[rows_p] = len(det_v["exon"]) + np.arange(len(rows_p))
                 mid_i[rows_p] = len(mid_v) + np.arange(len(rows_p))
                 for c in detail:
-                    det_v[c].extend(row[c] for row in rows)
-                mid_v.extend(_csq_entry("", row)[1:-1] for row in rows)
+                    det_v[c].add([row[c] for row in rows])
+                mid_v.add([_csq_entry("", row)[1:-1] for row in rows])
                 prot_pos[rows_p] = [row["protein_position"] for row in rows]
         for c in detail:
-            strs[c] = _Strings(det_v[c], det_i)
+            strs[c] = _Strings(det_v[c].values(), det_i)
         for c, s_ in strs.items():
             if only is None or c in only:
                 cols[c] = s_.arrow() if arrow else s_.objects()
         parts = (
-            _Strings(mid_v, mid_i),
+            _Strings(mid_v.values(), mid_i),
             _Strings(self._tx_values("t_csq_l", arrow), mid_b),
             _Strings(["", "|" * 10], mid_c),
         )
@@ -1127,12 +1167,24 @@ _KERNEL_FIELDS = (
 )  # fmt: skip
 
 
-def _kernel_fields(buf, used: int, n: int) -> dict[str, list[str]]:
-    """Per field, the ``n`` rows' texts from a formatting kernel's buffer."""
+def _kernel_fields(buf, used: int, n: int) -> dict:
+    """Per field, the ``n`` rows' texts from a formatting kernel's buffer, as pyarrow string arrays
+    (no Python string per row)."""
     from .kernels import _format_impl as kf
+    from .kernels import load
 
-    parts = buf[:used].tobytes().decode().split("\x1f")
-    return {c: parts[j : kf.N_FIELDS * n : kf.N_FIELDS] for j, c in enumerate(_KERNEL_FIELDS)}
+    seps = np.flatnonzero(buf[:used] == kf.SEP).reshape(n, kf.N_FIELDS) if n else np.zeros((0, kf.N_FIELDS), np.int64)
+    begins = np.empty_like(seps)
+    if n:
+        begins[:, 1:] = seps[:, :-1] + 1
+        begins[1:, 0] = seps[:-1, -1] + 1
+        begins[0, 0] = 0
+    gather = load("records").gather
+    out = {}
+    for j, c in enumerate(_KERNEL_FIELDS):
+        off, dat = gather(buf, begins[:, j].copy(), seps[:, j].copy())
+        out[c] = _arrow_strings(off, dat)
+    return out
 
 
 def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:
@@ -1680,6 +1732,7 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
     row group). Columns are split and strings per output row concatenated by Arrow compute kernels,
     not in Python."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     rec = _parse_records(chunk)
     owner = rec["owner"]
@@ -1692,7 +1745,11 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
         raise ReferenceMismatchError(exc.detail, path=input_vcf) from None
     rv = pa.array(row_var, type=pa.int64())
     # CSQ entries: Allele|<mid>|PICK, joined per record (rows are grouped by allele, alleles by record)
-    alt_esc = [a if a.isalpha() else a.replace("|", "%7C").translate(_CSQ_ESCAPE) for a in alts]
+    alt_arr = rec["alts_arrow"]
+    if pc.all(pc.utf8_is_alpha(alt_arr)).as_py() is not False:  # (True, or None when empty)
+        alt_esc = alt_arr
+    else:
+        alt_esc = [_csq_escape(a) for a in alt_arr.to_pylist()]
     row_owner = owner[row_var]
     bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int64)
     text, line_end = _csq_lines(
@@ -1708,7 +1765,7 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
         "chrom": rec["chrom_rec"].take(a_idx).take(rv),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
         "ref": rec["ref_rec"].take(a_idx).take(rv),
-        "alt": pa.array(alts, type=pa.string()).take(rv),
+        "alt": alt_arr.take(rv),
         "filter": rec["filter_rec"].take(a_idx).take(rv),
     }
     sup = rec["support"][owner][row_var]
@@ -1801,9 +1858,10 @@ def _parse_records(chunk: list[str]) -> dict:
     return {
         "owner": owner,
         "chroms": [names[r] for r in run[owner].tolist()],
-        "pos": pos_a.tolist(),
-        "refs": ref_a.to_pylist(),
-        "alts": alts_a.to_pylist(),
+        "pos": pos_a,
+        "refs": _Texts(*reversed(kr.gather(buf, start[owner, 3], end[owner, 3]))),
+        "alts": _Texts(*reversed(kr.gather(buf, a_start, a_end))),
+        "alts_arrow": alts_a,
         "labels": labels,
         "chrom_rec": chrom_rec,
         "ref_rec": ref_rec,
@@ -1856,6 +1914,7 @@ def _parse_records_python(chunk: list[str]) -> dict:
         "pos": pos,
         "refs": refs,
         "alts": alts,
+        "alts_arrow": pa.array(alts, type=pa.string()),
         "labels": pa.array(labels, type=pa.string()),
         "chrom_rec": pa.array(chrom_rec, type=pa.string()),
         "ref_rec": pa.array(ref_rec, type=pa.string()),
