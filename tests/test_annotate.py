@@ -248,6 +248,39 @@ def test_a_dying_worker_fails_the_run_instead_of_hanging(tmp_path, monkeypatch):
     assert not (tmp_path / "out.vcf.gz").exists() and not (tmp_path / "out.parquet").exists()
 
 
+@pytest.mark.parametrize(
+    "distance, want",
+    [
+        (None, {"T1": "downstream_gene_variant", "T2": "downstream_gene_variant", "T3": "upstream_gene_variant"}),
+        ("300", {"T3": "upstream_gene_variant"}),  # the variant is the 300th base past T3's 5' end
+        ("299", {"": "intergenic_variant"}),
+        ("0", {"": "intergenic_variant"}),
+    ],
+)
+def test_distance_sets_the_reach_of_up_and_downstream(tmp_path, distance, want):
+    """``--distance`` (VEP's): a variant 300 bases past the minus-strand gene's 5' end and 446 past
+    the plus-strand transcripts' 3' ends is upstream of T3 from distance 300 on, also downstream of
+    T1/T2 with the default 5000, and intergenic below 300."""
+    _, _, m1 = _build(tmp_path)
+    pos = m1 + 20 + 300  # T3 ends (1-based, inclusive) at m1 + 20
+    vcf = _vcf(tmp_path, [f"chr1\t{pos}\t.\tA\tC\t.\tPASS\t."])
+    rc, out, table = _run(tmp_path, vcf, *(["--distance", distance] if distance else []))
+    assert rc == 0
+    df = pq.read_table(table).to_pandas()
+    assert dict(zip(df.transcript, df.consequence, strict=True)) == want
+    with pysam.VariantFile(str(out)) as fh:
+        (rec,) = list(fh)
+    assert len(rec.info["CSQ"]) == len(want)
+
+
+def test_negative_distance_is_a_config_error(tmp_path, capsys):
+    _build(tmp_path)
+    vcf = _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."])
+    rc, out, _ = _run(tmp_path, vcf, "--distance", "-1")
+    assert rc == 2 and "expected --distance >= 0; found -1" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_bad_threads_is_a_config_error(tmp_path, capsys):
     _build(tmp_path)
     rc, out, _ = _run(tmp_path, _vcf(tmp_path, ["chr1\t81\t.\tC\tG\t.\tPASS\t."]), "--threads", "0")

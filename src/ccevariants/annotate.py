@@ -25,7 +25,8 @@ from .transcripts import DEFAULT_PICK_ORDER, TranscriptIndex, load_annotation, p
 
 log = logging.getLogger(__name__)
 
-FLANK = int(__import__("os").environ.get("XFLANK", "5000"))
+#: Default reach of upstream_gene_variant / downstream_gene_variant (VEP's ``--distance``), bases.
+FLANK = 5000
 CSQ_FIELDS = (
     "Allele",
     "Consequence",
@@ -295,9 +296,21 @@ class _Pieces:
 class Annotator:
     """Annotates batches of alleles against one transcript index and one FASTA."""
 
-    def __init__(self, index: TranscriptIndex, fasta, pick_order=DEFAULT_PICK_ORDER, use_jit: bool = True):
+    def __init__(
+        self,
+        index: TranscriptIndex,
+        fasta,
+        pick_order=DEFAULT_PICK_ORDER,
+        use_jit: bool = True,
+        distance: int = FLANK,
+    ):
+        """``distance``: how far from a transcript a variant is still reported, as
+        upstream/downstream_gene_variant (VEP's ``--distance``; 0: not at all)."""
         from .kernels import load
 
+        if distance < 0:
+            raise ValueError(f"expected an up/downstream distance >= 0; found {distance}")
+        self.distance = int(distance)
         self.index = index
         self.fasta = fasta
         self.pick_order = pick_order
@@ -595,11 +608,11 @@ class Annotator:
             vs = starts[rows]
             ve = ends[rows]
             maxlen = self.index.max_transcript_length(chrom)
-            counts = self.k_overlap.count_overlaps(vs, ve, ts, te, maxlen, FLANK)
+            counts = self.k_overlap.count_overlaps(vs, ve, ts, te, maxlen, self.distance)
             off = np.zeros(len(rows) + 1, dtype=np.int64)
             off[1:] = np.cumsum(counts)
             out = np.empty(off[-1], dtype=np.int64)
-            self.k_overlap.fill_overlaps(vs, ve, ts, te, maxlen, FLANK, off, out)
+            self.k_overlap.fill_overlaps(vs, ve, ts, te, maxlen, self.distance, off, out)
             pv.append(np.repeat(rows, counts))
             pt.append(out + lo)
         p_var = np.concatenate(pv) if pv else np.zeros(0, dtype=np.int64)
@@ -641,7 +654,7 @@ class Annotator:
             self.index.exons.end,
             seq_buf,
             seq_off,
-            FLANK,
+            self.distance,
             k.BASE_CODE,
             k.AA_CODE,
         )
@@ -1372,12 +1385,14 @@ def annotate_vcf(
     cache_dir=None,
     use_jit: bool = True,
     workers: int = 1,
+    distance: int = FLANK,
 ) -> dict:
     """Annotate ``input_vcf`` and write ``output`` (bgzipped + tabix-indexed VCF with CSQ) and ``table``
     (Parquet, contract §3; None: no table). Returns run statistics.
 
     ``workers`` > 1 annotates chunks in that many forked processes (results are written in input
-    order, so the output does not depend on it); 1 annotates in this process.
+    order, so the output does not depend on it); 1 annotates in this process. ``distance``: reach
+    of upstream/downstream_gene_variant in bases (VEP's ``--distance``; 0: none reported).
     """
     import cyvcf2
     import pyarrow.parquet as pq
@@ -1389,8 +1404,9 @@ def annotate_vcf(
     from . import __version__
 
     log.info(
-        "ccevariants %s annotate: input=%s reference=%s annotation=%s pick_order=%s chunk_size=%d workers=%d",
-        __version__, input_vcf, reference, annotation, ",".join(pick_order), chunk_size, workers,
+        "ccevariants %s annotate: input=%s reference=%s annotation=%s pick_order=%s distance=%d chunk_size=%d"
+        " workers=%d",
+        __version__, input_vcf, reference, annotation, ",".join(pick_order), distance, chunk_size, workers,
     )  # fmt: skip
     index = load_annotation(annotation, cache_dir=cache_dir)
     log.info("transcript index: %d genes, %d transcripts", len(index.genes), len(index.transcripts))
@@ -1410,7 +1426,7 @@ def annotate_vcf(
             "Description": "Consequence annotations from ccevariants. Format: " + "|".join(CSQ_FIELDS),
         }
     )
-    annot = Annotator(index, fasta, pick_order, use_jit)
+    annot = Annotator(index, fasta, pick_order, use_jit, distance=distance)
     schema = _arrow_schema()
     stats = {"records": 0, "rows": 0, "transcripts": len(index.transcripts), "workers": workers}
     out_path = Path(output)

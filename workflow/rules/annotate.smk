@@ -12,6 +12,7 @@ rule annotate:
         table="results/annotated/{patient}.parquet",
     params:
         pick=",".join(config["annotate"]["pick_order"]),
+        distance=config["annotate"]["distance"],
     log:
         "logs/annotate/{patient}.log",
     benchmark:
@@ -25,4 +26,4 @@ rule annotate:
     shell:
         "CCEV_THREADS={threads} ccev annotate --input {input.vcf} --reference {input.fasta}"
         " --annotation {input.annotation} --output {output.vcf} --table {output.table}"
-        " --pick-order {params.pick} > {log} 2>&1"
+        " --pick-order {params.pick} --distance {params.distance} > {log} 2>&1"

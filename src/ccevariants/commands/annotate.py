@@ -20,6 +20,13 @@ def add_arguments(parser) -> None:
         default="mane,canonical,length",
         help="reporting-transcript criteria in order (default: mane,canonical,length)",
     )
+    parser.add_argument(
+        "--distance",
+        type=int,
+        default=5000,
+        help="report variants up to this many bases from a transcript as upstream/downstream_gene_variant"
+        " (VEP's --distance; default 5000; 0: none)",
+    )
     parser.add_argument("--chunk-size", type=int, default=20000, help="records per batch (bounded memory)")
     parser.add_argument("--cache-dir", default=None, help="transcript-index cache directory")
     parser.add_argument(
@@ -45,6 +52,10 @@ def run(args) -> int:
         from ..errors import ConfigError
 
         raise ConfigError(f"expected --chunk-size >= 1; found {args.chunk_size}")
+    if args.distance < 0:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"expected --distance >= 0; found {args.distance}")
     annotate.annotate_vcf(
         args.input,
         args.reference,
@@ -55,5 +66,6 @@ def run(args) -> int:
         chunk_size=args.chunk_size,
         cache_dir=args.cache_dir,
         workers=workers,
+        distance=args.distance,
     )
     return 0
