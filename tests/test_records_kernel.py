@@ -116,3 +116,19 @@ def test_random_lines_read_as_a_split_does(rows):
         _, head, tail = _expected(line)
         assert h_dat[h_off[i] : h_off[i + 1]].tobytes().decode() == head
         assert t_dat[t_off[i] : t_off[i + 1]].tobytes().decode() == tail
+
+
+def test_split_fields_and_rotate_spans(kr):
+    rows = [["a", "", "ccc"], ["dd", "e", ""]]
+    buf = np.frombuffer("".join(f + "\x1f" for r in rows for f in r).encode(), dtype=np.uint8)
+    offsets, data = kr.split_fields(buf, len(buf), 2, 3, 31)
+    got = [[data[offsets[f, i] : offsets[f, i + 1]].tobytes().decode() for f in range(3)] for i in range(2)]
+    assert got == rows
+    with pytest.raises(ValueError, match="unexpected number of fields"):
+        kr.split_fields(buf, len(buf), 2, 4, 31)
+    texts = np.frombuffer(b"ABCDEFGH", dtype=np.uint8).copy()
+    off = np.array([0, 3, 3, 8], dtype=np.int64)  # "ABC", "", "DEFGH"
+    kr.rotate_spans(texts, off, np.array([0, 1, 2]), np.array([1, 2, 7]), True)
+    assert texts.tobytes() == b"BCA" + b"FGHDE"  # 7 places = 2 places on 5 bases
+    kr.rotate_spans(texts, off, np.array([0]), np.array([1]), False)
+    assert texts.tobytes()[:3] == b"ABC"

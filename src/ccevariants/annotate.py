@@ -504,9 +504,8 @@ class Annotator:
         # the inserted bases of each placement (rotated for shifted insertions)
         sh_alt_buf = np.vstack([a_buf, a_buf])
         for row in (0, 1):
-            for i in np.flatnonzero((sh_rot[row] > 0) & (t_alts.lens() > 0) & (t_refs.lens() == 0)).tolist():
-                seg = sh_alt_buf[row, a_off[i] : a_off[i + 1]]
-                seg[:] = np.roll(seg, -int(sh_rot[row, i]) if row == 0 else int(sh_rot[row, i]))
+            rot = np.flatnonzero((sh_rot[row] > 0) & (t_alts.lens() > 0) & (t_refs.lens() == 0))
+            kr.rotate_spans(sh_alt_buf[row], a_off, rot, sh_rot[row, rot].astype(np.int64), row == 0)
         fb = np.flatnonzero(status == k.FALLBACK)
         if len(fb):  # alleles the kernel left: per allele in Python, on lists
             sh_alts = [_Texts(b, a_off).tolist() for b in sh_alt_buf]
@@ -1186,18 +1185,8 @@ def _kernel_fields(buf, used: int, n: int) -> dict:
     from .kernels import _format_impl as kf
     from .kernels import load
 
-    seps = np.flatnonzero(buf[:used] == kf.SEP).reshape(n, kf.N_FIELDS) if n else np.zeros((0, kf.N_FIELDS), np.int64)
-    begins = np.empty_like(seps)
-    if n:
-        begins[:, 1:] = seps[:, :-1] + 1
-        begins[1:, 0] = seps[:-1, -1] + 1
-        begins[0, 0] = 0
-    gather = load("records").gather
-    out = {}
-    for j, c in enumerate(_KERNEL_FIELDS):
-        off, dat = gather(buf, begins[:, j].copy(), seps[:, j].copy())
-        out[c] = _arrow_strings(off, dat)
-    return out
+    offsets, data = load("records").split_fields(buf, used, n, kf.N_FIELDS, kf.SEP)
+    return {c: _arrow_strings(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS)}
 
 
 def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:

@@ -181,3 +181,51 @@ def heads_tails(buf, start, end):
             k += w
         t_dat[k] = 10
     return h_off, h_dat, t_off, t_dat
+
+
+@jit
+def split_fields(buf, used, n, n_fields, sep):
+    """Split ``buf[:used]`` — ``n`` rows of ``n_fields`` fields, each field followed by ``sep`` — into
+    one string column per field: returns ``(offsets, data)`` with the fields' bytes in ``data``
+    field by field (field 0 of every row, then field 1, …) and ``offsets[f, i]`` /
+    ``offsets[f, i + 1]`` the span of field ``f`` of row ``i`` in ``data``."""
+    starts = np.empty(n * n_fields + 1, dtype=np.int64)
+    k = 0
+    starts[0] = 0
+    for p in range(used):
+        if buf[p] == sep:
+            k += 1
+            starts[k] = p + 1
+    if k != n * n_fields:
+        raise ValueError("a formatting kernel's buffer holds an unexpected number of fields")
+    offsets = np.empty((n_fields, n + 1), dtype=np.int64)
+    data = np.empty(max(used, 1), dtype=np.uint8)
+    q = 0
+    for f in range(n_fields):
+        offsets[f, 0] = q
+        for i in range(n):
+            j = i * n_fields + f
+            a = starts[j]
+            b = starts[j + 1] - 1  # without the separator
+            data[q : q + (b - a)] = buf[a:b]
+            q += b - a
+            offsets[f, i + 1] = q
+    return offsets, data
+
+
+@jit
+def rotate_spans(buf, off, rows, by, left):
+    """Rotate string ``rows[j]`` of (``buf``, ``off``) in place by ``by[j]`` places, to the left
+    (``a[r:] + a[:r]``) when ``left``, else to the right (``a[-r:] + a[:-r]``)."""
+    for j in range(rows.shape[0]):
+        a = off[rows[j]]
+        m = off[rows[j] + 1] - a
+        if m == 0:
+            continue
+        r = by[j] % m
+        if r == 0:
+            continue
+        tmp = buf[a : a + m].copy()
+        for q in range(m):
+            src = (q + r) % m if left else (q - r) % m
+            buf[a + q] = tmp[src]
