@@ -11,6 +11,7 @@ import pytest
 
 from ccevariants.annotate import CSQ_FIELDS, trim_allele
 from ccevariants.cli import main
+from ccevariants.transcripts import load_annotation
 
 CDS = "ATGGAAGAAGAAAAACTGTGGCCAGCATTGGCGAGCCTGGAAATATAA"  # MEEEKLWPALASLEI*
 
@@ -715,3 +716,48 @@ def test_csq_lines_kernel_equals_the_arrow_joins():
     assert (
         text.tobytes().decode() == heads[0].as_py() + tails[0].as_py() + heads[1].as_py() + tails[1].as_py()
     )
+
+
+def test_batched_transcript_sequences_equal_the_per_transcript_ones(shared_data, tmp_path):
+    """``_SeqCache.fill`` (one FASTA read per stretch, compiled splicing) gives what
+    ``transcript_cdna_sequence`` gives, on bcftools' real transcript slices and on a contig with
+    lower case, IUPAC codes and a transcript running past the contig's end (the per-transcript path)."""
+    from ccevariants.annotate import _FastaView, _SeqCache
+
+    n = 0
+    for gff in sorted((shared_data / "bcftools-csq").glob("csq/*/*.gff")):
+        fasta = next(iter(sorted(gff.parent.glob("*.fa"))), None)
+        if fasta is None:
+            continue
+        index = load_annotation(gff, use_cache=False)
+        with pysam.FastaFile(str(fasta)) as fh:
+            fa = _FastaView(fh)
+            cache = _SeqCache(index, fa)
+            cache.fill(np.arange(len(index.transcripts)))
+            for t in range(len(index.transcripts)):
+                assert cache.cache[t] == index.transcript_cdna_sequence(t, fa)
+                n += 1
+    assert n > 50
+    (tmp_path / "g.fa").write_text(">c\nacgtRYKMACGTNNacgtBDHVSWacgtACGT\n")
+    pysam.faidx(str(tmp_path / "g.fa"))
+    (tmp_path / "g.gff3").write_text(
+        "##gff-version 3\n"
+        "c\t.\tgene\t1\t40\t.\t-\t.\tID=gene:G;Name=G;biotype=protein_coding\n"
+        "c\t.\tmRNA\t1\t30\t.\t-\t.\tID=transcript:T1;Parent=gene:G;biotype=protein_coding\n"
+        "c\t.\texon\t2\t9\t.\t-\t.\tParent=transcript:T1\n"
+        "c\t.\texon\t15\t30\t.\t-\t.\tParent=transcript:T1\n"
+        "c\t.\tCDS\t4\t9\t.\t-\t0\tParent=transcript:T1\n"
+        "c\t.\tmRNA\t20\t40\t.\t+\t.\tID=transcript:T2;Parent=gene:G;biotype=protein_coding\n"
+        "c\t.\texon\t20\t40\t.\t+\t.\tParent=transcript:T2\n"
+        "c\t.\tCDS\t20\t31\t.\t+\t0\tParent=transcript:T2\n"
+    )
+    index = load_annotation(tmp_path / "g.gff3", use_cache=False)
+    with pysam.FastaFile(str(tmp_path / "g.fa")) as fh:
+        fa = _FastaView(fh)
+        for ts in ([0], [1], [0, 1]):
+            cache = _SeqCache(index, fa)
+            cache.fill(np.array(ts))
+            assert {t: cache.cache[t] for t in ts} == {t: index.transcript_cdna_sequence(t, fa) for t in ts}
+    # T1: exons CGTRYKMA + ACGTBDHVSWACGTAC (upper case), reverse-complemented with IUPAC pairs
+    assert cache.cache[0] == "GTACGTWSBDHVACGTTKMRYACG"
+    assert len(cache.cache[1]) == 32 - 19  # T2 runs past the contig's end: what the FASTA has

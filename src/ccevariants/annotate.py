@@ -136,6 +136,66 @@ class _SeqCache:
         self.fasta = fasta
         self.max_items = max_items
         self.cache: OrderedDict[int, str] = OrderedDict()
+        self._complement = None
+
+    def fill(self, ts) -> None:
+        """Compute the sequences of transcripts ``ts`` not yet cached, in batches: one FASTA read per
+        stretch of at most ``SPAN_FETCH_MAX`` bases of a contig, spliced by a compiled loop."""
+        from .kernels import load
+        from .transcripts import SPAN_FETCH_MAX, _COMPLEMENT
+
+        missing = [t for t in np.unique(np.asarray(ts, dtype=np.int64)).tolist() if t not in self.cache]
+        if not missing:
+            return
+        if len(missing) > self.max_items:
+            missing = missing[-self.max_items :]
+        tx, ex = self.index.transcripts, self.index.exons
+        m = np.asarray(missing, dtype=np.int64)
+        n_ex = tx.n_exons[m].astype(np.int64)
+        e_off = tx.exon_offset[m].astype(np.int64)
+        # each transcript's exon span (its exons need not be sorted; none: an empty span)
+        has = n_ex > 0
+        lo, hi = np.zeros(len(m), np.int64), np.zeros(len(m), np.int64)
+        if has.any():
+            k_ex = n_ex[has]
+            seg = np.zeros(len(k_ex), np.int64)
+            seg[1:] = np.cumsum(k_ex)[:-1]
+            rows = np.repeat(e_off[has] - seg, k_ex) + np.arange(int(k_ex.sum()))
+            lo[has] = np.minimum.reduceat(ex.start[rows], seg)
+            hi[has] = np.maximum.reduceat(ex.end[rows], seg)
+        chrom = tx.chrom[m]
+        if self._complement is None:
+            table = np.arange(256, dtype=np.uint8)
+            for a, b in _COMPLEMENT.items():
+                table[a] = b
+            self._complement = table
+        kernel = load("alleles").splice
+        i = 0
+        while i < len(m):
+            # a run of transcripts on one contig whose spans fit in one read
+            j, a, b = i + 1, lo[i], hi[i]
+            while j < len(m) and chrom[j] == chrom[i] and max(b, hi[j]) - min(a, lo[j]) <= SPAN_FETCH_MAX:
+                a, b = min(a, lo[j]), max(b, hi[j])
+                j += 1
+            region = self.fasta.fetch(str(chrom[i]), int(a), int(b)) if b > a else ""
+            if len(region) == b - a and region.isascii():
+                buf, off = kernel(
+                    np.frombuffer(region.encode() or b"\0", dtype=np.uint8), int(a), ex.start, ex.end,
+                    e_off[i:j], n_ex[i:j], tx.strand[m[i:j]] < 0, self._complement,
+                )  # fmt: skip
+                text = buf.tobytes().decode()
+                o = off.tolist()
+                for k in range(j - i):
+                    self._put(int(m[i + k]), text[o[k] : o[k + 1]])
+            else:  # a contig shorter than the annotation says: transcript by transcript, as before
+                for k in range(i, j):
+                    self._put(int(m[k]), self.index.transcript_cdna_sequence(int(m[k]), self.fasta))
+            i = j
+
+    def _put(self, t: int, seq: str) -> None:
+        self.cache[t] = seq
+        if len(self.cache) > self.max_items:
+            self.cache.popitem(last=False)
 
     def get(self, t: int) -> str:
         seq = self.cache.get(t)
@@ -620,8 +680,10 @@ class Annotator:
         seq_off = np.full(len(tx), -1, dtype=np.int64)
         parts = []
         acc = 0
-        for t in np.unique(p_tx[tx.cds_start[p_tx] >= 0]) if len(p_tx) else []:
-            s = self.seqs.get(int(t))
+        coding = np.unique(p_tx[tx.cds_start[p_tx] >= 0]) if len(p_tx) else np.zeros(0, np.int64)
+        self.seqs.fill(coding)
+        for t in coding.tolist():
+            s = self.seqs.get(t)
             seq_off[t] = acc
             parts.append(s.encode())
             acc += len(s)

@@ -176,3 +176,37 @@ def prepare(pos0, ref_buf, ref_off, alt_buf, alt_off, wid, win_buf, win_off, win
         sh_end[1, i] = e - moved
         sh_rot[1, i] = moved % ulen
     return status, symbolic, start, end, r0, r1, a0, a1, sh_start, sh_end, sh_rot
+
+
+@jit
+def splice(region, region_start, ex_start, ex_end, t_ex_off, t_n_ex, minus, complement):
+    """Spliced sequences of transcripts from one stretch of reference (``region``, starting at 0-based
+    ``region_start``): per transcript ``k``, its exon rows ``t_ex_off[k]`` .. ``+ t_n_ex[k]`` joined in
+    row order, in upper case, reverse-complemented (``complement``: a 256-entry byte map) when
+    ``minus[k]`` — what ``TranscriptIndex.transcript_cdna_sequence`` gives. Returns ``(buf, off)``."""
+    n = t_ex_off.shape[0]
+    off = np.zeros(n + 1, dtype=np.int64)
+    for k in range(n):
+        m = 0
+        for e in range(t_ex_off[k], t_ex_off[k] + t_n_ex[k]):
+            m += ex_end[e] - ex_start[e]
+        off[k + 1] = off[k] + m
+    buf = np.empty(max(off[n], 1), dtype=np.uint8)
+    for k in range(n):
+        q = off[k]
+        for e in range(t_ex_off[k], t_ex_off[k] + t_n_ex[k]):
+            for g in range(ex_start[e], ex_end[e]):
+                buf[q] = _up(region[g - region_start])
+                q += 1
+        if minus[k]:
+            a = off[k]
+            b = off[k + 1] - 1
+            while a < b:
+                x = buf[a]
+                buf[a] = complement[buf[b]]
+                buf[b] = complement[x]
+                a += 1
+                b -= 1
+            if a == b:
+                buf[a] = complement[buf[a]]
+    return buf, off
