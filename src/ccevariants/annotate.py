@@ -751,7 +751,8 @@ class Annotator:
         §3, transcript part) plus ``cdna_position``/``cds_span``/``protein_span`` (CSQ strings),
         ``_t``, ``_flank_only`` and ``csq_mid`` (the CSQ entry between ``Allele|`` and ``|PICK``)
         to NumPy arrays — string columns as object arrays, or as ``pyarrow`` string arrays with
-        ``arrow=True``. Up/downstream rows (most rows) are built from the kernel arrays without
+        ``arrow=True`` (with ``arrow="lazy"``, as ``_Strings`` whose ``arrow()`` makes that array:
+        the caller may build them on another thread). Up/downstream rows (most rows) are built from the kernel arrays without
         per-row Python; single-nucleotide rows inside a transcript are formatted by the formatting
         kernel, the other rows inside a transcript by the Python HGVS formatter.
 
@@ -916,7 +917,7 @@ class Annotator:
             strs[c] = _Strings(det_v[c].values(), det_i)
         for c, s_ in strs.items():
             if only is None or c in only:
-                cols[c] = s_.arrow() if arrow else s_.objects()
+                cols[c] = (s_ if arrow == "lazy" else s_.arrow()) if arrow else s_.objects()
         parts = (
             _Strings(mid_v.values(), mid_i),
             _Strings(self._tx_values("t_csq_l", arrow), mid_b),
@@ -1507,7 +1508,11 @@ def annotate_vcf(
         bar = Progress("annotate: records")
         from ._io import Background
 
-        parquet = Background(pw.write_table) if pw is not None else None  # encodes on a thread
+        def write_table(tbl) -> None:  # a table, or (from this process) the function that makes it
+            pw.write_table(tbl() if callable(tbl) else tbl)
+
+        # the table is assembled and encoded on a thread
+        parquet = Background(write_table) if pw is not None else None
 
         index = TabixBuilder()
         layout = {"sizes": [], "lengths": [], "at": 0}  # BGZF members written, uncompressed bytes
@@ -1738,7 +1743,7 @@ class _ChunkRunner:
 
     def submit(self, lines, last: bool = False):
         if self.pool is None and (self.workers == 1 or last):
-            yield _chunk_result(lines, *self.args, compress=False)
+            yield _chunk_result(lines, *self.args, compress=False, defer_table=True)
             return
         if self.pool is None:
             import multiprocessing
@@ -1792,7 +1797,9 @@ def _with_csq(line: str, csq: str) -> str:
     return "\t".join(cols)
 
 
-def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = True) -> tuple:
+def _chunk_result(
+    chunk, annot: Annotator, schema, input_vcf, compress: bool = True, defer_table: bool = False
+) -> tuple:
     """``chunk``: list of htslib-formatted record lines (no newline). Returns ``(bgzf_bytes, table,
     n_records, n_rows)``: the annotated lines as BGZF blocks (``compress``; else the text, which
     the writer compresses on its thread) and the chunk's Arrow table (one Parquet
@@ -1807,7 +1814,7 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
     labels = rec["labels"]
     try:
         only = None if schema is not None else ("csq_mid",)
-        row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow=True, only=only)
+        row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow="lazy", only=only)
     except ReferenceMismatchError as exc:
         raise ReferenceMismatchError(exc.detail, path=input_vcf) from None
     rv = pa.array(row_var, type=pa.int64())
@@ -1826,6 +1833,19 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
     vcf = (*_bgzf_run(text), facts) if compress else (text, facts)
     if schema is None:  # no table wanted
         return vcf, None, len(chunk), len(row_var)
+
+    def table():
+        return _chunk_table(rec, row_var, rv, cols, alt_arr, labels, pos, schema)
+
+    return vcf, (table if defer_table else table()), len(chunk), len(row_var)
+
+
+def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, labels, pos, schema):
+    """A chunk's Arrow table (one Parquet row group): per-record columns repeated per output row,
+    read support, and the annotation columns (``_Strings`` made into Arrow arrays here)."""
+    import pyarrow as pa
+
+    owner = rec["owner"]
     a_idx = pa.array(owner, type=pa.int64())
     table = {
         "variant_id": labels.take(rv),
@@ -1843,12 +1863,13 @@ def _chunk_result(chunk, annot: Annotator, schema, input_vcf, compress: bool = T
     table["n_af"] = sup[:, 7].astype(np.float32).astype(np.float64)
     for c in TABLE_COLUMNS:
         if c not in table:
-            table[c] = cols[c]
+            v = cols[c]
+            table[c] = v.arrow() if isinstance(v, _Strings) else v
     arrays = [
         table[c] if isinstance(table[c], pa.Array) else pa.array(table[c], type=schema.field(c).type)
         for c in TABLE_COLUMNS
     ]
-    return vcf, pa.Table.from_arrays(arrays, schema=schema), len(chunk), len(row_var)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
