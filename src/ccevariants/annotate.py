@@ -1808,10 +1808,10 @@ def _chunk_result(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    rec = _parse_records(chunk)
+    rec = _parse_records(chunk, lazy=True)
     owner = rec["owner"]
     chroms, pos, refs, alts = rec["chroms"], rec["pos"], rec["refs"], rec["alts"]
-    labels = rec["labels"]
+    labels = rec["labels"] if rec["labels"] is not None else _Labels(rec)
     try:
         only = None if schema is not None else ("csq_mid",)
         row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow="lazy", only=only)
@@ -1835,12 +1835,12 @@ def _chunk_result(
         return vcf, None, len(chunk), len(row_var)
 
     def table():
-        return _chunk_table(rec, row_var, rv, cols, alt_arr, labels, pos, schema)
+        return _chunk_table(_table_only(rec), row_var, rv, cols, alt_arr, pos, schema)
 
     return vcf, (table if defer_table else table()), len(chunk), len(row_var)
 
 
-def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, labels, pos, schema):
+def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
     """A chunk's Arrow table (one Parquet row group): per-record columns repeated per output row,
     read support, and the annotation columns (``_Strings`` made into Arrow arrays here)."""
     import pyarrow as pa
@@ -1848,7 +1848,7 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, labels, pos, schem
     owner = rec["owner"]
     a_idx = pa.array(owner, type=pa.int64())
     table = {
-        "variant_id": labels.take(rv),
+        "variant_id": rec["labels"].take(rv),
         "chrom": rec["chrom_rec"].take(a_idx).take(rv),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
         "ref": rec["ref_rec"].take(a_idx).take(rv),
@@ -1892,7 +1892,7 @@ def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
     return rec["chrom_rec"].to_numpy(zero_copy_only=False), beg, end, line_end
 
 
-def _parse_records(chunk: list[str]) -> dict:
+def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     """Columns of htslib-formatted VCF lines (no newline), read from the chunk's bytes by compiled
     loops (kernel module ``records``).
 
@@ -1902,7 +1902,8 @@ def _parse_records(chunk: list[str]) -> dict:
     :func:`_csq_slot`). Per ALT allele: ``owner`` (record index), ``chroms``, ``pos`` (1-based),
     ``refs``, ``alts`` as Python lists and ``labels`` (``chrom:pos:ref:alt``, Arrow). Lines with
     fewer than 8 columns, a varying number of columns, an existing INFO/CSQ or a POS that is not a
-    number go through :func:`_parse_records_python`.
+    number go through :func:`_parse_records_python`. ``lazy``: leave ``labels`` and ``support``
+    (the table's) as None, for :func:`_table_only`.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1931,34 +1932,57 @@ def _parse_records(chunk: list[str]) -> dict:
     filt_raw = column(start[:, 6], end[:, 6])
     filt = pc.if_else(pc.is_in(filt_raw, pa.array([".", "PASS"])), pa.scalar("PASS"), filt_raw)
     alts_a = column(a_start, a_end)
-    a_idx = pa.array(owner, type=pa.int64())
-    chrom_a = chrom_rec.take(a_idx)
-    ref_a = ref_rec.take(a_idx)
-    pos_a = pos_rec[owner]
-    labels = pc.binary_join_element_wise(chrom_a, pc.cast(pa.array(pos_a), pa.string()), ref_a, alts_a, ":")
-    # INFO values (the last of a repeated key, as a dict built item by item would keep): compiled
-    # loops over the Arrow buffer; values that are not plain numbers go through the per-value
-    # functions of the line-by-line parser
-    from .normtext import read_support
-
-    support = read_support(info, _int_or_missing, _float_or_nan)
     h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
-    return {
+    rec = {
         "owner": owner,
         "chroms": [names[r] for r in run[owner].tolist()],
-        "pos": pos_a,
+        "pos": pos_rec[owner],
         "refs": _Texts(*reversed(kr.gather(buf, start[owner, 3], end[owner, 3]))),
         "alts": _Texts(*reversed(kr.gather(buf, a_start, a_end))),
         "alts_arrow": alts_a,
-        "labels": labels,
+        "labels": None,
         "chrom_rec": chrom_rec,
         "ref_rec": ref_rec,
         "filter_rec": filt,
-        "support": support,
+        "support": None,
         "heads": _arrow_strings(h_off, h_dat),
         "tails": _arrow_strings(t_off, t_dat),
         "info": info,
     }
+    return rec if lazy else _table_only(rec)
+
+
+def _table_only(rec: dict) -> dict:
+    """Fill in the record columns only the table needs, if :func:`_parse_records` left them (``lazy``):
+    ``labels`` (``chrom:pos:ref:alt`` per ALT allele) and ``support`` (read support from INFO)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if rec["labels"] is None:
+        a_idx = pa.array(rec["owner"], type=pa.int64())
+        rec["labels"] = pc.binary_join_element_wise(
+            rec["chrom_rec"].take(a_idx), pc.cast(pa.array(rec["pos"]), pa.string()),
+            rec["ref_rec"].take(a_idx), rec["alts_arrow"], ":",
+        )  # fmt: skip
+    if rec["support"] is None:
+        # INFO values (the last of a repeated key, as a dict built item by item would keep):
+        # compiled loops over the Arrow buffer; values that are not plain numbers go through the
+        # per-value functions of the line-by-line parser
+        from .normtext import read_support
+
+        rec["support"] = read_support(rec["info"], _int_or_missing, _float_or_nan)
+    return rec
+
+
+class _Labels:
+    """``chrom:pos:ref:alt`` of allele ``i``, made when asked (the error messages of a chunk)."""
+
+    def __init__(self, rec: dict):
+        self.rec = rec
+
+    def __getitem__(self, i: int) -> str:
+        r = self.rec
+        return f"{r['chroms'][i]}:{int(r['pos'][i])}:{r['refs'][i]}:{r['alts'][i]}"
 
 
 def _arrow_strings(off: np.ndarray, dat: np.ndarray):
