@@ -765,7 +765,9 @@ class Annotator:
         b = self._classify(chroms, pos1, refs, alts, record_labels)
         k = self.k_csq
         n = len(b.chroms)
-        order = np.argsort(b.p_var, kind="stable")
+        # pairs grouped by allele (the overlap kernels give them so for sorted input: no copy then)
+        in_order = bool(len(b.p_var) == 0 or (b.p_var[1:] >= b.p_var[:-1]).all())
+        order = np.arange(len(b.p_var)) if in_order else np.argsort(b.p_var, kind="stable")
         counts = np.bincount(b.p_var, minlength=n) if len(b.p_var) else np.zeros(n, dtype=np.int64)
         per = np.maximum(counts, 1)
         row_var = np.repeat(np.arange(n, dtype=np.int64), per)
@@ -773,10 +775,12 @@ class Annotator:
         is_pair = np.repeat(counts > 0, per)
         pr = np.flatnonzero(is_pair)  # output rows that are (variant, transcript) pairs
         t = np.full(nrows, -1, dtype=np.int64)
-        t[pr] = b.p_tx[order]
+        t[pr] = b.p_tx if in_order else b.p_tx[order]
         f = np.zeros(nrows, dtype=np.int64)
-        f[pr] = b.flags[order]
-        ints = b.ints[order] if len(order) else np.zeros((0, 19), dtype=np.int64)
+        f[pr] = b.flags if in_order else b.flags[order]
+        ints = b.ints if in_order else b.ints[order]
+        if not len(order):
+            ints = np.zeros((0, 19), dtype=np.int64)
         flank = np.zeros(nrows, dtype=bool)
         flank[pr] = ((f[pr] & ~(k.UPSTREAM | k.DOWNSTREAM)) == 0) & (f[pr] != 0)
         tt = t[pr]
@@ -816,11 +820,14 @@ class Annotator:
         rank = np.zeros(nrows, dtype=np.int64)
         if len(pr):
             rank[pr] = self.global_rank_arr[tt] + flank[pr].astype(np.int64) * (len(self.global_rank_arr) + 1)
-        srt = np.lexsort((rank, row_var))
-        first = np.ones(nrows, dtype=bool)
-        first[1:] = row_var[srt][1:] != row_var[srt][:-1]
+        # (rows of an allele are contiguous: its lowest rank, the first row holding it)
         pick = np.zeros(nrows, dtype=bool)
-        pick[srt[first]] = True
+        if nrows:
+            group = np.cumsum(per) - per
+            cand = np.flatnonzero(rank == np.repeat(np.minimum.reduceat(rank, group), per))
+            keep = np.ones(len(cand), dtype=bool)
+            keep[1:] = row_var[cand[1:]] != row_var[cand[:-1]]
+            pick[cand[keep]] = True
         mane = np.zeros(nrows, dtype=bool)
         mane[pr] = self.t_mane[tt]
         canonical = np.zeros(nrows, dtype=bool)
