@@ -178,14 +178,14 @@ def _decompressed(path):
 
 
 def test_worker_processes_give_identical_output(tmp_path):
-    """--threads 2 (forked workers, chunks of 2 records) writes the same VCF text and table as one
-    process; the file is valid BGZF (tabix-indexed, ends with the EOF block)."""
+    """--threads 3 (two forked workers, chunks of 2 records) writes the same VCF text and table as
+    one process; the file is valid BGZF (tabix-indexed, ends with the EOF block)."""
     _build(tmp_path)
     lines = [f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\tT_DP={p}" for p, b, a in [*MIXED, (9000, "A", "C")]]
     vcf = _vcf(tmp_path, lines)
     rc1, out1, table1 = _run(tmp_path, vcf, "--chunk-size", "2")
     text1, df1 = _decompressed(out1), pq.read_table(table1).to_pandas()
-    rc2, out2, table2 = _run(tmp_path, vcf, "--chunk-size", "2", "--threads", "2")
+    rc2, out2, table2 = _run(tmp_path, vcf, "--chunk-size", "2", "--threads", "3")
     assert rc1 == rc2 == 0
     assert _decompressed(out2) == text1 and text1.count(b"CSQ=") == 7
     assert pq.read_table(table2).to_pandas().equals(df1)
@@ -224,7 +224,7 @@ def test_worker_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(
         "chr1\t120\t.\tT\tC\t.\tPASS\t.",
         "chr1\t38\t.\tG\tA\t.\tPASS\t.",  # unsorted, read after chunk 1 was handed to a worker
     ]
-    rc, out, table = _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "2", "--threads", "2")
+    rc, out, table = _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "2", "--threads", "3")
     err = capsys.readouterr().err
     assert rc == 2 and "expected REF 'A'" in err and "chr1:82:T:G" in err and "sorted" not in err
     assert not out.exists() and not table.exists()
@@ -245,7 +245,7 @@ def test_a_dying_worker_fails_the_run_instead_of_hanging(tmp_path, monkeypatch):
     lines = [f"chr1\t{p}\t.\tC\tA\t.\tPASS\t." for p in (33, 81)] + ["chr1\t120\t.\tT\tC\t.\tPASS\t."]
     monkeypatch.setattr(annotate_module, "_worker_chunk", _die)
     with pytest.raises(BrokenProcessPool):
-        _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "1", "--threads", "2")
+        _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "1", "--threads", "3")
     assert not (tmp_path / "out.vcf.gz").exists() and not (tmp_path / "out.parquet").exists()
 
 
