@@ -5,8 +5,9 @@ an Ensembl-style GFF3 with ~20 k protein-coding transcripts (2 per gene, 2–10 
 and a sorted bgzipped VCF (default 1 M records: 90 % SNVs, 10 % indels of 1–6 bp), then runs
 
 - the Numba kernels' compile (cold: empty ``NUMBA_CACHE_DIR``; warm: cache filled),
-- ``ccev annotate`` cold and warm (transcript index cache cleared / kept), with two worker processes
-  (``--threads 2``) and without the Parquet table (VCF only, the output bcftools writes),
+- ``ccev annotate`` cold and warm (transcript index cache cleared / kept), with ``--threads 2``
+  (in-process) and ``--threads 3`` (two worker processes), without the Parquet table (VCF only, the
+  output bcftools writes) and without up/downstream rows (``--distance 0``: bcftools csq reports none),
 - ``bcftools csq -l`` (per-variant, not haplotype-aware: the same job),
 
 each as a child process under ``/usr/bin/time`` for wall time and peak RSS, and prints a table.
@@ -246,10 +247,21 @@ def main() -> int:
     results.append(("ccev annotate (index parse, warm Numba)", *timed(ccev, env), n_rec))
     results.append(("ccev annotate (index cached, warm Numba)", *timed(ccev, env), n_rec))
     results.append(
-        ("ccev annotate --threads 2 (2 worker processes)", *timed([*ccev, "--threads", "2"], env), n_rec)
+        (
+            "ccev annotate --threads 2 (in-process, writer threads)",
+            *timed([*ccev, "--threads", "2"], env),
+            n_rec,
+        )
+    )
+    results.append(
+        ("ccev annotate --threads 3 (2 worker processes)", *timed([*ccev, "--threads", "3"], env), n_rec)
     )
     vcf_only = ccev[: ccev.index("--table")]
     results.append(("ccev annotate, VCF only (no --table)", *timed(vcf_only, env), n_rec))
+    # bcftools csq reports no up/downstream consequences: --distance 0 is the nearest same job
+    results.append(
+        ("ccev annotate, VCF only, --distance 0", *timed([*vcf_only, "--distance", "0"], env), n_rec)
+    )
     bcf = [
         "bcftools",
         "csq",

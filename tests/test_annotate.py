@@ -252,7 +252,10 @@ def test_a_dying_worker_fails_the_run_instead_of_hanging(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "distance, want",
     [
-        (None, {"T1": "downstream_gene_variant", "T2": "downstream_gene_variant", "T3": "upstream_gene_variant"}),
+        (
+            None,
+            {"T1": "downstream_gene_variant", "T2": "downstream_gene_variant", "T3": "upstream_gene_variant"},
+        ),
         ("300", {"T3": "upstream_gene_variant"}),  # the variant is the 300th base past T3's 5' end
         ("299", {"": "intergenic_variant"}),
         ("0", {"": "intergenic_variant"}),

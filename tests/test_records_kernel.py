@@ -110,7 +110,10 @@ def test_random_lines_read_as_a_split_does(rows):
     assert alts == [x for line in lines for x in line.split("\t")[4].split(",")]
     assert pos.tolist() == [p for _, p, *_ in rows]
     chroms = [c for c, *_ in rows]
-    assert run.tolist() == np.cumsum([0] + [a != b for a, b in zip(chroms[1:], chroms[:-1], strict=True)]).tolist()
+    assert (
+        run.tolist()
+        == np.cumsum([0] + [a != b for a, b in zip(chroms[1:], chroms[:-1], strict=True)]).tolist()
+    )
     h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
     for i, line in enumerate(lines):
         _, head, tail = _expected(line)

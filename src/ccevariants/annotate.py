@@ -142,7 +142,7 @@ class _SeqCache:
         """Compute the sequences of transcripts ``ts`` not yet cached, in batches: one FASTA read per
         stretch of at most ``SPAN_FETCH_MAX`` bases of a contig, spliced by a compiled loop."""
         from .kernels import load
-        from .transcripts import SPAN_FETCH_MAX, _COMPLEMENT
+        from .transcripts import _COMPLEMENT, SPAN_FETCH_MAX
 
         missing = [t for t in np.unique(np.asarray(ts, dtype=np.int64)).tolist() if t not in self.cache]
         if not missing:
@@ -521,7 +521,6 @@ class Annotator:
         leaves (no reference window, a shift past the window) go through :meth:`_prepare_python`.
         None when an allele fails the REF check, a contig is not in the FASTA or an allele is not
         ASCII (the caller then runs the Python path, which raises the error of the first one)."""
-        n = len(chroms)
         refs, alts = _Texts.of(refs), _Texts.of(alts)
         if not (refs.isascii() and alts.isascii()):
             return None
@@ -569,7 +568,16 @@ class Annotator:
         fb = np.flatnonzero(status == k.FALLBACK)
         if len(fb):  # alleles the kernel left: per allele in Python, on lists
             sh_alts = [_Texts(b, a_off).tolist() for b in sh_alt_buf]
-            out = (starts, ends, list(t_refs.tolist()), list(t_alts.tolist()), symbolic, sh_start, sh_end, sh_alts)
+            out = (
+                starts,
+                ends,
+                list(t_refs.tolist()),
+                list(t_alts.tolist()),
+                symbolic,
+                sh_start,
+                sh_end,
+                sh_alts,
+            )
             self._prepare_python(chroms, pos1, refs, alts, None, fb.tolist(), out)
             return self._as_texts(out)
         return starts, ends, t_refs, t_alts, symbolic, sh_start, sh_end, (sh_alt_buf, a_off)
@@ -1932,7 +1940,9 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
 
     # contigs: one name per run of equal CHROM
     firsts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if n else np.zeros(0, np.int64)
-    names = [data[a:b].decode() for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)]
+    names = [
+        data[a:b].decode() for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)
+    ]
     chrom_rec = pa.array(names, type=pa.string()).take(pa.array(run, type=pa.int64()))
     ref_rec = column(start[:, 3], end[:, 3])
     info = column(start[:, 7], end[:, 7])
