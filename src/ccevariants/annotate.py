@@ -1932,7 +1932,6 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     if n and (status.any() or n_cols.min() != n_cols.max()):
         return _parse_records_python(chunk)
     owner, a_start, a_end = kr.alt_spans(buf, start, end, n_alts)
-    data = buf.tobytes() if n else b""
 
     def column(s_, e_):
         off, dat = kr.gather(buf, s_, e_)
@@ -1941,7 +1940,8 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     # contigs: one name per run of equal CHROM
     firsts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if n else np.zeros(0, np.int64)
     names = [
-        data[a:b].decode() for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)
+        buf[a:b].tobytes().decode()
+        for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)
     ]
     chrom_rec = pa.array(names, type=pa.string()).take(pa.array(run, type=pa.int64()))
     ref_rec = column(start[:, 3], end[:, 3])
