@@ -86,7 +86,14 @@ TABLE_COLUMNS = (
 NMD_BIOTYPES = ("nonsense_mediated_decay", "NMD")
 #: Parquet: columns with mostly distinct values are not dictionary-encoded (the dictionary attempt
 #: costs time and space), and min/max statistics are kept for the columns readers filter on
-_UNIQUE_COLUMNS = ("variant_id", "pos", "hgvsc", "hgvsp", "hgvsp_short")
+#: Parquet columns written dictionary-encoded: long strings repeated across many rows of a row group.
+#: The others are written plain (zstd still compresses them): per-variant values (IDs, positions,
+#: HGVS, REF/ALT), numbers and flags, where hashing every value costs more than it saves (1 M-record
+#: benchmark: ~0.45 CPU s less, the file ~1 MB larger).
+_DICTIONARY_COLUMNS = (
+    "gene", "gene_id", "transcript", "biotype", "consequence", "impact", "exon", "intron",
+    "amino_acids", "codons",
+)  # fmt: skip
 _STATISTICS_COLUMNS = (
     "chrom",
     "pos",
@@ -1514,7 +1521,7 @@ def annotate_vcf(
                 str(tmp_pq),
                 schema,
                 compression="zstd",
-                use_dictionary=[c for c in TABLE_COLUMNS if c not in _UNIQUE_COLUMNS],
+                use_dictionary=list(_DICTIONARY_COLUMNS),
                 write_statistics=list(_STATISTICS_COLUMNS),
             )
             if tmp_pq is not None
