@@ -695,7 +695,9 @@ class Annotator:
         seq_off = np.full(len(tx), -1, dtype=np.int64)
         parts = []
         acc = 0
-        coding = np.unique(p_tx[tx.cds_start[p_tx] >= 0]) if len(p_tx) else np.zeros(0, np.int64)
+        hit = np.zeros(len(tx), dtype=bool)
+        hit[p_tx] = True
+        coding = np.flatnonzero(hit & (tx.cds_start >= 0))
         self.seqs.fill(coding)
         for t in coding.tolist():
             s = self.seqs.get(t)
