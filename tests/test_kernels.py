@@ -442,3 +442,69 @@ def test_hgvs_positions_binary_search_matches_linear_scan(data):
         want = bases.index(g) if g in bases else -1
         assert fast.g2c(g) == slow.g2c(g) == want
         assert fast.position(g) == slow.position(g)
+
+
+@pytest.mark.parametrize("use_jit", TWINS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_row_layout_matches_a_direct_construction(use_jit, data):
+    """``row_layout``: one row per (allele, transcript) pair, one for an allele without any; PICK is
+    the lowest rank per allele (up/downstream-only rows after the others; the first on ties)."""
+    k = load("overlap", use_jit)
+    n = data.draw(st.integers(0, 8))
+    n_tx = data.draw(st.integers(1, 6))
+    pairs = sorted(
+        data.draw(st.lists(st.tuples(st.integers(0, max(n - 1, 0)), st.integers(0, n_tx - 1)), max_size=20))
+        if n
+        else []
+    )
+    p_var = np.array([v for v, _ in pairs], dtype=np.int64)
+    p_tx = np.array([t for _, t in pairs], dtype=np.int64)
+    up, down = 1 << 20, 1 << 21
+    p_flags = np.array(
+        [data.draw(st.sampled_from([0, 1, 6, up, down, up | 4])) for _ in pairs], dtype=np.int64
+    )
+    p_ints = np.array(
+        [[data.draw(st.integers(-1, 9)) for _ in range(19)] for _ in pairs], dtype=np.int64
+    ).reshape(len(pairs), 19)
+    t_strand = np.array([data.draw(st.sampled_from([1, -1])) for _ in range(n_tx)], dtype=np.int64)
+    t_coding = np.array([data.draw(st.integers(0, 1)) for _ in range(n_tx)], dtype=np.int64)
+    t_mane = np.array([data.draw(st.booleans()) for _ in range(n_tx)])
+    t_canon = np.array([data.draw(st.booleans()) for _ in range(n_tx)])
+    t_rank = np.array([data.draw(st.integers(0, 3)) for _ in range(n_tx)], dtype=np.int64)  # ties
+    got = k.row_layout(
+        p_var, p_tx, p_flags, p_ints, n, t_strand, t_coding, t_mane, t_canon, t_rank, up | down
+    )
+    rows = []
+    for i in range(n):
+        mine = [j for j, (v, _) in enumerate(pairs) if v == i]
+        if not mine:
+            rows.append((i, -1, -1, 0, False, 0, -1, -1, -1, False, False, 0))
+        for j in mine:
+            tx, fl = pairs[j][1], int(p_flags[j])
+            only = fl != 0 and fl & ~(up | down) == 0
+            rows.append((
+                i, j, tx, fl, only, t_strand[tx], fl * 2 + t_coding[tx],
+                p_ints[j, 6] if p_ints[j, 6] > 0 else -1, p_ints[j, 8] if p_ints[j, 8] > 0 else -1,
+                bool(t_mane[tx]), bool(t_canon[tx]), t_rank[tx] + (n_tx + 1 if only else 0),
+            ))  # fmt: skip
+    want_pick = [False] * len(rows)
+    for i in range(n):
+        idx = [r for r, row in enumerate(rows) if row[0] == i]
+        want_pick[min(idx, key=lambda r: (rows[r][11], r))] = True
+    names = (
+        "row_var",
+        "pair",
+        "t",
+        "f",
+        "flank",
+        "strand",
+        "key",
+        "cds_pos",
+        "prot_pos",
+        "mane",
+        "canonical",
+    )
+    for c, name in enumerate(names):
+        assert [int(x) for x in got[c]] == [int(row[c]) for row in rows], name
+    assert got[11].tolist() == want_pick

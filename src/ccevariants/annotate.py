@@ -785,22 +785,21 @@ class Annotator:
         # pairs grouped by allele (the overlap kernels give them so for sorted input: no copy then)
         in_order = bool(len(b.p_var) == 0 or (b.p_var[1:] >= b.p_var[:-1]).all())
         order = np.arange(len(b.p_var)) if in_order else np.argsort(b.p_var, kind="stable")
-        counts = np.bincount(b.p_var, minlength=n) if len(b.p_var) else np.zeros(n, dtype=np.int64)
-        per = np.maximum(counts, 1)
-        row_var = np.repeat(np.arange(n, dtype=np.int64), per)
-        nrows = len(row_var)
-        is_pair = np.repeat(counts > 0, per)
-        pr = np.flatnonzero(is_pair)  # output rows that are (variant, transcript) pairs
-        t = np.full(nrows, -1, dtype=np.int64)
-        t[pr] = b.p_tx if in_order else b.p_tx[order]
-        f = np.zeros(nrows, dtype=np.int64)
-        f[pr] = b.flags if in_order else b.flags[order]
+        p_var = b.p_var if in_order else b.p_var[order]
         ints = b.ints if in_order else b.ints[order]
         if not len(order):
             ints = np.zeros((0, 19), dtype=np.int64)
-        flank = np.zeros(nrows, dtype=bool)
-        flank[pr] = ((f[pr] & ~(k.UPSTREAM | k.DOWNSTREAM)) == 0) & (f[pr] != 0)
-        tt = t[pr]
+        # the rows, their transcript columns, positions, flags and PICK: one compiled loop
+        (row_var, pos_in_pairs, t, f, flank, strand, key_all, cds_pos, prot_pos, mane, canonical, pick) = (
+            self.k_overlap.row_layout(
+                p_var, b.p_tx if in_order else b.p_tx[order], b.flags if in_order else b.flags[order],
+                np.ascontiguousarray(ints), n, self.t_strand, self.t_coding, self.t_mane, self.t_canonical,
+                self.global_rank_arr, k.UPSTREAM | k.DOWNSTREAM,
+            )
+        )  # fmt: skip
+        is_pair = pos_in_pairs >= 0
+        pr = np.flatnonzero(is_pair)  # output rows that are (variant, transcript) pairs
+        nrows = len(row_var)
         sym = b.symbolic[row_var]
         strs: dict[str, _Strings] = {}
         # per-transcript columns: index t into the transcript's value ("" for rows without one)
@@ -813,42 +812,18 @@ class Annotator:
         ):
             strs[c] = _Strings(self._tx_values(attr, arrow), t_or_none)
         cols: dict = {}
-        strand = np.zeros(nrows, dtype=np.int8)
-        strand[pr] = self.t_strand[tt]
         # consequence / impact: one lookup per distinct (flags, coding) pair
         kind = np.where(sym, 1, 0)  # 0 intergenic, 1 sequence_variant, 2+ distinct pair terms
         cons_v = ["intergenic_variant", "sequence_variant"]
         impact_v = ["MODIFIER", "MODIFIER"]
         if len(pr):
-            key = f[pr] * 2 + self.t_coding[tt]
-            uniq, inv = np.unique(key, return_inverse=True)
+            uniq, inv = np.unique(key_all[pr], return_inverse=True)
             names = [self._terms(int(u) >> 1, bool(u & 1)) for u in uniq.tolist()]
             cons_v += ["&".join(x[0]) for x in names]
             impact_v += [x[1] for x in names]
             kind[pr] = 2 + inv.reshape(-1)
         strs["consequence"] = _Strings(cons_v, kind)
         strs["impact"] = _Strings(impact_v, kind)
-        cds_pos = np.full(nrows, -1, dtype=np.int64)
-        prot_pos = np.full(nrows, -1, dtype=np.int64)
-        if len(pr):
-            cds_pos[pr] = np.where(ints[:, 6] > 0, ints[:, 6], -1)
-            prot_pos[pr] = np.where(ints[:, 8] > 0, ints[:, 8], -1)
-        # pick: per allele, transcripts the variant hits before up/downstream ones, then the pick order
-        rank = np.zeros(nrows, dtype=np.int64)
-        if len(pr):
-            rank[pr] = self.global_rank_arr[tt] + flank[pr].astype(np.int64) * (len(self.global_rank_arr) + 1)
-        # (rows of an allele are contiguous: its lowest rank, the first row holding it)
-        pick = np.zeros(nrows, dtype=bool)
-        if nrows:
-            group = np.cumsum(per) - per
-            cand = np.flatnonzero(rank == np.repeat(np.minimum.reduceat(rank, group), per))
-            keep = np.ones(len(cand), dtype=bool)
-            keep[1:] = row_var[cand[1:]] != row_var[cand[:-1]]
-            pick[cand[keep]] = True
-        mane = np.zeros(nrows, dtype=bool)
-        mane[pr] = self.t_mane[tt]
-        canonical = np.zeros(nrows, dtype=bool)
-        canonical[pr] = self.t_canonical[tt]
         # CSQ entry (between Allele| and |PICK) as three concatenated parts A + B + C: intergenic /
         # sequence_variant constants and per-row text inside transcripts are all in A; up/downstream
         # rows are "Consequence|IMPACT|" (A, per flags) + "SYMBOL|Gene|Feature|BIOTYPE|STRAND"
@@ -874,8 +849,6 @@ class Annotator:
         det_i = np.zeros(nrows, dtype=np.int64)  # 0: "", else 1 + position in the det_v lists
         dr = np.flatnonzero(is_pair & ~flank)
         if len(dr):
-            pos_in_pairs = np.empty(nrows, dtype=np.int64)
-            pos_in_pairs[pr] = np.arange(len(pr))
             # single-nucleotide rows: text from the formatting kernel; the others in Python
             kr = self._kernel_rows(b, dr, row_var, t, f, ints[pos_in_pairs[dr]])
             done = np.zeros(len(dr), dtype=bool)

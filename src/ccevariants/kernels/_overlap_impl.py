@@ -74,3 +74,73 @@ def fill_overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t
             elif a < qe and qs < b:
                 out_t[k] = j
                 k += 1
+
+
+@jit
+def row_layout(p_var, p_tx, p_flags, p_ints, n, t_strand, t_coding, t_mane, t_canonical, t_rank, flank_bits):
+    """The output rows of ``n`` alleles from their (allele, transcript) pairs, which must be grouped
+    by allele (``p_var`` non-decreasing): one row per pair, one row for an allele without any.
+
+    Per row: ``row_var`` (allele), ``pair`` (index of its pair, -1 for none), ``t`` (transcript, -1),
+    ``f`` (consequence flags, 0), ``flank`` (only ``flank_bits`` set: up/downstream only),
+    ``strand`` (int8, 0 without transcript), ``key`` (``f * 2 + coding`` for pairs, -1 otherwise),
+    ``cds_pos`` / ``prot_pos`` (``p_ints`` columns 6 and 8 when positive, else -1), ``mane``,
+    ``canonical`` and ``pick``: per allele, the row of lowest rank — ``t_rank[t]``, plus
+    ``len(t_rank) + 1`` for an up/downstream-only row, 0 for a row without transcript — the first
+    such row on ties.
+    """
+    m = p_var.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    for j in range(m):
+        counts[p_var[j]] += 1
+    nrows = 0
+    for i in range(n):
+        nrows += counts[i] if counts[i] > 0 else 1
+    row_var = np.empty(nrows, dtype=np.int64)
+    pair = np.full(nrows, -1, dtype=np.int64)
+    t = np.full(nrows, -1, dtype=np.int64)
+    f = np.zeros(nrows, dtype=np.int64)
+    flank = np.zeros(nrows, dtype=np.bool_)
+    strand = np.zeros(nrows, dtype=np.int8)
+    key = np.full(nrows, -1, dtype=np.int64)
+    cds_pos = np.full(nrows, -1, dtype=np.int64)
+    prot_pos = np.full(nrows, -1, dtype=np.int64)
+    mane = np.zeros(nrows, dtype=np.bool_)
+    canonical = np.zeros(nrows, dtype=np.bool_)
+    pick = np.zeros(nrows, dtype=np.bool_)
+    far = t_rank.shape[0] + 1
+    r = 0
+    j = 0
+    for i in range(n):
+        if counts[i] == 0:
+            row_var[r] = i
+            pick[r] = True
+            r += 1
+            continue
+        best = -1
+        best_rank = 0
+        for _ in range(counts[i]):
+            tx = p_tx[j]
+            fl = p_flags[j]
+            row_var[r] = i
+            pair[r] = j
+            t[r] = tx
+            f[r] = fl
+            only_flank = fl != 0 and (fl & ~flank_bits) == 0
+            flank[r] = only_flank
+            strand[r] = t_strand[tx]
+            key[r] = fl * 2 + t_coding[tx]
+            if p_ints[j, 6] > 0:
+                cds_pos[r] = p_ints[j, 6]
+            if p_ints[j, 8] > 0:
+                prot_pos[r] = p_ints[j, 8]
+            mane[r] = t_mane[tx]
+            canonical[r] = t_canonical[tx]
+            rk = t_rank[tx] + (far if only_flank else 0)
+            if best < 0 or rk < best_rank:
+                best = r
+                best_rank = rk
+            r += 1
+            j += 1
+        pick[best] = True
+    return row_var, pair, t, f, flank, strand, key, cds_pos, prot_pos, mane, canonical, pick
