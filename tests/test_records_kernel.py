@@ -124,11 +124,15 @@ def test_random_lines_read_as_a_split_does(rows):
 def test_split_fields_and_rotate_spans(kr):
     rows = [["a", "", "ccc"], ["dd", "e", ""]]
     buf = np.frombuffer("".join(f + "\x1f" for r in rows for f in r).encode(), dtype=np.uint8)
-    offsets, data = kr.split_fields(buf, len(buf), 2, 3, 31)
+    offsets, data = kr.split_fields(buf, len(buf), 2, 3, 31, np.ones(3, dtype=np.bool_))
     got = [[data[offsets[f, i] : offsets[f, i + 1]].tobytes().decode() for f in range(3)] for i in range(2)]
     assert got == rows
+    # fields not wanted are not copied: empty strings
+    offsets, data = kr.split_fields(buf, len(buf), 2, 3, 31, np.array([False, True, True]))
+    got = [[data[offsets[f, i] : offsets[f, i + 1]].tobytes().decode() for f in range(3)] for i in range(2)]
+    assert got == [["", "", "ccc"], ["", "e", ""]]
     with pytest.raises(ValueError, match="unexpected number of fields"):
-        kr.split_fields(buf, len(buf), 2, 4, 31)
+        kr.split_fields(buf, len(buf), 2, 4, 31, np.ones(4, dtype=np.bool_))
     texts = np.frombuffer(b"ABCDEFGH", dtype=np.uint8).copy()
     off = np.array([0, 3, 3, 8], dtype=np.int64)  # "ABC", "", "DEFGH"
     kr.rotate_spans(texts, off, np.array([0, 1, 2]), np.array([1, 2, 7]), True)

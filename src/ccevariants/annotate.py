@@ -845,8 +845,12 @@ class Annotator:
             "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
             "cdna_position", "cds_span", "protein_span",
         )  # fmt: skip
+        # (the detail columns only when the caller wants them: the VCF needs csq_mid alone)
+        detail = tuple(c for c in detail if only is None or c in only)
+        fields = None if len(detail) == 10 else (*detail, "csq_mid")
         det_v = {c: _Pieces([""]) for c in detail}
         det_i = np.zeros(nrows, dtype=np.int64)  # 0: "", else 1 + position in the det_v lists
+        n_det = 1  # values in each det_v list
         dr = np.flatnonzero(is_pair & ~flank)
         if len(dr):
             # single-nucleotide rows: text from the formatting kernel; the others in Python
@@ -865,8 +869,10 @@ class Annotator:
                     order[pos_in_pairs[rows_k]],
                     ci_v,
                     kind,
+                    fields,
                 )
-                det_i[rows_k] = len(det_v["exon"]) + np.arange(len(rows_k))
+                det_i[rows_k] = n_det + np.arange(len(rows_k))
+                n_det += len(rows_k)
                 mid_i[rows_k] = len(mid_v) + np.arange(len(rows_k))
                 for c in detail:
                     det_v[c].add(texts[c])
@@ -887,10 +893,12 @@ class Annotator:
                         order[pos_in_pairs[rows_o]],
                         ci_v,
                         kind,
+                        fields,
                     )
                     good = st == 0
                     rows_g = rows_o[good]
-                    det_i[rows_g] = len(det_v["exon"]) + np.arange(len(rows_g))
+                    det_i[rows_g] = n_det + np.arange(len(rows_g))
+                    n_det += len(rows_g)
                     mid_i[rows_g] = len(mid_v) + np.arange(len(rows_g))
                     keep = pa.array(good)
                     for c in detail:
@@ -904,7 +912,8 @@ class Annotator:
                 rows = self._python_rows(
                     b, rows_p, t, f, ints[pos_in_pairs[rows_p]], order[pos_in_pairs[rows_p]]
                 )
-                det_i[rows_p] = len(det_v["exon"]) + np.arange(len(rows_p))
+                det_i[rows_p] = n_det + np.arange(len(rows_p))
+                n_det += len(rows_p)
                 mid_i[rows_p] = len(mid_v) + np.arange(len(rows_p))
                 for c in detail:
                     det_v[c].add([row[c] for row in rows])
@@ -934,7 +943,7 @@ class Annotator:
         cols["_flank_only"] = flank
         return row_var, cols
 
-    def _format_other_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind):
+    def _format_other_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind, fields=None):
         """Row text of output rows ``rows`` inside a transcript whose allele is not a substitution of
         one base (formatting kernel ``indel_rows``). Returns ``(texts, status, protein_position)``;
         rows with a non-zero status are to be formatted in Python."""
@@ -972,7 +981,7 @@ class Annotator:
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows)), status, ppos
+        return _kernel_fields(buf, used, len(rows), fields), status, ppos
 
     def _tx_values(self, attr: str, arrow: bool):
         """A per-transcript value list (``t_*_l``), as a cached pyarrow array when ``arrow``."""
@@ -1037,9 +1046,7 @@ class Annotator:
         )
         return np.flatnonzero(ok)
 
-    def _format_snv_rows(
-        self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind
-    ) -> dict[str, list[str]]:
+    def _format_snv_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind, fields=None) -> dict:
         """Row text of single-nucleotide rows ``rows`` (output rows; ``pair``: their pair indices
         into the consequence kernel's outputs) from the formatting kernel. ``ci_v[kind[r]]``: the
         escaped ``Consequence|IMPACT|`` of row ``r``."""
@@ -1068,7 +1075,7 @@ class Annotator:
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows))
+        return _kernel_fields(buf, used, len(rows), fields)
 
     def _shift3(self, chrom, start, end, ref, alt, coords):
         """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
@@ -1239,14 +1246,15 @@ _KERNEL_FIELDS = (
 )  # fmt: skip
 
 
-def _kernel_fields(buf, used: int, n: int) -> dict:
-    """Per field, the ``n`` rows' texts from a formatting kernel's buffer, as pyarrow string arrays
-    (no Python string per row)."""
+def _kernel_fields(buf, used: int, n: int, fields=None) -> dict:
+    """Per field (all, or those in ``fields``), the ``n`` rows' texts from a formatting kernel's
+    buffer, as pyarrow string arrays (no Python string per row)."""
     from .kernels import _format_impl as kf
     from .kernels import load
 
-    offsets, data = load("records").split_fields(buf, used, n, kf.N_FIELDS, kf.SEP)
-    return {c: _arrow_strings(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS)}
+    want = np.array([fields is None or c in fields for c in _KERNEL_FIELDS], dtype=np.bool_)
+    offsets, data = load("records").split_fields(buf, used, n, kf.N_FIELDS, kf.SEP, want)
+    return {c: _arrow_strings(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]}
 
 
 def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:

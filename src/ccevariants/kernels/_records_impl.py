@@ -184,11 +184,12 @@ def heads_tails(buf, start, end):
 
 
 @jit
-def split_fields(buf, used, n, n_fields, sep):
+def split_fields(buf, used, n, n_fields, sep, want):
     """Split ``buf[:used]`` — ``n`` rows of ``n_fields`` fields, each field followed by ``sep`` — into
     one string column per field: returns ``(offsets, data)`` with the fields' bytes in ``data``
     field by field (field 0 of every row, then field 1, …) and ``offsets[f, i]`` /
-    ``offsets[f, i + 1]`` the span of field ``f`` of row ``i`` in ``data``."""
+    ``offsets[f, i + 1]`` the span of field ``f`` of row ``i`` in ``data``. Fields whose ``want``
+    is False are not copied (their strings read as empty)."""
     starts = np.empty(n * n_fields + 1, dtype=np.int64)
     k = 0
     starts[0] = 0
@@ -203,6 +204,9 @@ def split_fields(buf, used, n, n_fields, sep):
     q = 0
     for f in range(n_fields):
         offsets[f, 0] = q
+        if not want[f]:
+            offsets[f, 1:] = q
+            continue
         for i in range(n):
             j = i * n_fields + f
             a = starts[j]
