@@ -332,6 +332,39 @@ class _Texts:
         return buf, off
 
 
+class _Contigs:
+    """Per-allele contig names as the distinct ``names`` and a per-allele ``code`` into them (a chunk
+    holds few contigs: no str per allele). Reads as a sequence of names."""
+
+    __slots__ = ("names", "code")
+
+    def __init__(self, names: list[str], code: np.ndarray):
+        uniq = list(dict.fromkeys(names))
+        if len(uniq) != len(names):  # a name in several runs: one code each
+            remap = np.array([uniq.index(x) for x in names], dtype=np.int64)
+            code = remap[code]
+        self.names = uniq
+        self.code = np.asarray(code, dtype=np.int64)
+
+    @classmethod
+    def of(cls, chroms) -> _Contigs:
+        if isinstance(chroms, _Contigs):
+            return chroms
+        names = list(dict.fromkeys(chroms))
+        code_of = {c: k for k, c in enumerate(names)}
+        return cls(names, np.fromiter(map(code_of.__getitem__, chroms), dtype=np.int64, count=len(chroms)))
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    def __getitem__(self, i: int) -> str:
+        return self.names[self.code[i]]
+
+    def __iter__(self):
+        names = self.names
+        return (names[c] for c in self.code.tolist())
+
+
 class _Pieces:
     """The distinct values of a string column, collected piece by piece (lists of str or pyarrow
     string arrays) and joined once."""
@@ -489,11 +522,10 @@ class Annotator:
         Returns ``(wid, text, off, start, contig_len)`` (window of each allele, -1 if none: a cluster
         longer than ``max_span``), or None when a contig is not in the FASTA."""
         n = len(chroms)
-        names = list(dict.fromkeys(chroms))
+        contigs = _Contigs.of(chroms)
+        names, code = contigs.names, contigs.code
         if any(c not in self.fasta_contigs for c in names):
             return None
-        code_of = {c: k for k, c in enumerate(names)}
-        code = np.fromiter(map(code_of.__getitem__, chroms), dtype=np.int64, count=n)
         p0 = np.asarray(pos1, dtype=np.int64) - 1
         e0 = p0 + ref_len
         reach = np.maximum.accumulate(e0) if n else e0
@@ -670,11 +702,11 @@ class Annotator:
         sh_alt_off = np.vstack([alt_off, alt_off])
         # overlaps per contig
         pv, pt = [], []
-        chrom_arr = np.asarray(chroms, dtype=object)
+        contigs = _Contigs.of(chroms)
         tx = self.index.transcripts
-        for chrom in dict.fromkeys(chroms):
+        for c, chrom in enumerate(contigs.names):
             lo, hi = self._transcript_range(chrom)
-            rows = np.flatnonzero((chrom_arr == chrom) & ~symbolic)
+            rows = np.flatnonzero((contigs.code == c) & ~symbolic)
             if hi <= lo or len(rows) == 0:
                 continue
             ts = tx.start[lo:hi]
@@ -1942,7 +1974,7 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
     rec = {
         "owner": owner,
-        "chroms": [names[r] for r in run[owner].tolist()],
+        "chroms": _Contigs(names, run[owner]),
         "pos": pos_rec[owner],
         "refs": _Texts(*reversed(kr.gather(buf, start[owner, 3], end[owner, 3]))),
         "alts": _Texts(*reversed(kr.gather(buf, a_start, a_end))),
