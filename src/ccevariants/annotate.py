@@ -455,13 +455,13 @@ class Annotator:
         self.t_gene_l = [gnames[g] for g in gidx] + [""]
         self.t_gene_id_l = [gids[g] for g in gidx] + [""]
         # per transcript, the escaped CSQ fields SYMBOL|Gene|Feature|BIOTYPE|STRAND
-        self.t_csq_l = [
-            "|".join((_csq_escape(g), _csq_escape(gi), _csq_escape(ti), _csq_escape(bt), str(st) if st else ""))
-            for g, gi, ti, bt, st in zip(
-                self.t_gene_l[:-1], self.t_gene_id_l[:-1], self.t_id_l[:-1], self.t_biotype_l[:-1],
-                tx.strand.tolist(), strict=True,
-            )
-        ] + [""]  # fmt: skip
+        # (escaped column by column: one escape call over each whole column, newline-joined)
+        esc = [
+            _csq_escape("\n".join(col)).split("\n") if col else []
+            for col in (self.t_gene_l[:-1], self.t_gene_id_l[:-1], self.t_id_l[:-1], self.t_biotype_l[:-1])
+        ]
+        strands = [str(st) if st else "" for st in tx.strand.tolist()]
+        self.t_csq_l = ["|".join(x) for x in zip(*esc, strands, strict=True)] + [""]
         self._pa_values: dict = {}
         self.t_mane = np.asarray(tx.mane, dtype=bool)
         self.t_canonical = np.asarray(tx.canonical, dtype=bool)
