@@ -23,10 +23,17 @@ def jit(*args, **kwargs):
     return numba.njit(*args, **options)
 
 
-def set_threads(threads: int | None) -> int:
-    """Set Numba's thread count from the rule's ``threads`` (Snakemake does not set it)."""
+def requested_threads(threads: int | None) -> int:
+    """The thread count asked for: ``threads``, else ``$CCEV_THREADS`` (the workflow rule sets it
+    from its ``threads``), else 1."""
     if threads is None:
         threads = int(os.environ.get("CCEV_THREADS", "1"))
-    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    return max(1, int(threads))
+
+
+def set_threads(threads: int | None) -> int:
+    """Set Numba's thread count from the rule's ``threads`` (Snakemake does not set it), capped at the
+    cores Numba sees; returns it."""
+    threads = min(requested_threads(threads), numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(threads)
     return threads

@@ -208,9 +208,7 @@ class _SeqCache:
         seq = self.cache.get(t)
         if seq is None:
             seq = self.index.transcript_cdna_sequence(t, self.fasta)
-            self.cache[t] = seq
-            if len(self.cache) > self.max_items:
-                self.cache.popitem(last=False)
+            self._put(t, seq)
         else:
             self.cache.move_to_end(t)
         return seq
@@ -287,6 +285,14 @@ class _Texts:
         self._list = values
 
     @classmethod
+    def spans(cls, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> _Texts:
+        """The strings ``buf[starts[i]:ends[i]]``, copied into one buffer (records kernel ``gather``)."""
+        from .kernels import load
+
+        off, out = load("records").gather(buf, starts, ends)
+        return cls(out, off)
+
+    @classmethod
     def of(cls, values) -> _Texts:
         """``values`` (a list of str, or already a ``_Texts``) as a ``_Texts``."""
         return values if isinstance(values, _Texts) else cls.from_list(values)
@@ -323,13 +329,10 @@ class _Texts:
     def lens(self) -> np.ndarray:
         return np.diff(self.off)
 
-    def take(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(buf, off)`` of strings ``idx``, concatenated."""
-        from .kernels import load
-
+    def take(self, idx: np.ndarray) -> _Texts:
+        """The strings ``idx``, in one new buffer."""
         idx = np.asarray(idx, dtype=np.int64)
-        off, buf = load("records").gather(self.buf, self.off[:-1][idx], self.off[1:][idx])
-        return buf, off
+        return _Texts.spans(self.buf, self.off[:-1][idx], self.off[1:][idx])
 
 
 class _Contigs:
@@ -590,9 +593,9 @@ class Annotator:
 
         kr = load("records")
         ref_up, alt_up = refs.upper(), alts.upper()
-        r_off, r_buf = kr.gather(ref_up, ref_off[:-1] + r0, ref_off[:-1] + r1)
-        a_off, a_buf = kr.gather(alt_up, alt_off[:-1] + a0, alt_off[:-1] + a1)
-        t_refs, t_alts = _Texts(r_buf, r_off), _Texts(a_buf, a_off)
+        t_refs = _Texts.spans(ref_up, ref_off[:-1] + r0, ref_off[:-1] + r1)
+        t_alts = _Texts.spans(alt_up, alt_off[:-1] + a0, alt_off[:-1] + a1)
+        a_buf, a_off = t_alts.buf, t_alts.off
         sym = np.flatnonzero(symbolic)
         if len(sym):  # a symbolic allele keeps its REF as written
             refs_l = t_refs.tolist()
@@ -790,7 +793,7 @@ class Annotator:
         return result
 
     def annotate_columns(
-        self, chroms, pos1, refs, alts, record_labels=None, arrow: bool = False, only=None
+        self, chroms, pos1, refs, alts, record_labels=None, arrow: bool | str = False, only=None
     ) -> tuple[np.ndarray, dict]:
         """Annotate a batch of alleles column-wise.
 
@@ -991,8 +994,8 @@ class Annotator:
         pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
         pre_off[1:] = np.cumsum([len(x) for x in prefixes])
         pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
-        ref_buf, ref_off = b.t_refs.take(i)
-        alt_buf, alt_off = b.t_alts.take(i)
+        rt, at = b.t_refs.take(i), b.t_alts.take(i)
+        ref_buf, ref_off, alt_buf, alt_off = rt.buf, rt.off, at.buf, at.off
         # the consequence kernel's peptides of each row, gathered contiguously
         nr, na = np.maximum(ints[:, 10], 0), np.maximum(ints[:, 11], 0)
         a0 = b.aa_off[pair]
@@ -1882,17 +1885,17 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
     read support, and the annotation columns (``_Strings`` made into Arrow arrays here)."""
     import pyarrow as pa
 
-    owner = rec["owner"]
-    a_idx = pa.array(owner, type=pa.int64())
+    row_rec = rec["owner"][row_var]  # the record of each output row
+    r_idx = pa.array(row_rec, type=pa.int64())
     table = {
         "variant_id": rec["labels"].take(rv),
-        "chrom": rec["chrom_rec"].take(a_idx).take(rv),
+        "chrom": rec["chrom_rec"].take(r_idx),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
-        "ref": rec["ref_rec"].take(a_idx).take(rv),
+        "ref": rec["ref_rec"].take(r_idx),
         "alt": alt_arr.take(rv),
-        "filter": rec["filter_rec"].take(a_idx).take(rv),
+        "filter": rec["filter_rec"].take(r_idx),
     }
-    sup = rec["support"][owner][row_var]
+    sup = rec["support"][row_rec]
     for k, c in enumerate(("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt")):
         table[c] = sup[:, k].astype(np.int64)
     # VAFs as htslib stores them (32-bit floats), as cyvcf2 reported them before
@@ -1956,8 +1959,8 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     owner, a_start, a_end = kr.alt_spans(buf, start, end, n_alts)
 
     def column(s_, e_):
-        off, dat = kr.gather(buf, s_, e_)
-        return _arrow_strings(off, dat)
+        t = _Texts.spans(buf, s_, e_)
+        return _arrow_strings(t.off, t.buf)
 
     # contigs: one name per run of equal CHROM
     firsts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if n else np.zeros(0, np.int64)
@@ -1976,8 +1979,8 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
         "owner": owner,
         "chroms": _Contigs(names, run[owner]),
         "pos": pos_rec[owner],
-        "refs": _Texts(*reversed(kr.gather(buf, start[owner, 3], end[owner, 3]))),
-        "alts": _Texts(*reversed(kr.gather(buf, a_start, a_end))),
+        "refs": _Texts.spans(buf, start[owner, 3], end[owner, 3]),
+        "alts": _Texts.spans(buf, a_start, a_end),
         "alts_arrow": alts_a,
         "labels": None,
         "chrom_rec": chrom_rec,

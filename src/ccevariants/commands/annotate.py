@@ -41,17 +41,15 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import os
-
     from .. import annotate
-    from .._numba import set_threads
+    from .._numba import requested_threads, set_threads
 
     if args.threads is not None and args.threads < 1:
         from ..errors import ConfigError
 
         raise ConfigError(f"expected --threads >= 1; found {args.threads}")
     set_threads(args.threads)  # Numba's (capped at the cores it sees)
-    threads = args.threads if args.threads is not None else max(1, int(os.environ.get("CCEV_THREADS", "1")))
+    threads = requested_threads(args.threads)
     # the parent keeps a core for reading, Parquet encoding and BGZF (its threads): worker
     # processes pay off only beside it (on 2 cores, 2 workers + the parent ran 1.4x slower)
     workers = threads - 1 if threads >= 3 else 1

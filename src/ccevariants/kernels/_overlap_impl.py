@@ -1,4 +1,5 @@
-"""Overlap of a batch of variants with transcripts on one contig (0-based half-open coordinates).
+"""Overlap of a batch of variants with transcripts on one contig (0-based half-open coordinates),
+and the output rows the (variant, transcript) pairs make (``row_layout``).
 
 Loaded compiled and as a pure-Python twin (see ``ccevariants.kernels``).
 """
