@@ -766,3 +766,43 @@ def test_batched_transcript_sequences_equal_the_per_transcript_ones(shared_data,
     # T1: exons CGTRYKMA + ACGTBDHVSWACGTAC (upper case), reverse-complemented with IUPAC pairs
     assert cache.cache[0] == "GTACGTWSBDHVACGTTKMRYACG"
     assert len(cache.cache[1]) == 32 - 19  # T2 runs past the contig's end: what the FASTA has
+
+
+def test_two_threads_annotate_in_process_and_ccev_threads_starts_workers(tmp_path, monkeypatch):
+    """``--threads 2`` keeps the chunks in this process (a worker that would die is never started);
+    ``$CCEV_THREADS=3`` without ``--threads`` starts ``3 - 1`` workers, as ``--threads 3`` does."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import ccevariants.annotate as annotate_module
+
+    _build(tmp_path)
+    lines = [f"chr1\t{p}\t.\tC\tA\t.\tPASS\t." for p in (33, 81)] + ["chr1\t120\t.\tT\tC\t.\tPASS\t."]
+    vcf = _vcf(tmp_path, lines)
+    monkeypatch.setattr(annotate_module, "_worker_chunk", _die)
+    rc, out, _ = _run(tmp_path, vcf, "--chunk-size", "1", "--threads", "2")
+    assert rc == 0 and _decompressed(out).count(b"CSQ=") == 3
+    monkeypatch.setenv("CCEV_THREADS", "3")
+    with pytest.raises(BrokenProcessPool):
+        _run(tmp_path, vcf, "--chunk-size", "1")
+
+
+def test_contigs_and_sequence_cache_edges(tmp_path):
+    """``_Contigs``: a name in two runs gets one code; built from a list it reads back as the list.
+    ``_SeqCache.fill`` with more transcripts than the cache holds keeps the last ones, and ``get``
+    still answers for the others. ``Annotator`` refuses a negative distance."""
+    from ccevariants.annotate import Annotator, _Contigs, _FastaView, _SeqCache
+
+    c = _Contigs(["chr1", "chr2", "chr1"], np.array([0, 0, 1, 2, 2]))
+    assert c.names == ["chr1", "chr2"] and c.code.tolist() == [0, 0, 1, 0, 0]
+    assert list(c) == ["chr1", "chr1", "chr2", "chr1", "chr1"] and c[2] == "chr2" and len(c) == 5
+    assert list(_Contigs.of(["b", "a", "b"])) == ["b", "a", "b"]
+    _build(tmp_path)
+    index = load_annotation(tmp_path / "g.gff3", use_cache=False)
+    with pysam.FastaFile(str(tmp_path / "g.fa")) as fh:
+        fa = _FastaView(fh)
+        cache = _SeqCache(index, fa, max_items=2)
+        cache.fill(np.arange(3))
+        assert list(cache.cache) == [1, 2]
+        assert cache.get(0) == index.transcript_cdna_sequence(0, fa) and list(cache.cache) == [2, 0]
+        with pytest.raises(ValueError, match="distance >= 0; found -5"):
+            Annotator(index, fh, distance=-5)
