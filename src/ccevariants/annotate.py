@@ -135,6 +135,10 @@ class _FastaView:
         return self.fasta.fetch(chrom, start, end)
 
 
+#: Longest stretch of a contig read from the FASTA in one piece to splice transcripts in batches.
+SPAN_FETCH_MAX = 4_000_000
+
+
 class _SeqCache:
     """Spliced transcript sequences (transcript orientation, uint8), bounded LRU."""
 
@@ -149,7 +153,7 @@ class _SeqCache:
         """Compute the sequences of transcripts ``ts`` not yet cached, in batches: one FASTA read per
         stretch of at most ``SPAN_FETCH_MAX`` bases of a contig, spliced by a compiled loop."""
         from .kernels import load
-        from .transcripts import _COMPLEMENT, SPAN_FETCH_MAX
+        from .transcripts import _COMPLEMENT
 
         missing = [t for t in np.unique(np.asarray(ts, dtype=np.int64)).tolist() if t not in self.cache]
         if not missing:

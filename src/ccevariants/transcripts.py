@@ -41,8 +41,6 @@ from .errors import InputError
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2
-#: Longest transcript span read from the FASTA in one piece when splicing (longer: exon by exon).
-SPAN_FETCH_MAX = 4_000_000
 
 GENE_COLUMNS = ("gene_id", "name", "chrom", "start", "end", "strand", "biotype")
 TRANSCRIPT_COLUMNS = (
@@ -282,15 +280,9 @@ class TranscriptIndex:
             close = True
         try:
             chrom = str(self.transcripts.chrom[transcript_index])
-            lo, hi = (int(starts.min()), int(ends.max())) if len(starts) else (0, 0)
-            bounds = (starts.tolist(), ends.tolist())
-            span = fasta.fetch(chrom, lo, hi) if len(starts) > 1 and hi - lo <= SPAN_FETCH_MAX else ""
-            if span and len(span) == hi - lo:
-                # one read of the whole span, cut into exons (a FASTA fetch per exon costs more)
-                seq = "".join(span[s - lo : e - lo] for s, e in zip(bounds[0], bounds[1], strict=True))
-            else:  # one exon, a very long span, or a contig shorter than the annotation says
-                seq = "".join(fasta.fetch(chrom, s, e) for s, e in zip(bounds[0], bounds[1], strict=True))
-            seq = seq.upper()
+            seq = "".join(
+                fasta.fetch(chrom, s, e) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+            ).upper()
         finally:
             if close:
                 fasta.close()
