@@ -2191,13 +2191,6 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     return out[:k], line_end
 
 
-def _string_data(arr) -> memoryview:
-    """The bytes of a pyarrow string array's values, concatenated (no separators)."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
-    lo, hi = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
-    return memoryview(arr.buffers()[2])[lo:hi]
-
-
 def _csq_slot(line: str, cols: list[str]) -> tuple[str, str]:
     """``(head, tail)`` such that ``head + csq + tail`` is ``line`` (htslib formatted, no newline) with
     INFO/CSQ set to ``csq`` plus a newline — as :func:`_with_csq` (replaced in place when present,
