@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _arrow
 from . import hgvs as H
 from .bgzf import EOF as BGZF_EOF
 from .errors import CcevariantsError, InputError, ReferenceMismatchError
@@ -270,10 +271,10 @@ class _Strings:
 
         values = self.values
         if not isinstance(values, pa.Array):
-            values = pa.array(values)
+            values = _arrow.array(values)
             if values.type != pa.string():
                 values = values.cast(pa.string())
-        return values.take(pa.array(self.index, type=pa.int64()))
+        return values.take(_arrow.array(self.index, type=pa.int64()))
 
 
 class _Texts:
@@ -396,7 +397,7 @@ class _Pieces:
         import pyarrow as pa
 
         return pa.concat_arrays(
-            [p if isinstance(p, pa.Array) else pa.array(p, type=pa.string()) for p in self.parts if len(p)]
+            [p if isinstance(p, pa.Array) else _arrow.array(p, type=pa.string()) for p in self.parts if len(p)]
         )
 
 
@@ -816,7 +817,6 @@ class Annotator:
         (``_Strings``), so that no Python object is made per output row. ``only``: materialise just
         these string columns (and the non-string ones).
         """
-        import pyarrow as pa
 
         b = self._classify(chroms, pos1, refs, alts, record_labels)
         k = self.k_csq
@@ -939,7 +939,7 @@ class Annotator:
                     det_i[rows_g] = n_det + np.arange(len(rows_g))
                     n_det += len(rows_g)
                     mid_i[rows_g] = len(mid_v) + np.arange(len(rows_g))
-                    keep = pa.array(good)
+                    keep = _arrow.array(good)
                     for c in detail:
                         det_v[c].add(texts[c].filter(keep))
                     mid_v.add(texts["csq_mid"].filter(keep))
@@ -1030,7 +1030,7 @@ class Annotator:
         if hit is None:
             import pyarrow as pa
 
-            hit = self._pa_values[attr] = pa.array(getattr(self, attr), type=pa.string())
+            hit = self._pa_values[attr] = _arrow.array(getattr(self, attr), type=pa.string())
         return hit
 
     def _python_rows(self, b: _Batch, rows, t, f, ints, pair) -> list[dict]:
@@ -1861,7 +1861,7 @@ def _chunk_result(
         row_var, cols = annot.annotate_columns(chroms, pos, refs, alts, labels, arrow="lazy", only=only)
     except ReferenceMismatchError as exc:
         raise ReferenceMismatchError(exc.detail, path=input_vcf) from None
-    rv = pa.array(row_var, type=pa.int64())
+    rv = _arrow.array(row_var, type=pa.int64())
     # CSQ entries: Allele|<mid>|PICK, joined per record (rows are grouped by allele, alleles by record)
     alt_arr = rec["alts_arrow"]
     if pc.all(pc.utf8_is_alpha(alt_arr)).as_py() is not False:  # (True, or None when empty)
@@ -1890,7 +1890,7 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
     import pyarrow as pa
 
     row_rec = rec["owner"][row_var]  # the record of each output row
-    r_idx = pa.array(row_rec, type=pa.int64())
+    r_idx = _arrow.array(row_rec, type=pa.int64())
     table = {
         "variant_id": rec["labels"].take(rv),
         "chrom": rec["chrom_rec"].take(r_idx),
@@ -1910,7 +1910,7 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
             v = cols[c]
             table[c] = v.arrow() if isinstance(v, _Strings) else v
     arrays = [
-        table[c] if isinstance(table[c], pa.Array) else pa.array(table[c], type=schema.field(c).type)
+        table[c] if isinstance(table[c], pa.Array) else _arrow.array(table[c], type=schema.field(c).type)
         for c in TABLE_COLUMNS
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -1926,14 +1926,14 @@ def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
     n = len(chunk)
     first = np.searchsorted(rec["owner"], np.arange(n))
     beg = np.asarray(rec["pos"], dtype=np.int64)[first] - 1
-    end = beg + pc.utf8_length(rec["ref_rec"]).to_numpy(zero_copy_only=False).astype(np.int64)
+    end = beg + _arrow.to_numpy(pc.utf8_length(rec["ref_rec"])).astype(np.int64)
     info = rec["info"]  # INFO per record, Arrow (from _parse_records)
     if pc.any(pc.match_substring(info, "END=")).as_py():
         got = pc.extract_regex(info, r"^(?:[^;]*;)*END=(?P<end>[0-9]{1,18})(?:;|$)")
-        info_end = pc.cast(pc.struct_field(got, [0]), pa.int64()).to_numpy(zero_copy_only=False)
+        info_end = _arrow.to_numpy(pc.cast(pc.struct_field(got, [0]), pa.int64()))
         info_end = np.where(np.isnan(info_end.astype(np.float64)), -1, info_end).astype(np.int64)
         end = np.where(info_end > beg, info_end, end)
-    return rec["chrom_rec"].to_numpy(zero_copy_only=False), beg, end, line_end
+    return _arrow.to_numpy(rec["chrom_rec"]), beg, end, line_end
 
 
 def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
@@ -1972,11 +1972,11 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
         buf[a:b].tobytes().decode()
         for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)
     ]
-    chrom_rec = pa.array(names, type=pa.string()).take(pa.array(run, type=pa.int64()))
+    chrom_rec = _arrow.strings(names).take(_arrow.array(run, type=pa.int64()))
     ref_rec = column(start[:, 3], end[:, 3])
     info = column(start[:, 7], end[:, 7])
     filt_raw = column(start[:, 6], end[:, 6])
-    filt = pc.if_else(pc.is_in(filt_raw, pa.array([".", "PASS"])), pa.scalar("PASS"), filt_raw)
+    filt = pc.if_else(pc.is_in(filt_raw, _arrow.strings([".", "PASS"])), _arrow.strings(["PASS"])[0], filt_raw)
     alts_a = column(a_start, a_end)
     h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
     rec = {
@@ -2005,10 +2005,10 @@ def _table_only(rec: dict) -> dict:
     import pyarrow.compute as pc
 
     if rec["labels"] is None:
-        a_idx = pa.array(rec["owner"], type=pa.int64())
+        a_idx = _arrow.array(rec["owner"], type=pa.int64())
         rec["labels"] = pc.binary_join_element_wise(
-            rec["chrom_rec"].take(a_idx), pc.cast(pa.array(rec["pos"]), pa.string()),
-            rec["ref_rec"].take(a_idx), rec["alts_arrow"], ":",
+            rec["chrom_rec"].take(a_idx), pc.cast(_arrow.array(rec["pos"]), pa.string()),
+            rec["ref_rec"].take(a_idx), rec["alts_arrow"], _arrow.strings([":"])[0],
         )  # fmt: skip
     if rec["support"] is None:
         # INFO values (the last of a repeated key, as a dict built item by item would keep):
@@ -2072,15 +2072,15 @@ def _parse_records_python(chunk: list[str]) -> dict:
         "pos": pos,
         "refs": refs,
         "alts": alts,
-        "alts_arrow": pa.array(alts, type=pa.string()),
-        "labels": pa.array(labels, type=pa.string()),
-        "chrom_rec": pa.array(chrom_rec, type=pa.string()),
-        "ref_rec": pa.array(ref_rec, type=pa.string()),
-        "filter_rec": pa.array(filter_rec, type=pa.string()),
+        "alts_arrow": _arrow.array(alts, type=pa.string()),
+        "labels": _arrow.array(labels, type=pa.string()),
+        "chrom_rec": _arrow.array(chrom_rec, type=pa.string()),
+        "ref_rec": _arrow.array(ref_rec, type=pa.string()),
+        "filter_rec": _arrow.array(filter_rec, type=pa.string()),
         "support": np.asarray(support, dtype=np.float64).reshape(len(chunk), 8),
-        "heads": pa.array(heads, type=pa.string()),
-        "tails": pa.array(tails, type=pa.string()),
-        "info": pa.array(infos, type=pa.string()),
+        "heads": _arrow.array(heads, type=pa.string()),
+        "tails": _arrow.array(tails, type=pa.string()),
+        "info": _arrow.array(infos, type=pa.string()),
     }
 
 
@@ -2144,7 +2144,7 @@ def _string_buffers(values) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (int64, one per value + 1) and bytes of a string column (pyarrow array or list)."""
     import pyarrow as pa
 
-    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+    arr = values if isinstance(values, pa.Array) else _arrow.array(values, type=pa.string())
     if arr.null_count:
         raise ValueError("a CSQ part holds a missing value")
     if arr.type == pa.large_string():

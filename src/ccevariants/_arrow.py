@@ -1,0 +1,92 @@
+"""Arrow arrays from NumPy arrays and Python lists, built from their buffers.
+
+``pyarrow.array`` asks of every input — a list, a NumPy array — whether it is a pandas object, and
+to ask it imports pandas: about 0.35 s in every process that makes an array, used or not. The
+annotation path builds its arrays with :func:`array` instead, so that ``ccev annotate`` never imports
+pandas (``tests/test_arrow.py`` checks it). Values and types are those ``pyarrow.array``
+gives: integers are cast with Arrow's safe cast (overflow is an error, not a wrap), NaN stays NaN,
+``None`` in a list of strings is null.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def array(values, type=None):  # noqa: A002 - pyarrow's own parameter name
+    """``pyarrow.array(values, type=type)`` for a pyarrow array, a NumPy array (bool, integer or
+    float) or a list of ``str``/``None`` (a list of numbers goes through NumPy)."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array):
+        return values if type is None or values.type.equals(type) else values.cast(type)
+    if type is not None and (pa.types.is_string(type) or pa.types.is_large_string(type)):
+        return strings(values, type)
+    if not isinstance(values, np.ndarray):
+        if type is None and any(isinstance(v, str) for v in values):
+            return strings(values)
+        if len(values) == 0:
+            return pa.nulls(0) if type is None else pa.nulls(0, type)
+        values = np.asarray(values)
+    if values.dtype == np.bool_:
+        bits = np.packbits(values, bitorder="little")
+        out = pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    elif values.dtype.kind in "iuf":
+        data = np.ascontiguousarray(values)
+        out = pa.Array.from_buffers(pa.from_numpy_dtype(data.dtype), len(data), [None, pa.py_buffer(data)])
+    else:
+        raise TypeError(f"expected a bool, integer or float array; found dtype {values.dtype}")
+    return out if type is None or out.type.equals(type) else out.cast(type)
+
+
+def strings(values, type=None):  # noqa: A002
+    """A string array (``large_string`` when ``type`` says so or past 2 GiB) from a list of
+    ``str``/``None`` or a NumPy array of them."""
+    import pyarrow as pa
+
+    data = [b"" if v is None else v.encode() for v in values]
+    n = len(data)
+    off = np.zeros(n + 1, dtype=np.int64)
+    if n:
+        np.cumsum([len(d) for d in data], out=off[1:])
+    nulls = [i for i, v in enumerate(values) if v is None]
+    validity = None
+    if nulls:
+        valid = np.ones(n, dtype=bool)
+        valid[nulls] = False
+        validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    blob = pa.py_buffer(b"".join(data))
+    if (type is not None and pa.types.is_large_string(type)) or off[-1] >= 2**31:
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(off), blob, validity, len(nulls))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(off.astype(np.int32)), blob, validity, len(nulls))
+
+
+def to_numpy(arr) -> np.ndarray:
+    """``arr.to_numpy(zero_copy_only=False)`` for a pyarrow array of numbers, booleans or strings
+    (numbers with nulls: float64 with NaN; strings: an object array of ``str``/``None``)."""
+    import pyarrow as pa
+
+    n = len(arr)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        out = np.empty(n, dtype=object)
+        out[:] = arr.to_pylist()
+        return out
+    if n == 0:
+        return np.zeros(0, dtype=bool if pa.types.is_boolean(arr.type) else arr.type.to_pandas_dtype())
+    if pa.types.is_boolean(arr.type):
+        values = _bits(arr.buffers()[1], arr.offset, n)
+    elif pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        dtype = np.dtype(arr.type.to_pandas_dtype())
+        values = np.frombuffer(arr.buffers()[1], dtype=dtype, count=arr.offset + n)[arr.offset :]
+    else:
+        raise TypeError(f"expected an array of numbers, booleans or strings; found {arr.type}")
+    if arr.null_count:  # the values under a null are undefined: NaN
+        values = values.astype(np.float64)
+        values[~_bits(arr.buffers()[0], arr.offset, n)] = np.nan
+    return values
+
+
+def _bits(buf, offset: int, n: int) -> np.ndarray:
+    """``n`` bits of an Arrow bitmap from bit ``offset``, as bool."""
+    bits = np.unpackbits(np.frombuffer(buf, dtype=np.uint8), bitorder="little", count=offset + n)
+    return bits[offset:].astype(bool)

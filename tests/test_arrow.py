@@ -1,0 +1,91 @@
+"""``ccevariants._arrow``: Arrow arrays built from buffers equal what ``pyarrow.array`` and
+``Array.to_numpy`` give, and ``ccev annotate`` runs without importing pandas."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ccevariants import _arrow
+
+text = st.one_of(st.none(), st.text(max_size=6))
+
+
+@settings(deadline=None)  # the first pa.array imports pandas
+@given(st.lists(text, max_size=30), st.booleans())
+def test_strings_equal_pyarrow(values, large):
+    typ = pa.large_string() if large else pa.string()
+    got = _arrow.strings(values, typ)
+    want = pa.array(values, type=typ)
+    assert got.type == typ and got.equals(want) and got.null_count == values.count(None)
+    assert list(_arrow.to_numpy(got)) == values
+
+
+@settings(deadline=None)
+@given(
+    st.sampled_from([np.int8, np.int32, np.int64, np.uint16, np.float32, np.float64, np.bool_]),
+    st.lists(st.integers(-100, 100), max_size=40),
+    st.integers(0, 5),
+)
+def test_numeric_arrays_equal_pyarrow_and_read_back(dtype, ints, cut):
+    values = np.asarray(ints).astype(dtype)
+    got, want = _arrow.array(values), pa.array(values)
+    assert got.type == want.type and got.equals(want)
+    sliced = got[min(cut, len(got)) :]  # an offset into the buffers
+    np.testing.assert_array_equal(_arrow.to_numpy(sliced), values[min(cut, len(values)) :])
+    assert _arrow.to_numpy(sliced).dtype == np.dtype(dtype)
+
+
+def test_casts_nulls_and_refusals():
+    assert _arrow.array(np.array([1, 2]), pa.int32()).type == pa.int32()
+    with pytest.raises(pa.ArrowInvalid, match="not in range"):  # a safe cast, not a wrap
+        _arrow.array(np.array([2**40]), pa.int32())
+    assert _arrow.array([3, 4]).to_pylist() == [3, 4] and _arrow.array(["a", None]).to_pylist() == ["a", None]
+    assert _arrow.array([], pa.int64()).type == pa.int64() and _arrow.array([]).type == pa.null()
+    nan = np.array([1.5, np.nan])
+    assert np.isnan(_arrow.array(nan).to_numpy()[1])  # NaN stays NaN, not null
+    with_null = pc.cast(
+        pc.struct_field(pc.extract_regex(_arrow.strings(["END=7", "x"]), r"END=(?P<e>\d+)"), [0]), pa.int64()
+    )
+    np.testing.assert_array_equal(_arrow.to_numpy(with_null), [7.0, np.nan])
+    assert _arrow.to_numpy(_arrow.array([], pa.bool_())).dtype == np.bool_
+    with pytest.raises(TypeError, match="expected a bool, integer or float array; found dtype <U1"):
+        _arrow.array(np.array(["a"]))
+    with pytest.raises(TypeError, match="expected an array of numbers, booleans or strings; found date32"):
+        _arrow.to_numpy(pa.array([0], pa.int32()).cast(pa.date32()))
+
+
+def test_annotate_does_not_import_pandas(tmp_path):
+    """A whole ``ccev annotate`` run with a table — multi-allelic records, a symbolic ALT with END,
+    a FILTER, an indel — never imports pandas (pyarrow would, for any ``pa.array`` call: 0.35 s)."""
+    from test_annotate import _build, _vcf
+
+    body = _build(tmp_path)[0]
+    vcf = _vcf(
+        tmp_path,
+        [
+            f"chr1\t33\t.\t{body[32]}\tA,G\t.\tLowQual\tT_DP=20;T_AD=10,5,5",
+            f"chr1\t40\t.\t{body[39:41]}\t{body[39]}\t.\tPASS\t.",
+            f"chr1\t85\t.\t{body[84]}\t<DEL>\t.\t.\tEND=150",
+            "chr2\t10\t.\tC\tT\t.\tPASS\t.",
+        ],
+    )
+    code = (
+        "import sys\nfrom ccevariants.cli import main\n"
+        f"rc = main(['annotate', '--input', {str(vcf)!r}, '--reference', {str(tmp_path / 'g.fa')!r},"
+        f" '--annotation', {str(tmp_path / 'g.gff3')!r}, '--output', {str(tmp_path / 'o.vcf.gz')!r},"
+        f" '--table', {str(tmp_path / 'o.parquet')!r}, '--chunk-size', '2', '--cache-dir', {str(tmp_path / 'c')!r}])\n"
+        "print(rc, sorted(m for m in ('pandas', 'pyarrow', 'numba') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[-2] == "0 ['numba', 'pyarrow']", done.stderr[-500:]
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "o.parquet").num_rows >= 5
