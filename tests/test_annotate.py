@@ -177,15 +177,17 @@ def _decompressed(path):
     return gzip.open(path).read()
 
 
-def test_worker_processes_give_identical_output(tmp_path):
-    """--threads 3 (two forked workers, chunks of 2 records) writes the same VCF text and table as
-    one process; the file is valid BGZF (tabix-indexed, ends with the EOF block)."""
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_threads_and_worker_processes_give_identical_output(tmp_path, threads):
+    """--threads 2 (two chunk threads) and 3 (two forked workers), chunks of 2 records, write the same
+    VCF text and table as one thread; the file is valid BGZF (tabix-indexed, ends with the EOF
+    block)."""
     _build(tmp_path)
     lines = [f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\tT_DP={p}" for p, b, a in [*MIXED, (9000, "A", "C")]]
     vcf = _vcf(tmp_path, lines)
     rc1, out1, table1 = _run(tmp_path, vcf, "--chunk-size", "2")
     text1, df1 = _decompressed(out1), pq.read_table(table1).to_pandas()
-    rc2, out2, table2 = _run(tmp_path, vcf, "--chunk-size", "2", "--threads", "3")
+    rc2, out2, table2 = _run(tmp_path, vcf, "--chunk-size", "2", "--threads", threads)
     assert rc1 == rc2 == 0
     assert _decompressed(out2) == text1 and text1.count(b"CSQ=") == 7
     assert pq.read_table(table2).to_pandas().equals(df1)
@@ -215,7 +217,9 @@ def test_without_table_the_vcf_is_the_same(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["out.parquet"]
 
 
-def test_worker_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(tmp_path, capsys):
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(tmp_path, capsys, threads):
+    """On chunk threads or in worker processes alike; no output is left."""
     _build(tmp_path)
     lines = [
         "chr1\t33\t.\tC\tA\t.\tPASS\t.",
@@ -224,7 +228,7 @@ def test_worker_error_in_an_earlier_chunk_is_reported_before_a_later_sort_error(
         "chr1\t120\t.\tT\tC\t.\tPASS\t.",
         "chr1\t38\t.\tG\tA\t.\tPASS\t.",  # unsorted, read after chunk 1 was handed to a worker
     ]
-    rc, out, table = _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "2", "--threads", "3")
+    rc, out, table = _run(tmp_path, _vcf(tmp_path, lines), "--chunk-size", "2", "--threads", threads)
     err = capsys.readouterr().err
     assert rc == 2 and "expected REF 'A'" in err and "chr1:82:T:G" in err and "sorted" not in err
     assert not out.exists() and not table.exists()
@@ -768,9 +772,11 @@ def test_batched_transcript_sequences_equal_the_per_transcript_ones(shared_data,
     assert len(cache.cache[1]) == 32 - 19  # T2 runs past the contig's end: what the FASTA has
 
 
-def test_two_threads_annotate_in_process_and_ccev_threads_starts_workers(tmp_path, monkeypatch):
-    """``--threads 2`` keeps the chunks in this process (a worker that would die is never started);
-    ``$CCEV_THREADS=3`` without ``--threads`` starts ``3 - 1`` workers, as ``--threads 3`` does."""
+def test_two_threads_annotate_on_chunk_threads_and_ccev_threads_starts_workers(tmp_path, monkeypatch):
+    """``--threads 2`` annotates the chunks on two threads of this process (a worker that would die
+    is never started); ``$CCEV_THREADS=3`` without ``--threads`` starts ``3 - 1`` workers, as
+    ``--threads 3`` does."""
+    import threading
     from concurrent.futures.process import BrokenProcessPool
 
     import ccevariants.annotate as annotate_module
@@ -779,11 +785,48 @@ def test_two_threads_annotate_in_process_and_ccev_threads_starts_workers(tmp_pat
     lines = [f"chr1\t{p}\t.\tC\tA\t.\tPASS\t." for p in (33, 81)] + ["chr1\t120\t.\tT\tC\t.\tPASS\t."]
     vcf = _vcf(tmp_path, lines)
     monkeypatch.setattr(annotate_module, "_worker_chunk", _die)
+    ran_on, real = [], annotate_module._chunk_result
+
+    def spy(*args, **kwargs):
+        ran_on.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(annotate_module, "_chunk_result", spy)
     rc, out, _ = _run(tmp_path, vcf, "--chunk-size", "1", "--threads", "2")
     assert rc == 0 and _decompressed(out).count(b"CSQ=") == 3
+    assert len(ran_on) == 3 and all(n.startswith("ccev-annotate") for n in ran_on)  # the pool's threads
     monkeypatch.setenv("CCEV_THREADS", "3")
     with pytest.raises(BrokenProcessPool):
         _run(tmp_path, vcf, "--chunk-size", "1")
+
+
+def test_chunk_threads_share_the_caches_safely(tmp_path):
+    """Two chunk threads over 20 chunks of the benchmark's synthetic inputs (SNVs and indels in
+    transcripts on both strands; the FASTA handle and the transcript-sequence and coordinate caches
+    are shared, each batch's reference windows are the thread's own): the same VCF text and table as
+    one thread. (With the windows shared between threads, this differs in most runs.)"""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_annotate", Path(__file__).parents[1] / "benchmarks" / "annotate.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    fasta, gff, vcf, _ = bench.make_inputs(tmp_path, 1, 200, 8000, seed=3)
+    runs = []
+    for threads in ("1", "2"):
+        out, table = tmp_path / f"t{threads}.vcf.gz", tmp_path / f"t{threads}.parquet"
+        argv = ["annotate", "--input", str(vcf), "--reference", str(fasta), "--annotation", str(gff)]
+        argv += ["--output", str(out), "--table", str(table), "--chunk-size", "400", "--threads", threads]
+        assert main([*argv, "--cache-dir", str(tmp_path / "cache")]) == 0
+        runs.append((_decompressed(out), pq.read_table(table)))
+    (text1, table1), (text2, table2) = runs
+    assert text1.count(b"CSQ=") > 7900 and text2 == text1
+    assert table2.to_pandas().equals(table1.to_pandas()) and table1.num_rows > 8000  # (NaN-aware)
+    assert {"missense_variant", "frameshift_variant", "intron_variant"} <= {
+        t for c in table1.column("consequence").to_pylist() for t in c.split("&")
+    }
 
 
 def test_contigs_and_sequence_cache_edges(tmp_path):

@@ -136,6 +136,23 @@ class _FastaView:
         return self.fasta.fetch(chrom, start, end)
 
 
+class _SharedFasta:
+    """A FASTA handle that chunk threads share: one ``fetch`` at a time (an htslib ``faidx`` handle
+    is not thread-safe). Exposes what :class:`Annotator` reads of it."""
+
+    def __init__(self, fasta):
+        import threading
+
+        self.fasta = fasta
+        self.references = fasta.references
+        self.lengths = fasta.lengths
+        self._lock = threading.Lock()
+
+    def fetch(self, *args, **kwargs):
+        with self._lock:
+            return self.fasta.fetch(*args, **kwargs)
+
+
 #: Longest stretch of a contig read from the FASTA in one piece to splice transcripts in batches.
 SPAN_FETCH_MAX = 4_000_000
 
@@ -149,10 +166,17 @@ class _SeqCache:
         self.max_items = max_items
         self.cache: OrderedDict[int, str] = OrderedDict()
         self._complement = None
+        import threading
+
+        self._lock = threading.RLock()  # chunk threads share the cache
 
     def fill(self, ts) -> None:
         """Compute the sequences of transcripts ``ts`` not yet cached, in batches: one FASTA read per
         stretch of at most ``SPAN_FETCH_MAX`` bases of a contig, spliced by a compiled loop."""
+        with self._lock:
+            self._fill(ts)
+
+    def _fill(self, ts) -> None:
         from .kernels import load
         from .transcripts import _COMPLEMENT
 
@@ -210,13 +234,14 @@ class _SeqCache:
             self.cache.popitem(last=False)
 
     def get(self, t: int) -> str:
-        seq = self.cache.get(t)
-        if seq is None:
-            seq = self.index.transcript_cdna_sequence(t, self.fasta)
-            self._put(t, seq)
-        else:
-            self.cache.move_to_end(t)
-        return seq
+        with self._lock:
+            seq = self.cache.get(t)
+            if seq is None:
+                seq = self.index.transcript_cdna_sequence(t, self.fasta)
+                self._put(t, seq)
+            else:
+                self.cache.move_to_end(t)
+            return seq
 
 
 def trim_allele(pos1: int, ref: str, alt: str) -> tuple[int, int, str, str]:
@@ -397,7 +422,11 @@ class _Pieces:
         import pyarrow as pa
 
         return pa.concat_arrays(
-            [p if isinstance(p, pa.Array) else _arrow.array(p, type=pa.string()) for p in self.parts if len(p)]
+            [
+                p if isinstance(p, pa.Array) else _arrow.array(p, type=pa.string())
+                for p in self.parts
+                if len(p)
+            ]
         )
 
 
@@ -420,13 +449,17 @@ class Annotator:
             raise ValueError(f"expected an up/downstream distance >= 0; found {distance}")
         self.distance = int(distance)
         self.index = index
-        self.fasta = fasta
         self.pick_order = pick_order
         self.k_overlap = load("overlap", use_jit)
         self.k_csq = load("consequence", use_jit)
         self.k_fmt = load("format", use_jit)
         self.k_alleles = load("alleles", use_jit)
-        self.seqs = _SeqCache(index, _FastaView(fasta))
+        self.seqs = _SeqCache(index, None)
+        self.use_fasta(fasta)
+        import threading
+
+        self._local = threading.local()  # per-thread scratch: the reference windows of a batch
+        self._coords_lock = threading.Lock()
         self._range_cache: dict[str, tuple[int, int]] = {}
         self.fasta_contigs = set(fasta.references)
         self.contig_lengths = dict(zip(fasta.references, fasta.lengths, strict=True))
@@ -512,13 +545,20 @@ class Annotator:
             self._range_cache[chrom] = hit
         return hit
 
+    def use_fasta(self, fasta) -> None:
+        """Read the reference from ``fasta`` (a pysam ``FastaFile``; a forked worker reopens it), one
+        fetch at a time however many threads annotate chunks."""
+        self.fasta = fasta if isinstance(fasta, _SharedFasta) else _SharedFasta(fasta)
+        self.seqs.fasta = _FastaView(self.fasta)
+
     def _coords(self, t: int) -> H.TranscriptCoords:
-        c = self.coords.get(t)
-        if c is None:
-            c = self.coords[t] = H.TranscriptCoords(self.index, t)
-            if len(self.coords) > 20000:
-                self.coords.popitem(last=False)
-        return c
+        with self._coords_lock:
+            c = self.coords.get(t)
+            if c is None:
+                c = self.coords[t] = H.TranscriptCoords(self.index, t)
+                if len(self.coords) > 20000:
+                    self.coords.popitem(last=False)
+            return c
 
     def _allele_windows(
         self, chroms, pos1, ref_len, gap: int = 1000, pad: int = 200, max_span: int = 2_000_000
@@ -577,7 +617,7 @@ class Annotator:
             return None
         wid, win_text, win_off, w_start, w_len = windows
         win_buf = np.frombuffer(win_text.encode() or b"\0", dtype=np.uint8)
-        self._last_windows = (wid, win_buf, win_off, w_start, w_len)
+        self._local.windows = (wid, win_buf, win_off, w_start, w_len)
         ref_off, alt_off = refs.off, alts.off
         k = self.k_alleles
         status, symbolic, starts, ends, r0, r1, a0, a1, sh_start, sh_end, sh_rot = k.prepare(
@@ -699,7 +739,7 @@ class Annotator:
         ReferenceMismatchError when REF disagrees with the FASTA or the contig is not in it.
         """
         n = len(chroms)
-        self._last_windows = None
+        self._local.windows = None
         prep = self._prepare_kernel(chroms, pos1, refs, alts)
         if prep is None:  # a REF mismatch, a missing contig or non-ASCII alleles: allele by allele
             prep = self._as_texts(
@@ -778,7 +818,7 @@ class Annotator:
         )
         return _Batch(
             chroms, starts, ends, t_refs, t_alts, symbolic, p_var, p_tx, flags, ints, aa_off, aa_ref, aa_alt,
-            seq_buf, seq_off, self._last_windows,
+            seq_buf, seq_off, self._local.windows,
         )  # fmt: skip
 
     def annotate(self, chroms, pos1, refs, alts, record_labels=None) -> list[list[dict]]:
@@ -1482,13 +1522,16 @@ def annotate_vcf(
     use_jit: bool = True,
     workers: int = 1,
     distance: int = FLANK,
+    threads: int = 1,
 ) -> dict:
     """Annotate ``input_vcf`` and write ``output`` (bgzipped + tabix-indexed VCF with CSQ) and ``table``
     (Parquet, contract §3; None: no table). Returns run statistics.
 
-    ``workers`` > 1 annotates chunks in that many forked processes (results are written in input
-    order, so the output does not depend on it); 1 annotates in this process. ``distance``: reach
-    of upstream/downstream_gene_variant in bases (VEP's ``--distance``; 0: none reported).
+    ``workers`` > 1 annotates chunks in that many forked processes; 1 annotates in this process, on
+    ``threads`` threads (the kernels release the GIL; the FASTA handle and the sequence and
+    coordinate caches are shared under locks). Results are written in input order, so the output
+    depends on neither. ``distance``: reach of upstream/downstream_gene_variant in bases (VEP's
+    ``--distance``; 0: none reported).
     """
     import cyvcf2
     import pyarrow.parquet as pq
@@ -1501,8 +1544,9 @@ def annotate_vcf(
 
     log.info(
         "ccevariants %s annotate: input=%s reference=%s annotation=%s pick_order=%s distance=%d chunk_size=%d"
-        " workers=%d",
+        " workers=%d threads=%d",
         __version__, input_vcf, reference, annotation, ",".join(pick_order), distance, chunk_size, workers,
+        threads if workers == 1 else 1,
     )  # fmt: skip
     index = load_annotation(annotation, cache_dir=cache_dir)
     log.info("transcript index: %d genes, %d transcripts", len(index.genes), len(index.transcripts))
@@ -1531,7 +1575,9 @@ def annotate_vcf(
 
     from ._io import atomic_path
 
-    runner = _ChunkRunner(annot, schema if table is not None else None, input_vcf, reference, workers)
+    runner = _ChunkRunner(
+        annot, schema if table is not None else None, input_vcf, reference, workers, threads
+    )
     with contextlib.ExitStack() as stack:
         tmp_vcf = stack.enter_context(atomic_path(out_path, suffix=".vcf.gz"))
         tmp_pq = stack.enter_context(atomic_path(table, suffix=".parquet")) if table is not None else None
@@ -1753,8 +1799,7 @@ def _worker_init(reference) -> None:
     import pysam
 
     annot = _WORKER["annot"]
-    annot.fasta = pysam.FastaFile(str(reference))
-    annot.seqs.fasta = _FastaView(annot.fasta)
+    annot.use_fasta(pysam.FastaFile(str(reference)))
 
 
 def _worker_chunk(lines):
@@ -1766,15 +1811,17 @@ def _worker_chunk(lines):
 
 
 class _ChunkRunner:
-    """Runs :func:`_chunk_result` on chunks in this process (``workers`` = 1, or an input that fits
-    in one chunk) or in a pool of forked processes, yielding results in submission order with at
-    most ``2 × workers`` chunks in flight. The pool is forked at the first chunk that is not the
-    last one (so small inputs pay no process start-up)."""
+    """Runs :func:`_chunk_result` on chunks in this process — on this thread (``workers`` = ``threads``
+    = 1, or an input that fits in one chunk) or on ``threads`` threads (the kernels release the GIL)
+    — or in a pool of ``workers`` forked processes, yielding results in submission order with at
+    most ``2 × (workers or threads)`` chunks in flight. The pool is started at the first chunk that
+    is not the last one (so small inputs pay no process start-up)."""
 
-    def __init__(self, annot, schema, input_vcf, reference, workers: int):
+    def __init__(self, annot, schema, input_vcf, reference, workers: int, threads: int = 1):
         self.args = (annot, schema, input_vcf)
         self.reference = str(reference)
         self.workers = max(1, int(workers))
+        self.threads = max(1, int(threads)) if self.workers == 1 else 1
         self.pool = None
         self.pending: deque = deque()
 
@@ -1786,25 +1833,36 @@ class _ChunkRunner:
         return result
 
     def submit(self, lines, last: bool = False):
-        if self.pool is None and (self.workers == 1 or last):
+        if self.pool is None and (self.workers == self.threads == 1 or last):
             yield _chunk_result(lines, *self.args, compress=False, defer_table=True)
             return
         if self.pool is None:
-            import multiprocessing
-
-            annot, schema, input_vcf = self.args
-            _WORKER.update(annot=annot, schema=schema, input_vcf=input_vcf)
-            ctx = multiprocessing.get_context("fork")
-            from concurrent.futures import ProcessPoolExecutor
-
-            # (a worker that dies — killed for memory — fails the run with BrokenProcessPool
-            # instead of leaving the parent waiting for its chunk)
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_worker_init, initargs=(self.reference,)
-            )
-        self.pending.append(self.pool.submit(_worker_chunk, lines))
-        while len(self.pending) >= 2 * self.workers:
+            self.pool = self._start()
+        if self.workers > 1:
+            self.pending.append(self.pool.submit(_worker_chunk, lines))
+        else:  # BGZF on the chunk's thread too: the writer's thread only writes
+            self.pending.append(self.pool.submit(_chunk_result, lines, *self.args, defer_table=True))
+        while len(self.pending) >= 2 * max(self.workers, self.threads):
             yield self._unwrap(self.pending.popleft().result())
+
+    def _start(self):
+        if self.workers == 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            return ThreadPoolExecutor(self.threads, thread_name_prefix="ccev-annotate")
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        annot, schema, input_vcf = self.args
+        _WORKER.update(annot=annot, schema=schema, input_vcf=input_vcf)
+        # (a worker that dies — killed for memory — fails the run with BrokenProcessPool instead
+        # of leaving the parent waiting for its chunk)
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_worker_init,
+            initargs=(self.reference,),
+        )
 
     def drain(self):
         while self.pending:
@@ -1976,7 +2034,9 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     ref_rec = column(start[:, 3], end[:, 3])
     info = column(start[:, 7], end[:, 7])
     filt_raw = column(start[:, 6], end[:, 6])
-    filt = pc.if_else(pc.is_in(filt_raw, _arrow.strings([".", "PASS"])), _arrow.strings(["PASS"])[0], filt_raw)
+    filt = pc.if_else(
+        pc.is_in(filt_raw, _arrow.strings([".", "PASS"])), _arrow.strings(["PASS"])[0], filt_raw
+    )
     alts_a = column(a_start, a_end)
     h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
     rec = {

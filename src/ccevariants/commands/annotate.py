@@ -33,10 +33,9 @@ def add_arguments(parser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="cores to use (default: $CCEV_THREADS, else 1; the workflow rule passes its threads): the"
-        " process itself reads, encodes the table and compresses on threads of its own, so up to 2 it"
-        " annotates in-process; from 3, threads - 1 worker processes annotate chunks in parallel;"
-        " output does not depend on it",
+        help="cores to use (default: $CCEV_THREADS, else 1; the workflow rule passes its threads): 1 or 2"
+        " annotate chunks on that many threads of this process; from 3, threads - 1 worker processes"
+        " annotate chunks in parallel; output does not depend on it",
     )
 
 
@@ -50,8 +49,10 @@ def run(args) -> int:
         raise ConfigError(f"expected --threads >= 1; found {args.threads}")
     set_threads(args.threads)  # Numba's (capped at the cores it sees)
     threads = requested_threads(args.threads)
-    # the parent keeps a core for reading, Parquet encoding and BGZF (its threads): worker
-    # processes pay off only beside it (on 2 cores, 2 workers + the parent ran 1.4x slower)
+    # up to 2: chunks on that many threads of this process (the kernels release the GIL; the
+    # Python between them does not, which bounds threads to about 1.5x). From 3: worker processes,
+    # the parent keeping a core for reading, Parquet encoding and BGZF (on 2 cores, 2 workers + the
+    # parent ran 1.4x slower than one process)
     workers = threads - 1 if threads >= 3 else 1
     order = annotate.parse_pick_order(args.pick_order)
     if args.chunk_size < 1:
@@ -73,5 +74,6 @@ def run(args) -> int:
         cache_dir=args.cache_dir,
         workers=workers,
         distance=args.distance,
+        threads=threads if workers == 1 else 1,
     )
     return 0
