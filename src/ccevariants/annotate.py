@@ -1991,7 +1991,8 @@ def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
         info_end = _arrow.to_numpy(pc.cast(pc.struct_field(got, [0]), pa.int64()))
         info_end = np.where(np.isnan(info_end.astype(np.float64)), -1, info_end).astype(np.int64)
         end = np.where(info_end > beg, info_end, end)
-    return _arrow.to_numpy(rec["chrom_rec"]), beg, end, line_end
+    contigs = rec["contigs_rec"]
+    return np.asarray(contigs.names, dtype=object)[contigs.code], beg, end, line_end
 
 
 def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
@@ -1999,6 +2000,7 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     loops (kernel module ``records``).
 
     Per record: ``chrom_rec``/``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
+    ``contigs_rec`` (the contigs as :class:`_Contigs`),
     ``support`` (float64 [n, 8]: T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF; -1 / NaN when
     missing, as :func:`_support`), ``heads``/``tails`` (Arrow: the line around its CSQ value, as
     :func:`_csq_slot`). Per ALT allele: ``owner`` (record index), ``chroms``, ``pos`` (1-based),
@@ -2048,6 +2050,7 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
         "alts_arrow": alts_a,
         "labels": None,
         "chrom_rec": chrom_rec,
+        "contigs_rec": _Contigs(names, run),
         "ref_rec": ref_rec,
         "filter_rec": filt,
         "support": None,
@@ -2135,6 +2138,7 @@ def _parse_records_python(chunk: list[str]) -> dict:
         "alts_arrow": _arrow.array(alts, type=pa.string()),
         "labels": _arrow.array(labels, type=pa.string()),
         "chrom_rec": _arrow.array(chrom_rec, type=pa.string()),
+        "contigs_rec": _Contigs.of(chrom_rec),
         "ref_rec": _arrow.array(ref_rec, type=pa.string()),
         "filter_rec": _arrow.array(filter_rec, type=pa.string()),
         "support": np.asarray(support, dtype=np.float64).reshape(len(chunk), 8),
