@@ -288,7 +288,7 @@ def main() -> int:
     bcf_wall = results[-1][1]
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
-        f"{"step":54s} {'wall s':>7s} {'CPU s':>7s} {'records/CPU s':>14s} {'records/s':>10s} {'peak MB':>8s}"
+        f"{'step':54s} {'wall s':>7s} {'CPU s':>7s} {'records/CPU s':>14s} {'records/s':>10s} {'peak MB':>8s}"
         f" {'CPU x bcftools':>15s} {'wall x bcftools':>16s}"
     )
     for name, wall, cpu, peak, n in results:
