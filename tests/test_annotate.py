@@ -632,7 +632,7 @@ def test_columnar_record_parsing_equals_the_line_by_line_parser(samples):
         elif isinstance(a, _Texts):  # alleles as one buffer (the fast path) or a list
             assert a.tolist() == _Texts.of(b).tolist(), k
         elif isinstance(a, _Contigs):  # contig names and a code per allele, or a list
-            assert list(a) == b, k
+            assert list(a) == list(b), k
         else:
             assert a.to_pylist() == b.to_pylist(), k
     sup = fast["support"]
@@ -849,3 +849,23 @@ def test_contigs_and_sequence_cache_edges(tmp_path):
         assert cache.get(0) == index.transcript_cdna_sequence(0, fa) and list(cache.cache) == [2, 0]
         with pytest.raises(ValueError, match="distance >= 0; found -5"):
             Annotator(index, fh, distance=-5)
+
+
+def test_chunk_slices_and_joins_lines_as_bytes():
+    """``_Chunk``: lines as one byte string with line starts; slices and joins keep both in step,
+    and a wrong line count is refused."""
+    from ccevariants.annotate import _Chunk
+
+    lines = ["chr1\t5\t.\tA\tC", "", "chr1\t7\t.\tÄ\tG", "x"]
+    c = _Chunk.of(lines)
+    assert len(c) == 4 and c.data == "".join(x + "\n" for x in lines).encode()
+    assert c.starts.tolist() == [0, 13, 14, 28] and c.lines() == lines  # (Ä is two bytes)
+    parts = [c.lines_slice(0, 1), c.lines_slice(1, 3), c.lines_slice(3, 4)]
+    assert [p.lines() for p in parts] == [lines[:1], lines[1:3], lines[3:]]
+    assert parts[1].starts.tolist() == [0, 1]
+    joined = _Chunk.join(parts)
+    assert joined.data == c.data and joined.starts.tolist() == c.starts.tolist()
+    assert c.head(2).lines() == lines[:2] and c.lines_slice(0, 4) is c
+    assert len(_Chunk.of([])) == 0 and _Chunk.of([]).lines() == []
+    with pytest.raises(ValueError, match="expected 3 line starts; found 4"):
+        _Chunk(c.data, 3, c.starts)

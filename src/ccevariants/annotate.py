@@ -1634,19 +1634,24 @@ def annotate_vcf(
 
         try:
             writer.put(_bgzf_run(reader.raw_header.encode()))
-            chunk = []
+            parts: list[_Chunk] = []  # lines read, not yet handed out (fewer than chunk_size)
+            have = 0
             try:
-                for lines in _record_lines(input_vcf, reader):
-                    chunk.extend(lines)
-                    while len(chunk) >= chunk_size:
-                        emit(runner.submit(chunk[:chunk_size]))
-                        chunk = chunk[chunk_size:]
+                for block in _record_lines(input_vcf, reader):
+                    at = 0
+                    while have + len(block) - at >= chunk_size:
+                        cut = at + chunk_size - have
+                        emit(runner.submit(_Chunk.join([*parts, block.lines_slice(at, cut)])))
+                        parts, have, at = [], 0, cut
+                    if at < len(block):
+                        parts.append(block.lines_slice(at, len(block)))
+                        have += len(block) - at
             except InputError:
                 # a defect in an earlier chunk (REF mismatch) is reported first, as it would be in order
                 emit(runner.drain())
                 raise
-            if chunk:
-                emit(runner.submit(chunk, last=True))
+            if have:
+                emit(runner.submit(_Chunk.join(parts), last=True))
             emit(runner.drain())
             writer.finish()
             if parquet is not None:
@@ -1674,13 +1679,62 @@ def annotate_vcf(
 # ---------------------------------------------------------------------------- input records
 
 
+class _Chunk:
+    """Record lines as one byte string (every line ends with ``\\n``) and the offset of each line's
+    start: what the reader hands to the annotation of a chunk, sliced and joined without a Python
+    string per line (and pickled cheaply to a worker process)."""
+
+    __slots__ = ("data", "starts")
+
+    def __init__(self, data: bytes, n: int, starts=None):
+        self.data = data
+        if starts is None:  # the offsets from the newlines
+            nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            starts = np.r_[0, nl[:-1] + 1] if n else np.zeros(0, np.int64)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        if len(self.starts) != n:
+            raise ValueError(f"expected {n} line starts; found {len(self.starts)}")
+
+    @classmethod
+    def of(cls, lines: list[str]) -> _Chunk:
+        """From lines without their newlines."""
+        data = "".join(line + "\n" for line in lines).encode()
+        return cls(data, len(lines))
+
+    @classmethod
+    def join(cls, chunks: list[_Chunk]) -> _Chunk:
+        if len(chunks) == 1:
+            return chunks[0]
+        sizes = np.cumsum([0] + [len(c.data) for c in chunks[:-1]])
+        starts = np.concatenate([c.starts + o for c, o in zip(chunks, sizes.tolist(), strict=True)] or [[]])
+        return cls(b"".join(c.data for c in chunks), len(starts), starts)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def lines_slice(self, a: int, b: int) -> _Chunk:
+        """Lines ``a`` to ``b`` (exclusive)."""
+        if a == 0 and b == len(self):
+            return self
+        lo = int(self.starts[a]) if a < len(self) else len(self.data)
+        hi = int(self.starts[b]) if b < len(self) else len(self.data)
+        return _Chunk(self.data[lo:hi], b - a, self.starts[a:b] - lo)
+
+    def head(self, n: int) -> _Chunk:
+        return self.lines_slice(0, n)
+
+    def lines(self) -> list[str]:
+        """The lines as ``str``, without newlines."""
+        return self.data.decode().split("\n")[:-1]
+
+
 #: Bytes of input text read per block (a few chunks' worth of lines).
 READ_BYTES = 2 << 20
 
 
 def _record_lines(input_vcf, reader):
-    """The input's records as htslib prints them (``str(cyvcf2.Variant)``, no newline), in lists
-    of one input block each; checks that they are sorted (contigs contiguous, POS not falling).
+    """The input's records as htslib prints them (``str(cyvcf2.Variant)``), one :class:`_Chunk` per
+    input block; checks that they are sorted (contigs contiguous, POS not falling).
 
     The file is read as raw text blocks. A record already written the way htslib prints it
     (:func:`ccevariants.normbypass.printed_unchanged` — every ``ccev normalize`` output record
@@ -1710,24 +1764,30 @@ def _record_lines(input_vcf, reader):
                 path=input_vcf,
                 line=line_no + block.count(b"\n", 0, exc.start) + 1,
             ) from None
-        lines = text.split("\n")[:-1]
+        lines = None
         if scan is not None:
             starts, tabs, pos = scan[0], scan[1], scan[2]
             ends = np.r_[starts[1:], len(block)].astype(np.int64) - 1
             redo = np.flatnonzero(~printed_unchanged(block, tabs, ends, tables)).tolist()
+            if not redo:  # the block as it is: no str per line
+                chunk = _Chunk(block, len(starts), starts)
         else:
+            lines = text.split("\n")[:-1]
             redo = range(len(lines))
-        for i in redo:
-            if writer is None:
-                writer = cyvcf2.Writer("/dev/null", reader)
-            try:
-                lines[i] = str(writer.variant_from_string(lines[i])).rstrip("\n")
-            except Exception as exc:  # noqa: BLE001 - htslib's parse error, named
-                raise InputError(
-                    f"expected a VCF record htslib can parse; found {lines[i][:60]!r} ({exc})",
-                    path=input_vcf,
-                    line=line_no + i + 1,
-                ) from None
+        if redo:
+            lines = text.split("\n")[:-1] if lines is None else lines
+            for i in redo:
+                if writer is None:
+                    writer = cyvcf2.Writer("/dev/null", reader)
+                try:
+                    lines[i] = str(writer.variant_from_string(lines[i])).rstrip("\n")
+                except Exception as exc:  # noqa: BLE001 - htslib's parse error, named
+                    raise InputError(
+                        f"expected a VCF record htslib can parse; found {lines[i][:60]!r} ({exc})",
+                        path=input_vcf,
+                        line=line_no + i + 1,
+                    ) from None
+            chunk = _Chunk.of(lines)
         # sorted: contigs contiguous, POS not falling within a contig
         if scan is not None:
             new = np.flatnonzero(scan[4]).tolist()  # lines whose CHROM differs from the line before
@@ -1740,7 +1800,7 @@ def _record_lines(input_vcf, reader):
                 if c[0] != prev:
                     run_chrom[i] = prev = c[0]
             pos_list = np.asarray([int(c[1]) if len(c) > 1 and c[1].isdigit() else 0 for c in cols], np.int64)
-        bounds = [*sorted(run_chrom), len(lines)]
+        bounds = [*sorted(run_chrom), len(chunk)]
         for r, i in enumerate(bounds[:-1]):
             chrom, p = run_chrom[i], pos_list[i : bounds[r + 1]]
             error = None
@@ -1764,11 +1824,11 @@ def _record_lines(input_vcf, reader):
                     f"expected a coordinate-sorted VCF; found {chrom}:{int(p[k])} after {chrom}:{before}",
                 )
             if error is not None:  # the records before it go on first (their errors come first)
-                yield lines[: error[0]]
+                yield chunk.head(error[0])
                 raise InputError(error[1], path=input_vcf, line=line_no + error[0] + 1)
             last_pos = int(p[-1])
-        line_no += len(lines)
-        yield lines
+        line_no += len(chunk)
+        yield chunk
 
 
 # ---------------------------------------------------------------------------- BGZF output blocks
@@ -1802,10 +1862,10 @@ def _worker_init(reference) -> None:
     annot.use_fasta(pysam.FastaFile(str(reference)))
 
 
-def _worker_chunk(lines):
+def _worker_chunk(chunk):
     w = _WORKER
     try:
-        return _chunk_result(lines, w["annot"], w["schema"], w["input_vcf"])
+        return _chunk_result(chunk, w["annot"], w["schema"], w["input_vcf"])
     except CcevariantsError as exc:  # re-raised by the parent, in chunk order
         return ("error", type(exc), exc.detail, exc.path, exc.line)
 
@@ -1832,16 +1892,16 @@ class _ChunkRunner:
             raise cls(detail, path=path, line=line)
         return result
 
-    def submit(self, lines, last: bool = False):
+    def submit(self, chunk, last: bool = False):
         if self.pool is None and (self.workers == self.threads == 1 or last):
-            yield _chunk_result(lines, *self.args, compress=False, defer_table=True)
+            yield _chunk_result(chunk, *self.args, compress=False, defer_table=True)
             return
         if self.pool is None:
             self.pool = self._start()
         if self.workers > 1:
-            self.pending.append(self.pool.submit(_worker_chunk, lines))
+            self.pending.append(self.pool.submit(_worker_chunk, chunk))
         else:  # BGZF on the chunk's thread too: the writer's thread only writes
-            self.pending.append(self.pool.submit(_chunk_result, lines, *self.args, defer_table=True))
+            self.pending.append(self.pool.submit(_chunk_result, chunk, *self.args, defer_table=True))
         while len(self.pending) >= 2 * max(self.workers, self.threads):
             yield self._unwrap(self.pending.popleft().result())
 
@@ -1902,7 +1962,7 @@ def _with_csq(line: str, csq: str) -> str:
 def _chunk_result(
     chunk, annot: Annotator, schema, input_vcf, compress: bool = True, defer_table: bool = False
 ) -> tuple:
-    """``chunk``: list of htslib-formatted record lines (no newline). Returns ``(bgzf_bytes, table,
+    """``chunk``: htslib-formatted record lines (:class:`_Chunk`). Returns ``(bgzf_bytes, table,
     n_records, n_rows)``: the annotated lines as BGZF blocks (``compress``; else the text, which
     the writer compresses on its thread) and the chunk's Arrow table (one Parquet
     row group). Columns are split and strings per output row concatenated by Arrow compute kernels,
@@ -1974,7 +2034,7 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
+def _index_facts(chunk: _Chunk, rec: dict, line_end: np.ndarray) -> tuple:
     """Per record of a chunk, what the tabix index needs: contig, 0-based start, end (tabix's VCF
     rule: ``INFO/END`` when present and not before POS, else POS + len(REF) - 1), and the offset
     just past its output line within the chunk's text."""
@@ -1995,8 +2055,9 @@ def _index_facts(chunk: list[str], rec: dict, line_end: np.ndarray) -> tuple:
     return np.asarray(contigs.names, dtype=object)[contigs.code], beg, end, line_end
 
 
-def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
-    """Columns of htslib-formatted VCF lines (no newline), read from the chunk's bytes by compiled
+def _parse_records(chunk, lazy: bool = False) -> dict:
+    """Columns of htslib-formatted VCF lines (a :class:`_Chunk`, or a list of lines without
+    newlines), read from the chunk's bytes by compiled
     loops (kernel module ``records``).
 
     Per record: ``chrom_rec``/``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
@@ -2015,11 +2076,13 @@ def _parse_records(chunk: list[str], lazy: bool = False) -> dict:
     from .kernels import load
 
     kr = load("records")
+    if not isinstance(chunk, _Chunk):
+        chunk = _Chunk.of(chunk)
     n = len(chunk)
-    buf = np.frombuffer("\n".join(chunk).encode() or b"\0", dtype=np.uint8)
+    buf = np.frombuffer(chunk.data or b"\0", dtype=np.uint8)
     start, end, n_cols, pos_rec, status, n_alts, run = kr.split_lines(buf, n)
     if n and (status.any() or n_cols.min() != n_cols.max()):
-        return _parse_records_python(chunk)
+        return _parse_records_python(chunk.lines())
     owner, a_start, a_end = kr.alt_spans(buf, start, end, n_alts)
 
     def column(s_, e_):
