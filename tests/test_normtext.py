@@ -299,3 +299,39 @@ def test_own_tabix_index_answers_like_htslibs(tmp_path, index_like_htslib):
     with pysam.TabixFile(str(out)) as a:
         assert list(a.contigs) == ["chr1", "chr2", "chrX"]
         assert sum(1 for _ in a.fetch("chr1")) == 20000
+
+
+def test_kernels_built_once_when_threads_ask_at_once(monkeypatch):
+    """Two threads annotating chunks may both be first to ask for the compiled loops: the builders
+    (which swap module globals for compiled functions) run under ``_numba.LAZY_LOCK`` and publish
+    the whole table in one step, so every caller gets all the loops and none jits a compiled
+    function twice."""
+    import threading
+
+    from ccevariants import normbypass, normtext
+
+    normtext._kernels(), normbypass._kernels()  # built once already (as in a test session): a rebuild
+    monkeypatch.setattr(normtext, "_K", {})
+    monkeypatch.setattr(normbypass, "_K", {})
+    barrier = threading.Barrier(4)
+    got, errors = [], []
+
+    def first_use():
+        try:
+            barrier.wait()
+            got.append((dict(normtext._kernels()), dict(normbypass._kernels())))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(a == got[0][0] and b == got[0][1] for a, b in got)
+    assert {"info_last", "emit", "plain_decimal"} <= set(got[0][0]) and set(got[0][1]) == {
+        "classify",
+        "split",
+        "merge",
+    }

@@ -8,10 +8,17 @@ each Snakemake job does not pay the compile). Import this module lazily, from ke
 from __future__ import annotations
 
 import os
+import threading
 
 import numba
 
 DEFAULTS = {"nopython": True, "nogil": True, "cache": True}
+
+#: Held while a module compiles its functions on first use (``normtext._kernels`` and the like):
+#: those builders swap module globals for compiled functions, which two threads annotating
+#: chunks must not do at once (the second would jit an already compiled function). Builders fill
+#: a local table and publish it in one step, so a reader that skips the lock sees all or nothing.
+LAZY_LOCK = threading.RLock()
 
 
 def jit(*args, **kwargs):

@@ -2290,10 +2290,13 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     per-row text, per-transcript text, ten empty fields or none). One compiled loop writes it
     (no per-row strings)."""
     if not _CSQ_KERNEL:
-        from ._numba import jit
+        from ._numba import LAZY_LOCK, jit
 
-        _csq_lines_loop.__globals__["_put_span"] = jit(_put_span, inline="always")
-        _CSQ_KERNEL.append(jit(_csq_lines_loop))
+        with LAZY_LOCK:
+            if not _CSQ_KERNEL:
+                put = getattr(_put_span, "py_func", _put_span)
+                _csq_lines_loop.__globals__["_put_span"] = jit(put, inline="always")
+                _CSQ_KERNEL.append(jit(_csq_lines_loop))
     mid, per_tx, flank = parts
     h = _string_buffers(heads)
     t = _string_buffers(tails)

@@ -678,19 +678,29 @@ PY = {}
 
 def _kernels() -> dict:
     if not _K:
-        from ._numba import jit
+        from ._numba import LAZY_LOCK
 
-        g = globals()
-        PY.update({name: g[name] for name in _COMPILED})
-        # helpers are inlined into the three kernels: a call to a separately compiled function
-        # costs a reference-count update per array argument (≈ 1 µs per record here)
-        # normtext may already have replaced its _put_int by a compiled one: take the function
-        g["_put_int"] = jit(getattr(_put_int, "py_func", _put_int), inline="always")
-        for name in _COMPILED:
-            entry = name in ("_classify_loop", "_split_loop", "_merge_loop")
-            g[name] = jit(PY[name]) if entry else jit(PY[name], inline="always")
-        _K.update(classify=g["_classify_loop"], split=g["_split_loop"], merge=g["_merge_loop"])
+        with LAZY_LOCK:
+            if not _K:
+                _build_kernels()
     return _K
+
+
+def _build_kernels() -> None:
+    from ._numba import jit
+
+    g = globals()
+    # the Python functions (a rebuild finds the compiled ones in the module globals)
+    PY.update({name: getattr(g[name], "py_func", g[name]) for name in _COMPILED})
+    # helpers are inlined into the three kernels: a call to a separately compiled function
+    # costs a reference-count update per array argument (≈ 1 µs per record here)
+    # normtext may already have replaced its _put_int by a compiled one: take the function
+    g["_put_int"] = jit(getattr(_put_int, "py_func", _put_int), inline="always")
+    for name in _COMPILED:
+        entry = name in ("_classify_loop", "_split_loop", "_merge_loop")
+        g[name] = jit(PY[name]) if entry else jit(PY[name], inline="always")
+    # (one step: a thread that skips the lock sees all or none)
+    _K.update(classify=g["_classify_loop"], split=g["_split_loop"], merge=g["_merge_loop"])
 
 
 # ------------------------------------------------------------------------------------------------

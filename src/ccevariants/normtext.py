@@ -472,30 +472,43 @@ def _emit_loop(
 _K: dict = {}
 
 
+def _build_kernels() -> dict:
+    from ._numba import jit
+
+    def py(f):  # the Python function (a rebuild finds the compiled ones in the module globals)
+        return getattr(f, "py_func", f)
+
+    k = {}
+    prefix = jit(py(_has_prefix))
+    py(_find_key).__globals__["_has_prefix"] = prefix
+    find = jit(py(_find_key))
+    nth = jit(py(_nth))
+    g = {"_find_key": find, "_nth": nth, "_has_prefix": prefix, "_DOT": _DOT, "np": np}
+    for name, fn in (("info", _info_loop), ("format_multi", _format_multi_loop)):
+        # the loops call the compiled helpers through their module globals
+        fn.__globals__.update(g)
+        k[name] = jit(fn)
+    k["lines"] = jit(_lines_loop)
+    _emit_loop.__globals__["_put_int"] = jit(py(_put_int))
+    k["emit"] = jit(_emit_loop)
+    k["float"] = jit(_float_loop)
+    k["same"] = jit(_same_as_prev_loop)
+    k["equals"] = jit(_equals_loop)
+    k["same_keys"] = jit(_same_keys_loop)
+    k["info_last"] = jit(_info_last_loop)
+    k["split2"] = jit(_split2_loop)
+    k["plain_int"] = jit(_plain_int_loop)
+    k["plain_decimal"] = jit(_plain_decimal_loop)
+    return k
+
+
 def _kernels():
     if not _K:
-        from ._numba import jit
+        from ._numba import LAZY_LOCK
 
-        prefix = jit(_has_prefix)
-        _find_key.__globals__["_has_prefix"] = prefix
-        find = jit(_find_key)
-        nth = jit(_nth)
-        g = {"_find_key": find, "_nth": nth, "_has_prefix": prefix, "_DOT": _DOT, "np": np}
-        for name, fn in (("info", _info_loop), ("format_multi", _format_multi_loop)):
-            # the loops call the compiled helpers through their module globals
-            fn.__globals__.update(g)
-            _K[name] = jit(fn)
-        _K["lines"] = jit(_lines_loop)
-        _emit_loop.__globals__["_put_int"] = jit(_put_int)
-        _K["emit"] = jit(_emit_loop)
-        _K["float"] = jit(_float_loop)
-        _K["same"] = jit(_same_as_prev_loop)
-        _K["equals"] = jit(_equals_loop)
-        _K["same_keys"] = jit(_same_keys_loop)
-        _K["info_last"] = jit(_info_last_loop)
-        _K["split2"] = jit(_split2_loop)
-        _K["plain_int"] = jit(_plain_int_loop)
-        _K["plain_decimal"] = jit(_plain_decimal_loop)
+        with LAZY_LOCK:
+            if not _K:
+                _K.update(_build_kernels())  # (one step: a thread that skips the lock sees all or none)
     return _K
 
 
