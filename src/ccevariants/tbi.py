@@ -123,16 +123,22 @@ class TabixBuilder:
         for name in self.names:
             ref = self._refs[name]
             parts = [struct.pack("<i", len(ref.chunks) + 1)]
-            for bn in sorted(ref.chunks):
-                lst = voff(np.array(ref.chunks[bn], np.int64)).tolist()
-                merged = [lst[0]]
-                for cb, ce in lst[1:]:  # chunks meeting in one BGZF member are merged, as htslib does
-                    if merged[-1][1] >> 16 == cb >> 16:
-                        merged[-1][1] = max(merged[-1][1], ce)
-                    else:
-                        merged.append([cb, ce])
-                parts.append(struct.pack("<Ii", bn, len(merged)))
-                parts.append(np.array(merged, dtype="<u8").tobytes())
+            bins = sorted(ref.chunks)
+            counts = np.array([len(ref.chunks[bn]) for bn in bins], np.int64)
+            v = voff(np.array([c for bn in bins for c in ref.chunks[bn]], np.int64).reshape(-1, 2))
+            # chunks of a bin meeting in one BGZF member are merged, as htslib does: a chunk starts
+            # a new one when its bin changes or it begins in another member than the last ended
+            bin_of = np.repeat(np.arange(len(bins)), counts)
+            new = np.ones(len(v), bool)
+            new[1:] = (bin_of[1:] != bin_of[:-1]) | ((v[1:, 0] >> 16) != (v[:-1, 1] >> 16))
+            first = np.flatnonzero(new)
+            merged = np.stack([v[first, 0], np.maximum.reduceat(v[:, 1], first)], axis=1).astype("<u8")
+            per_bin = np.bincount(bin_of[first], minlength=len(bins)).tolist()
+            at = 0
+            for bn, k in zip(bins, per_bin, strict=True):
+                parts.append(struct.pack("<Ii", bn, k))
+                parts.append(merged[at : at + k].tobytes())
+                at += k
             parts.append(struct.pack("<Ii", META_BIN, 2))
             first, last = voff(np.array([ref.first, ref.last]))
             parts.append(struct.pack("<4Q", int(first), int(last), ref.n, 0))
