@@ -62,9 +62,11 @@ def test_casts_nulls_and_refusals():
         _arrow.to_numpy(pa.array([0], pa.int32()).cast(pa.date32()))
 
 
-def test_annotate_does_not_import_pandas(tmp_path):
-    """A whole ``ccev annotate`` run with a table — multi-allelic records, a symbolic ALT with END,
-    a FILTER, an indel — never imports pandas (pyarrow would, for any ``pa.array`` call: 0.35 s)."""
+@pytest.mark.parametrize("table", [True, False])
+def test_annotate_does_not_import_pandas(tmp_path, table):
+    """A whole ``ccev annotate`` run — multi-allelic records, a symbolic ALT with END, a FILTER, an
+    indel — never imports pandas (pyarrow would, for any ``pa.array`` call: 0.35 s); without a
+    table it does not import ``pyarrow.parquet`` either."""
     from test_annotate import _build, _vcf
 
     body = _build(tmp_path)[0]
@@ -77,15 +79,18 @@ def test_annotate_does_not_import_pandas(tmp_path):
             "chr2\t10\t.\tC\tT\t.\tPASS\t.",
         ],
     )
+    argv = ["annotate", "--input", str(vcf), "--reference", str(tmp_path / "g.fa"), "--annotation"]
+    argv += [str(tmp_path / "g.gff3"), "--output", str(tmp_path / "o.vcf.gz"), "--chunk-size", "2"]
+    argv += ["--cache-dir", str(tmp_path / "c"), *(["--table", str(tmp_path / "o.parquet")] if table else [])]
     code = (
-        "import sys\nfrom ccevariants.cli import main\n"
-        f"rc = main(['annotate', '--input', {str(vcf)!r}, '--reference', {str(tmp_path / 'g.fa')!r},"
-        f" '--annotation', {str(tmp_path / 'g.gff3')!r}, '--output', {str(tmp_path / 'o.vcf.gz')!r},"
-        f" '--table', {str(tmp_path / 'o.parquet')!r}, '--chunk-size', '2', '--cache-dir', {str(tmp_path / 'c')!r}])\n"
-        "print(rc, sorted(m for m in ('pandas', 'pyarrow', 'numba') if m in sys.modules))\n"
+        f"import sys\nfrom ccevariants.cli import main\nrc = main({argv!r})\n"
+        "print(rc, sorted(m for m in ('pandas', 'pyarrow', 'pyarrow.parquet', 'numba') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split("\n")[-2] == "0 ['numba', 'pyarrow']", done.stderr[-500:]
-    import pyarrow.parquet as pq
+    want = "['numba', 'pyarrow', 'pyarrow.parquet']" if table else "['numba', 'pyarrow']"
+    assert done.stdout.split("\n")[-2] == f"0 {want}", done.stderr[-500:]
+    if table:
+        import pyarrow.parquet as pq
 
-    assert pq.read_table(tmp_path / "o.parquet").num_rows >= 5
+        assert pq.read_table(tmp_path / "o.parquet").num_rows >= 5
+    assert (tmp_path / "o.vcf.gz").exists() and (tmp_path / "o.parquet").exists() == table

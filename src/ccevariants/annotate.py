@@ -1534,7 +1534,6 @@ def annotate_vcf(
     ``--distance``; 0: none reported).
     """
     import cyvcf2
-    import pyarrow.parquet as pq
     import pysam
 
     for p, what in ((input_vcf, "input VCF"), (reference, "reference FASTA"), (annotation, "annotation")):
@@ -1584,17 +1583,17 @@ def annotate_vcf(
         # records are written as text in BGZF blocks: htslib's formatting of each record (str(rec))
         # with INFO/CSQ set, the header being the input's plus the CSQ line
         out = open(tmp_vcf, "wb")
-        pw = (
-            pq.ParquetWriter(
+        pw = None
+        if tmp_pq is not None:
+            import pyarrow.parquet as pq  # (only with a table: ~40 ms of start-up)
+
+            pw = pq.ParquetWriter(
                 str(tmp_pq),
                 schema,
                 compression="zstd",
                 use_dictionary=list(_DICTIONARY_COLUMNS),
                 write_statistics=list(_STATISTICS_COLUMNS),
             )
-            if tmp_pq is not None
-            else None
-        )
         bar = Progress("annotate: records")
         from ._io import Background
 
