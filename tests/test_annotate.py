@@ -858,13 +858,14 @@ def test_chunk_slices_and_joins_lines_as_bytes():
 
     lines = ["chr1\t5\t.\tA\tC", "", "chr1\t7\t.\tÄ\tG", "x"]
     c = _Chunk.of(lines)
-    assert len(c) == 4 and c.data == "".join(x + "\n" for x in lines).encode()
+    assert len(c) == 4 and c.data.tobytes() == "".join(x + "\n" for x in lines).encode()
     assert c.starts.tolist() == [0, 13, 14, 28] and c.lines() == lines  # (Ä is two bytes)
     parts = [c.lines_slice(0, 1), c.lines_slice(1, 3), c.lines_slice(3, 4)]
     assert [p.lines() for p in parts] == [lines[:1], lines[1:3], lines[3:]]
     assert parts[1].starts.tolist() == [0, 1]
     joined = _Chunk.join(parts)
-    assert joined.data == c.data and joined.starts.tolist() == c.starts.tolist()
+    assert joined.data.tobytes() == c.data.tobytes() and joined.starts.tolist() == c.starts.tolist()
+    assert not joined.buffer().flags.writeable and parts[1].data.base is not None  # (views, no copies)
     assert c.head(2).lines() == lines[:2] and c.lines_slice(0, 4) is c
     assert len(_Chunk.of([])) == 0 and _Chunk.of([]).lines() == []
     with pytest.raises(ValueError, match="expected 3 line starts; found 4"):

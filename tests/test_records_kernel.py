@@ -64,6 +64,12 @@ def test_columns_alleles_runs_and_csq_text_equal_a_split(kr):
     assert [dat[off[i] : off[i + 1]].tobytes().decode() for i in range(len(LINES))] == [
         "A", "AT", "G", "G", "G",
     ]  # fmt: skip
+    # whole lines (longer than the byte loop's 16) and empty spans, in any order
+    for s_, e_ in ((start[:, 0], end[:, 7]), (start[::-1, 2], start[::-1, 2])):
+        off, dat = kr.gather(buf, s_, e_)
+        assert [dat[off[i] : off[i + 1]].tobytes() for i in range(len(s_))] == [
+            buf[a:b].tobytes() for a, b in zip(s_, e_, strict=True)
+        ]
 
 
 @pytest.mark.parametrize(

@@ -1679,16 +1679,16 @@ def annotate_vcf(
 
 
 class _Chunk:
-    """Record lines as one byte string (every line ends with ``\\n``) and the offset of each line's
-    start: what the reader hands to the annotation of a chunk, sliced and joined without a Python
-    string per line (and pickled cheaply to a worker process)."""
+    """Record lines as one read-only byte array (every line ends with ``\\n``) and the offset of each
+    line's start: what the reader hands to the annotation of a chunk, sliced without copying and
+    joined without a Python string per line (and pickled cheaply to a worker process)."""
 
     __slots__ = ("data", "starts")
 
-    def __init__(self, data: bytes, n: int, starts=None):
-        self.data = data
+    def __init__(self, data, n: int, starts=None):
+        self.data = _read_only(np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data)
         if starts is None:  # the offsets from the newlines
-            nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            nl = np.flatnonzero(self.data == 10)
             starts = np.r_[0, nl[:-1] + 1] if n else np.zeros(0, np.int64)
         self.starts = np.asarray(starts, dtype=np.int64)
         if len(self.starts) != n:
@@ -1697,8 +1697,7 @@ class _Chunk:
     @classmethod
     def of(cls, lines: list[str]) -> _Chunk:
         """From lines without their newlines."""
-        data = "".join(line + "\n" for line in lines).encode()
-        return cls(data, len(lines))
+        return cls("".join(line + "\n" for line in lines).encode(), len(lines))
 
     @classmethod
     def join(cls, chunks: list[_Chunk]) -> _Chunk:
@@ -1706,13 +1705,13 @@ class _Chunk:
             return chunks[0]
         sizes = np.cumsum([0] + [len(c.data) for c in chunks[:-1]])
         starts = np.concatenate([c.starts + o for c, o in zip(chunks, sizes.tolist(), strict=True)] or [[]])
-        return cls(b"".join(c.data for c in chunks), len(starts), starts)
+        return cls(np.concatenate([c.data for c in chunks]), len(starts), starts)
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def lines_slice(self, a: int, b: int) -> _Chunk:
-        """Lines ``a`` to ``b`` (exclusive)."""
+        """Lines ``a`` to ``b`` (exclusive), a view of these."""
         if a == 0 and b == len(self):
             return self
         lo = int(self.starts[a]) if a < len(self) else len(self.data)
@@ -1722,9 +1721,21 @@ class _Chunk:
     def head(self, n: int) -> _Chunk:
         return self.lines_slice(0, n)
 
+    def buffer(self) -> np.ndarray:
+        """The bytes for the kernels: read-only (one compiled signature, also after unpickling)."""
+        return _read_only(self.data) if len(self.data) else _read_only(np.zeros(1, np.uint8))
+
     def lines(self) -> list[str]:
         """The lines as ``str``, without newlines."""
-        return self.data.decode().split("\n")[:-1]
+        return self.data.tobytes().decode().split("\n")[:-1]
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    if not arr.flags.writeable:
+        return arr
+    view = arr.view()
+    view.flags.writeable = False
+    return view
 
 
 #: Bytes of input text read per block (a few chunks' worth of lines).
@@ -2078,7 +2089,7 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     if not isinstance(chunk, _Chunk):
         chunk = _Chunk.of(chunk)
     n = len(chunk)
-    buf = np.frombuffer(chunk.data or b"\0", dtype=np.uint8)
+    buf = chunk.buffer()
     start, end, n_cols, pos_rec, status, n_alts, run = kr.split_lines(buf, n)
     if n and (status.any() or n_cols.min() != n_cols.max()):
         return _parse_records_python(chunk.lines())
