@@ -2071,17 +2071,17 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     loops (kernel module ``records``).
 
     Per record: ``chrom_rec``/``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
-    ``contigs_rec`` (the contigs as :class:`_Contigs`),
+    ``contigs_rec`` (the contigs as :class:`_Contigs`), ``filter_spans`` (where ``filter_rec`` is
+    made from when the table asks, removed then),
     ``support`` (float64 [n, 8]: T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF; -1 / NaN when
     missing, as :func:`_support`), ``heads``/``tails`` (Arrow: the line around its CSQ value, as
     :func:`_csq_slot`). Per ALT allele: ``owner`` (record index), ``chroms``, ``pos`` (1-based),
     ``refs``, ``alts`` as Python lists and ``labels`` (``chrom:pos:ref:alt``, Arrow). Lines with
     fewer than 8 columns, a varying number of columns, an existing INFO/CSQ or a POS that is not a
-    number go through :func:`_parse_records_python`. ``lazy``: leave ``labels`` and ``support``
-    (the table's) as None, for :func:`_table_only`.
+    number go through :func:`_parse_records_python`. ``lazy``: leave ``labels``, ``filter_rec``
+    and ``support`` (the table's) as None, for :func:`_table_only`.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from .kernels import load
 
@@ -2108,10 +2108,6 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     chrom_rec = _arrow.strings(names).take(_arrow.array(run, type=pa.int64()))
     ref_rec = column(start[:, 3], end[:, 3])
     info = column(start[:, 7], end[:, 7])
-    filt_raw = column(start[:, 6], end[:, 6])
-    filt = pc.if_else(
-        pc.is_in(filt_raw, _arrow.strings([".", "PASS"])), _arrow.strings(["PASS"])[0], filt_raw
-    )
     alts_a = column(a_start, a_end)
     h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
     rec = {
@@ -2125,7 +2121,8 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
         "chrom_rec": chrom_rec,
         "contigs_rec": _Contigs(names, run),
         "ref_rec": ref_rec,
-        "filter_rec": filt,
+        "filter_rec": None,
+        "filter_spans": (buf, start[:, 6].copy(), end[:, 6].copy()),  # (for _table_only)
         "support": None,
         "heads": _arrow_strings(h_off, h_dat),
         "tails": _arrow_strings(t_off, t_dat),
@@ -2136,9 +2133,18 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
 
 def _table_only(rec: dict) -> dict:
     """Fill in the record columns only the table needs, if :func:`_parse_records` left them (``lazy``):
-    ``labels`` (``chrom:pos:ref:alt`` per ALT allele) and ``support`` (read support from INFO)."""
+    ``labels`` (``chrom:pos:ref:alt`` per ALT allele), ``filter_rec`` (FILTER, ``.`` as ``PASS``)
+    and ``support`` (read support from INFO)."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    if rec["filter_rec"] is None:
+        buf, s_, e_ = rec.pop("filter_spans")
+        t = _Texts.spans(buf, s_, e_)
+        raw = _arrow_strings(t.off, t.buf)
+        rec["filter_rec"] = pc.if_else(
+            pc.is_in(raw, _arrow.strings([".", "PASS"])), _arrow.strings(["PASS"])[0], raw
+        )
 
     if rec["labels"] is None:
         a_idx = _arrow.array(rec["owner"], type=pa.int64())
