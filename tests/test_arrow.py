@@ -94,3 +94,22 @@ def test_annotate_does_not_import_pandas(tmp_path, table):
 
         assert pq.read_table(tmp_path / "o.parquet").num_rows >= 5
     assert (tmp_path / "o.vcf.gz").exists() and (tmp_path / "o.parquet").exists() == table
+
+
+@settings(deadline=None)
+@given(st.lists(st.text(max_size=5), max_size=20), st.integers(0, 4), st.booleans())
+def test_buffers_read_back_what_from_offsets_and_utf8_made(values, cut, large):
+    """``utf8`` → ``from_offsets`` → ``buffers`` round-trips, also for a sliced array (an offset into
+    the buffers) and for a plain list."""
+    off, blob = _arrow.utf8(values)
+    arr = _arrow.from_offsets(off, blob, large=large)
+    assert arr.to_pylist() == values and arr.type == (pa.large_string() if large else pa.string())
+    part = arr[min(cut, len(values)) :]
+    for source, want in ((part, values[min(cut, len(values)) :]), (values, values)):
+        o, d = _arrow.buffers(source)
+        assert [d[o[i] : o[i + 1]].tobytes().decode() for i in range(len(o) - 1)] == want
+
+
+def test_buffers_refuse_missing_values():
+    with pytest.raises(ValueError, match="expected a string column without missing values; found 1"):
+        _arrow.buffers(_arrow.strings(["a", None]))

@@ -39,26 +39,62 @@ def array(values, type=None):  # noqa: A002 - pyarrow's own parameter name
     return out if type is None or out.type.equals(type) else out.cast(type)
 
 
+def utf8(values) -> tuple[np.ndarray, bytes]:
+    """The UTF-8 bytes of ``values`` (``str``; ``None`` as empty) one after the other, and int64
+    offsets: value ``i`` is ``data[off[i]:off[i + 1]]``."""
+    data = [b"" if v is None else v.encode() for v in values]
+    off = np.zeros(len(data) + 1, dtype=np.int64)
+    if data:
+        np.cumsum(np.fromiter(map(len, data), dtype=np.int64, count=len(data)), out=off[1:])
+    return off, b"".join(data)
+
+
+def from_offsets(off: np.ndarray, data, validity=None, null_count: int = 0, large: bool = False):
+    """A string array over ``data`` (bytes or a uint8 array) cut at the int64 offsets ``off``
+    (``large_string`` when ``large`` or past 2 GiB); no copy of the bytes."""
+    import pyarrow as pa
+
+    n = len(off) - 1
+    if large or off[-1] >= 2**31:
+        return pa.LargeStringArray.from_buffers(
+            n, pa.py_buffer(off), pa.py_buffer(data), validity, null_count
+        )
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(off.astype(np.int32)), pa.py_buffer(data), validity, null_count
+    )
+
+
 def strings(values, type=None):  # noqa: A002
     """A string array (``large_string`` when ``type`` says so or past 2 GiB) from a list of
     ``str``/``None`` or a NumPy array of them."""
     import pyarrow as pa
 
-    data = [b"" if v is None else v.encode() for v in values]
-    n = len(data)
-    off = np.zeros(n + 1, dtype=np.int64)
-    if n:
-        np.cumsum([len(d) for d in data], out=off[1:])
+    off, blob = utf8(values)
     nulls = [i for i, v in enumerate(values) if v is None]
     validity = None
     if nulls:
-        valid = np.ones(n, dtype=bool)
+        valid = np.ones(len(off) - 1, dtype=bool)
         valid[nulls] = False
         validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    blob = pa.py_buffer(b"".join(data))
-    if (type is not None and pa.types.is_large_string(type)) or off[-1] >= 2**31:
-        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(off), blob, validity, len(nulls))
-    return pa.StringArray.from_buffers(n, pa.py_buffer(off.astype(np.int32)), blob, validity, len(nulls))
+    return from_offsets(off, blob, validity, len(nulls), type is not None and pa.types.is_large_string(type))
+
+
+def buffers(values) -> tuple[np.ndarray, np.ndarray]:
+    """int64 offsets (one per value + 1) and bytes (uint8, at least one) of a string column: a
+    pyarrow string array without nulls, or a list of ``str`` (encoded, no Arrow array made)."""
+    import pyarrow as pa
+
+    if not isinstance(values, pa.Array):
+        off, blob = utf8(values)
+        return off, np.frombuffer(blob or b"\0", dtype=np.uint8)
+    if values.null_count:
+        raise ValueError(f"expected a string column without missing values; found {values.null_count}")
+    wide = np.int64 if values.type == pa.large_string() else np.int32
+    o = values.offset
+    offsets = np.frombuffer(values.buffers()[1], dtype=wide)[o : o + len(values) + 1]
+    data = values.buffers()[2]
+    dat = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+    return offsets.astype(np.int64), dat
 
 
 def to_numpy(arr) -> np.ndarray:

@@ -337,11 +337,13 @@ class _Texts:
 
     @classmethod
     def from_list(cls, values: list[str]) -> _Texts:
-        data = [v.encode() for v in values]
-        off = np.zeros(len(values) + 1, dtype=np.int64)
-        off[1:] = np.cumsum(np.fromiter(map(len, data), dtype=np.int64, count=len(values)))
-        buf = np.frombuffer(b"".join(data), dtype=np.uint8).copy() if off[-1] else np.zeros(1, np.uint8)
+        off, blob = _arrow.utf8(values)
+        buf = np.frombuffer(blob, dtype=np.uint8).copy() if off[-1] else np.zeros(1, np.uint8)
         return cls(buf, off, list(values))
+
+    def arrow(self):
+        """As a pyarrow string array (over the same buffer)."""
+        return _arrow.from_offsets(self.off, self.buf)
 
     def __len__(self) -> int:
         return len(self.off) - 1
@@ -1022,6 +1024,19 @@ class Annotator:
         cols["_flank_only"] = flank
         return row_var, cols
 
+    def _row_prefixes(self, rows, tt, ff, ci_v, kind) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The CSQ prefixes (``Consequence|IMPACT|SYMBOL|Gene|Feature|BIOTYPE|STRAND``, escaped) of
+        output rows ``rows`` (transcripts ``tt``, flags ``ff``) for a formatting kernel: one per
+        distinct (transcript, flags), as ``(row's prefix index, bytes, int64 offsets)``."""
+        _, first, inv = np.unique(tt * (1 << 27) + ff, return_index=True, return_inverse=True)
+        off, blob = _arrow.utf8(
+            [
+                ci_v[k_] + self.t_csq_l[t_]
+                for k_, t_ in zip(kind[rows[first]].tolist(), tt[first].tolist(), strict=True)
+            ]
+        )
+        return inv.reshape(-1).astype(np.int64), np.frombuffer(blob or b"\0", dtype=np.uint8), off
+
     def _format_other_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind, fields=None):
         """Row text of output rows ``rows`` inside a transcript whose allele is not a substitution of
         one base (formatting kernel ``indel_rows``). Returns ``(texts, status, protein_position)``;
@@ -1029,33 +1044,19 @@ class Annotator:
         kf = self.k_fmt
         i = row_var[rows]
         tt, ff = t[rows], f[rows]
-        key = tt * (1 << 27) + ff
-        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        prefixes = [
-            (ci_v[k_] + self.t_csq_l[t_]).encode()
-            for k_, t_ in zip(kind[rows[first]].tolist(), tt[first].tolist(), strict=True)
-        ]
-        pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
-        pre_off[1:] = np.cumsum([len(x) for x in prefixes])
-        pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
+        inv, pre_buf, pre_off = self._row_prefixes(rows, tt, ff, ci_v, kind)
         rt, at = b.t_refs.take(i), b.t_alts.take(i)
         ref_buf, ref_off, alt_buf, alt_off = rt.buf, rt.off, at.buf, at.off
         # the consequence kernel's peptides of each row, gathered contiguously
-        nr, na = np.maximum(ints[:, 10], 0), np.maximum(ints[:, 11], 0)
         a0 = b.aa_off[pair]
-        pref_off = np.zeros(len(rows) + 1, dtype=np.int64)
-        pref_off[1:] = np.cumsum(nr)
-        palt_off = np.zeros(len(rows) + 1, dtype=np.int64)
-        palt_off[1:] = np.cumsum(na)
-        src_r = np.repeat(a0 - pref_off[:-1], nr) + np.arange(pref_off[-1])
-        src_a = np.repeat(a0 - palt_off[:-1], na) + np.arange(palt_off[-1])
-        pep_ref = b.aa_ref[src_r] if len(src_r) else np.zeros(1, dtype=np.uint8)
-        pep_alt = b.aa_alt[src_a] if len(src_a) else np.zeros(1, dtype=np.uint8)
+        pr_ = _Texts.spans(b.aa_ref, a0, a0 + np.maximum(ints[:, 10], 0))
+        pa_ = _Texts.spans(b.aa_alt, a0, a0 + np.maximum(ints[:, 11], 0))
+        pep_ref, pref_off, pep_alt, palt_off = pr_.buf, pr_.off, pa_.buf, pa_.off
         wid, win_buf, win_off, w_start, w_len = b.windows
         tx = self.index.transcripts
         buf, used, status, ppos = kf.indel_rows(
             tt, ff, b.starts[i], b.ends[i], ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt,
-            palt_off, inv.reshape(-1).astype(np.int64), np.ascontiguousarray(ints), wid[i], win_buf, win_off,
+            palt_off, inv, np.ascontiguousarray(ints), wid[i], win_buf, win_off,
             w_start, w_len, self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
@@ -1132,16 +1133,7 @@ class Annotator:
         kf = self.k_fmt
         i = row_var[rows]
         tt, ff = t[rows], f[rows]
-        key = tt * (1 << 27) + ff
-        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        inv = inv.reshape(-1)
-        prefixes = [
-            (ci_v[k_] + self.t_csq_l[t_]).encode()
-            for k_, t_ in zip(kind[rows[first]].tolist(), tt[first].tolist(), strict=True)
-        ]
-        pre_off = np.zeros(len(prefixes) + 1, dtype=np.int64)
-        pre_off[1:] = np.cumsum([len(x) for x in prefixes])
-        pre_buf = np.frombuffer(b"".join(prefixes) or b"\0", dtype=np.uint8)
+        inv, pre_buf, pre_off = self._row_prefixes(rows, tt, ff, ci_v, kind)
         ref_b = b.t_refs.buf[b.t_refs.off[i]]  # one base each (single-nucleotide rows)
         alt_b = b.t_alts.buf[b.t_alts.off[i]]
         a0 = b.aa_off[pair]
@@ -1149,7 +1141,7 @@ class Annotator:
         aa_alt = np.where(ints[:, 11] == 1, b.aa_alt[np.minimum(a0, len(b.aa_alt) - 1)], 0).astype(np.uint8)
         tx = self.index.transcripts
         buf, used = kf.snv_rows(
-            tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, inv.astype(np.int64), np.ascontiguousarray(ints),
+            tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, inv, np.ascontiguousarray(ints),
             self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
@@ -1333,7 +1325,7 @@ def _kernel_fields(buf, used: int, n: int, fields=None) -> dict:
 
     want = np.array([fields is None or c in fields for c in _KERNEL_FIELDS], dtype=np.bool_)
     offsets, data = load("records").split_fields(buf, used, n, kf.N_FIELDS, kf.SEP, want)
-    return {c: _arrow_strings(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]}
+    return {c: _arrow.from_offsets(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]}
 
 
 def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:
@@ -2096,8 +2088,7 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     owner, a_start, a_end = kr.alt_spans(buf, start, end, n_alts)
 
     def column(s_, e_):
-        t = _Texts.spans(buf, s_, e_)
-        return _arrow_strings(t.off, t.buf)
+        return _Texts.spans(buf, s_, e_).arrow()
 
     # contigs: one name per run of equal CHROM
     firsts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if n else np.zeros(0, np.int64)
@@ -2124,8 +2115,8 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
         "filter_rec": None,
         "filter_spans": (buf, start[:, 6].copy(), end[:, 6].copy()),  # (for _table_only)
         "support": None,
-        "heads": _arrow_strings(h_off, h_dat),
-        "tails": _arrow_strings(t_off, t_dat),
+        "heads": _arrow.from_offsets(h_off, h_dat),
+        "tails": _arrow.from_offsets(t_off, t_dat),
         "info": info,
     }
     return rec if lazy else _table_only(rec)
@@ -2139,9 +2130,7 @@ def _table_only(rec: dict) -> dict:
     import pyarrow.compute as pc
 
     if rec["filter_rec"] is None:
-        buf, s_, e_ = rec.pop("filter_spans")
-        t = _Texts.spans(buf, s_, e_)
-        raw = _arrow_strings(t.off, t.buf)
+        raw = _Texts.spans(*rec.pop("filter_spans")).arrow()
         rec["filter_rec"] = pc.if_else(
             pc.is_in(raw, _arrow.strings([".", "PASS"])), _arrow.strings(["PASS"])[0], raw
         )
@@ -2171,16 +2160,6 @@ class _Labels:
     def __getitem__(self, i: int) -> str:
         r = self.rec
         return f"{r['chroms'][i]}:{int(r['pos'][i])}:{r['refs'][i]}:{r['alts'][i]}"
-
-
-def _arrow_strings(off: np.ndarray, dat: np.ndarray):
-    """A pyarrow string array from int64 offsets and bytes (large_string past 2 GiB)."""
-    import pyarrow as pa
-
-    n = len(off) - 1
-    if off[-1] < 2**31:
-        return pa.StringArray.from_buffers(n, pa.py_buffer(off.astype(np.int32)), pa.py_buffer(dat))
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(off), pa.py_buffer(dat))
 
 
 def _parse_records_python(chunk: list[str]) -> dict:
@@ -2283,22 +2262,6 @@ def _csq_lines_loop(
 _CSQ_KERNEL: list = []
 
 
-def _string_buffers(values) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (int64, one per value + 1) and bytes of a string column (pyarrow array or list)."""
-    import pyarrow as pa
-
-    arr = values if isinstance(values, pa.Array) else _arrow.array(values, type=pa.string())
-    if arr.null_count:
-        raise ValueError("a CSQ part holds a missing value")
-    if arr.type == pa.large_string():
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    else:
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
-    data = arr.buffers()[2]
-    dat = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
-    return offsets.astype(np.int64), dat
-
-
 def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.ndarray, np.ndarray]:
     """The chunk's output text and the end of each record's line in it: ``heads[r] + csq +
     tails[r]`` with csq = the record's rows (``bounds[r]:bounds[r + 1]``) as ``ALT|mid|PICK``
@@ -2314,11 +2277,11 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
                 _csq_lines_loop.__globals__["_put_span"] = jit(put, inline="always")
                 _CSQ_KERNEL.append(jit(_csq_lines_loop))
     mid, per_tx, flank = parts
-    h = _string_buffers(heads)
-    t = _string_buffers(tails)
-    a = _string_buffers(alts)
-    m = _string_buffers(mid.values)
-    tx = _string_buffers(per_tx.values)
+    h = _arrow.buffers(heads)
+    t = _arrow.buffers(tails)
+    a = _arrow.buffers(alts)
+    m = _arrow.buffers(mid.values)
+    tx = _arrow.buffers(per_tx.values)
     if list(flank.values) != ["", "|" * 10]:  # pragma: no cover - annotate_columns' contract
         raise ValueError("unexpected CSQ filler values")
     rows = len(row_var)
