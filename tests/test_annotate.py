@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pysam
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccevariants.annotate import CSQ_FIELDS, trim_allele
 from ccevariants.cli import main
@@ -870,3 +872,14 @@ def test_chunk_slices_and_joins_lines_as_bytes():
     assert len(_Chunk.of([])) == 0 and _Chunk.of([]).lines() == []
     with pytest.raises(ValueError, match="expected 3 line starts; found 4"):
         _Chunk(c.data, 3, c.starts)
+
+
+@settings(deadline=None)
+@given(st.lists(st.text(alphabet="AC*<>:|,;= =_%", max_size=8), max_size=12))
+def test_csq_escape_of_a_column_equals_the_per_value_escape(values):
+    """The Allele column of CSQ is escaped by Arrow kernels, as ``_csq_escape`` escapes one value."""
+    from ccevariants import _arrow
+    from ccevariants.annotate import _csq_escape, _csq_escape_column
+
+    got = _csq_escape_column(_arrow.strings(values))
+    assert got.to_pylist() == [_csq_escape(v) for v in values]

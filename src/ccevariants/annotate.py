@@ -1476,6 +1476,18 @@ def _csq_escape(value: str) -> str:
     return value.replace("|", "%7C").translate(_CSQ_ESCAPE)
 
 
+def _csq_escape_column(arr):
+    """:func:`_csq_escape` over a pyarrow string array, by Arrow kernels (no str per value; the array
+    itself when nothing needs escaping — symbolic and ``*`` alleles included)."""
+    import pyarrow.compute as pc
+
+    if not pc.any(pc.match_substring_regex(arr, "[|,;= ]")).as_py():
+        return arr
+    for char, code in (("|", "%7C"), (",", "%2C"), (";", "%3B"), ("=", "%3D"), (" ", "_")):
+        arr = pc.replace_substring(arr, pattern=char, replacement=code)
+    return arr
+
+
 def _arrow_schema():
     import pyarrow as pa
 
@@ -1970,7 +1982,6 @@ def _chunk_result(
     row group). Columns are split and strings per output row concatenated by Arrow compute kernels,
     not in Python."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     rec = _parse_records(chunk, lazy=True)
     owner = rec["owner"]
@@ -1984,10 +1995,7 @@ def _chunk_result(
     rv = _arrow.array(row_var, type=pa.int64())
     # CSQ entries: Allele|<mid>|PICK, joined per record (rows are grouped by allele, alleles by record)
     alt_arr = rec["alts_arrow"]
-    if pc.all(pc.utf8_is_alpha(alt_arr)).as_py() is not False:  # (True, or None when empty)
-        alt_esc = alt_arr
-    else:
-        alt_esc = [_csq_escape(a) for a in alt_arr.to_pylist()]
+    alt_esc = _csq_escape_column(alt_arr)
     row_owner = owner[row_var]
     bounds = np.searchsorted(row_owner, np.arange(len(chunk) + 1)).astype(np.int64)
     text, line_end = _csq_lines(
