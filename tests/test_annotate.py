@@ -392,6 +392,12 @@ def test_unsorted_contigs_and_non_utf8_text_are_errors_naming_the_line(tmp_path,
     err = capsys.readouterr().err
     assert rc == 2 and "expected UTF-8 text; found byte 0xe9" in err and f":{header_lines + 1001}:" in err
     assert not out.exists()
+    # a record htslib cannot parse (a POS that is not a number), among records re-printed by htslib
+    lines = ["chr1\t38\t.\tG\tA\t30.0\tPASS\t.", "chr1\t4x\t.\tC\tG\t.\tPASS\t."]
+    rc, out, _ = _run(tmp_path, _vcf(tmp_path, lines))
+    err = capsys.readouterr().err
+    assert rc == 2 and "expected a VCF record htslib can parse; found 'chr1\\t4x" in err
+    assert f":{header_lines + 2}:" in err and not out.exists()
 
 
 def test_contig_missing_from_fasta_is_an_error(tmp_path, capsys):

@@ -1778,30 +1778,28 @@ def _record_lines(input_vcf, reader):
                 path=input_vcf,
                 line=line_no + block.count(b"\n", 0, exc.start) + 1,
             ) from None
-        lines = None
-        if scan is not None:
+        # lines as str only where htslib re-prints some record (or the columnar scan did not take
+        # the block); otherwise the block is used as it is
+        if scan is None:
+            lines = text.split("\n")[:-1]
+            redo = range(len(lines))
+        else:
             starts, tabs, pos = scan[0], scan[1], scan[2]
             ends = np.r_[starts[1:], len(block)].astype(np.int64) - 1
             redo = np.flatnonzero(~printed_unchanged(block, tabs, ends, tables)).tolist()
-            if not redo:  # the block as it is: no str per line
-                chunk = _Chunk(block, len(starts), starts)
-        else:
-            lines = text.split("\n")[:-1]
-            redo = range(len(lines))
-        if redo:
-            lines = text.split("\n")[:-1] if lines is None else lines
-            for i in redo:
-                if writer is None:
-                    writer = cyvcf2.Writer("/dev/null", reader)
-                try:
-                    lines[i] = str(writer.variant_from_string(lines[i])).rstrip("\n")
-                except Exception as exc:  # noqa: BLE001 - htslib's parse error, named
-                    raise InputError(
-                        f"expected a VCF record htslib can parse; found {lines[i][:60]!r} ({exc})",
-                        path=input_vcf,
-                        line=line_no + i + 1,
-                    ) from None
-            chunk = _Chunk.of(lines)
+            lines = text.split("\n")[:-1] if redo else None
+        for i in redo:
+            if writer is None:
+                writer = cyvcf2.Writer("/dev/null", reader)
+            try:
+                lines[i] = str(writer.variant_from_string(lines[i])).rstrip("\n")
+            except Exception as exc:  # noqa: BLE001 - htslib's parse error, named
+                raise InputError(
+                    f"expected a VCF record htslib can parse; found {lines[i][:60]!r} ({exc})",
+                    path=input_vcf,
+                    line=line_no + i + 1,
+                ) from None
+        chunk = _Chunk(block, len(starts), starts) if lines is None else _Chunk.of(lines)
         # sorted: contigs contiguous, POS not falling within a contig
         if scan is not None:
             new = np.flatnonzero(scan[4]).tolist()  # lines whose CHROM differs from the line before
