@@ -851,6 +851,14 @@ def test_gather_segments():
     assert gather_segments(arr, [0, 4], [2, 3], sep=10).tobytes() == b"ab\nefg\n"
     assert gather_segments(arr, [0, 4], [0, 0], sep=10).tobytes() == b"\n\n"
     assert gather_segments(arr, [3], [0]).tobytes() == b""
+    # segments longer than the byte loop's 16 bytes are copied as slices: same bytes
+    long = np.frombuffer(bytes(range(65, 123)) * 3, dtype=np.uint8)
+    starts, lens = [40, 0, 100, 7, 7], [30, 17, 16, 0, 58]
+    want = b"".join(long[a : a + n].tobytes() for a, n in zip(starts, lens, strict=True))
+    assert gather_segments(long, starts, lens).tobytes() == want
+    assert gather_segments(long, starts, lens, sep=10).tobytes().split(b"\n")[:-1] == [
+        long[a : a + n].tobytes() for a, n in zip(starts, lens, strict=True)
+    ]
 
 
 def test_strip_info_values_equals_the_regex():

@@ -316,11 +316,14 @@ class _Texts:
 
     @classmethod
     def spans(cls, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> _Texts:
-        """The strings ``buf[starts[i]:ends[i]]``, copied into one buffer (records kernel ``gather``)."""
-        from .kernels import load
+        """The strings ``buf[starts[i]:ends[i]]``, copied into one buffer (:func:`vcfutil.gather_segments`)."""
+        from .vcfutil import gather_segments
 
-        off, out = load("records").gather(buf, starts, ends)
-        return cls(out, off)
+        lens = np.asarray(ends, dtype=np.int64) - starts
+        off = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=off[1:])
+        out = gather_segments(buf, starts, lens)
+        return cls(out if len(out) else np.zeros(1, np.uint8), off)
 
     @classmethod
     def of(cls, values) -> _Texts:

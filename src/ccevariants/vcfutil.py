@@ -286,9 +286,13 @@ def _gather_loop(src, starts, lengths, sep, out):  # pragma: no cover - compiled
     k = 0
     for i in range(starts.shape[0]):
         s = starts[i]
-        for j in range(lengths[i]):
-            out[k] = src[s + j]
-            k += 1
+        m = lengths[i]
+        if m <= 16:  # alleles, FILTER, short values: a byte loop (a slice copy costs more set-up)
+            for j in range(m):
+                out[k + j] = src[s + j]
+        else:
+            out[k : k + m] = src[s : s + m]
+        k += m
         if sep >= 0:
             out[k] = sep
             k += 1

@@ -1,6 +1,6 @@
 """Columns of a chunk of VCF record lines, read from its bytes (the input side of ``ccev annotate``).
 
-A chunk is its lines joined with ``\\n`` (each line a whole record, no newline inside). The kernels
+A chunk is its lines, each a whole record ending with ``\\n`` (the last one's may be absent). The kernels
 find each line's tab-separated columns, its ALT alleles and its contig runs, parse POS, and write
 the text around each record's INFO/CSQ value — so that no per-record Python object is made.
 
@@ -27,7 +27,8 @@ BAD_POS = 3
 
 @jit
 def split_lines(buf, n_lines):
-    """Spans of each line's columns in ``buf`` (``n_lines`` lines joined by ``\\n``, no final one).
+    """Spans of each line's columns in ``buf`` (``n_lines`` lines, each ending with ``\\n`` but perhaps
+    the last).
 
     Returns ``(start, end, n_cols, pos, status, n_alts, chrom_run)``: ``start``/``end`` [n, 9]
     (column k of line i is ``buf[start[i, k]:end[i, k]]``; column 8 is everything after the
@@ -123,27 +124,6 @@ def alt_spans(buf, start, end, n_alts):
                 j += 1
                 a = q + 1
     return owner, a_start, a_end
-
-
-@jit
-def gather(buf, starts, ends):
-    """The spans ``buf[starts[i]:ends[i]]`` concatenated: ``(offsets, data)`` (int64 offsets, one
-    more than spans)."""
-    n = starts.shape[0]
-    off = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        off[i + 1] = off[i] + (ends[i] - starts[i])
-    out = np.empty(max(off[n], 1), dtype=np.uint8)
-    for i in range(n):
-        s = starts[i]
-        o = off[i]
-        m = ends[i] - s
-        if m <= 16:  # alleles, FILTER: a byte loop (a slice copy costs more set-up than it saves)
-            for j in range(m):
-                out[o + j] = buf[s + j]
-        else:
-            out[o : o + m] = buf[s : s + m]
-    return off, out
 
 
 @jit
