@@ -303,23 +303,33 @@ def test_own_tabix_index_answers_like_htslibs(tmp_path, index_like_htslib):
 
 def test_kernels_built_once_when_threads_ask_at_once(monkeypatch):
     """Two threads annotating chunks may both be first to ask for the compiled loops: the builders
-    (which swap module globals for compiled functions) run under ``_numba.LAZY_LOCK`` and publish
-    the whole table in one step, so every caller gets all the loops and none jits a compiled
-    function twice."""
+    (which swap module globals for compiled functions) run through ``_numba.build_once``, under one
+    lock, and publish the whole table in one step, so every caller gets all the loops and none jits
+    a compiled function twice — also when a table is built again."""
     import threading
 
+    import ccevariants.annotate as annotate_module
     from ccevariants import normbypass, normtext
+    from ccevariants._numba import build_once
 
-    normtext._kernels(), normbypass._kernels()  # built once already (as in a test session): a rebuild
+    def tables():
+        return (
+            dict(normtext._kernels()),
+            dict(normbypass._kernels()),
+            dict(build_once(annotate_module._CSQ_KERNEL, annotate_module._build_csq_kernel)),
+        )
+
+    tables()  # built once already (as in a test session): a rebuild
     monkeypatch.setattr(normtext, "_K", {})
     monkeypatch.setattr(normbypass, "_K", {})
+    monkeypatch.setattr(annotate_module, "_CSQ_KERNEL", {})
     barrier = threading.Barrier(4)
     got, errors = [], []
 
     def first_use():
         try:
             barrier.wait()
-            got.append((dict(normtext._kernels()), dict(normbypass._kernels())))
+            got.append(tables())
         except Exception as exc:  # noqa: BLE001 - collected for the assertion
             errors.append(exc)
 
@@ -328,10 +338,11 @@ def test_kernels_built_once_when_threads_ask_at_once(monkeypatch):
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
-    assert all(a == got[0][0] and b == got[0][1] for a, b in got)
-    assert {"info_last", "emit", "plain_decimal"} <= set(got[0][0]) and set(got[0][1]) == {
+    assert errors == [] and len(got) == 4 and all(g == got[0] for g in got)
+    text, bypass, csq = got[0]
+    assert {"info_last", "emit", "plain_decimal"} <= set(text) and set(bypass) == {
         "classify",
         "split",
         "merge",
     }
+    assert set(csq) == {"lines"}

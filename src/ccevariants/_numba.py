@@ -14,11 +14,20 @@ import numba
 
 DEFAULTS = {"nopython": True, "nogil": True, "cache": True}
 
-#: Held while a module compiles its functions on first use (``normtext._kernels`` and the like):
-#: those builders swap module globals for compiled functions, which two threads annotating
-#: chunks must not do at once (the second would jit an already compiled function). Builders fill
-#: a local table and publish it in one step, so a reader that skips the lock sees all or nothing.
+#: Held while a module compiles its functions on first use (:func:`build_once`).
 LAZY_LOCK = threading.RLock()
+
+
+def build_once(table: dict, build) -> dict:
+    """``table``, filled with ``build()`` (a dict of compiled functions) on first use. The builders
+    swap module globals for compiled functions, which two threads annotating chunks must not do at
+    once (the second would jit an already compiled function): they run under :data:`LAZY_LOCK`, and
+    the table is published in one step, so a caller that skips the lock sees all of it or none."""
+    if not table:
+        with LAZY_LOCK:
+            if not table:
+                table.update(build())
+    return table
 
 
 def jit(*args, **kwargs):

@@ -2268,7 +2268,15 @@ def _csq_lines_loop(
     return k
 
 
-_CSQ_KERNEL: list = []
+_CSQ_KERNEL: dict = {}
+
+
+def _build_csq_kernel() -> dict:
+    from ._numba import jit
+
+    put = getattr(_put_span, "py_func", _put_span)  # (a rebuild finds the compiled one)
+    _csq_lines_loop.__globals__["_put_span"] = jit(put, inline="always")
+    return {"lines": jit(_csq_lines_loop)}
 
 
 def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.ndarray, np.ndarray]:
@@ -2277,14 +2285,9 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     joined by ``,``; ``parts``: the three pieces of ``mid`` (:meth:`Annotator.annotate_columns`:
     per-row text, per-transcript text, ten empty fields or none). One compiled loop writes it
     (no per-row strings)."""
-    if not _CSQ_KERNEL:
-        from ._numba import LAZY_LOCK, jit
+    from ._numba import build_once
 
-        with LAZY_LOCK:
-            if not _CSQ_KERNEL:
-                put = getattr(_put_span, "py_func", _put_span)
-                _csq_lines_loop.__globals__["_put_span"] = jit(put, inline="always")
-                _CSQ_KERNEL.append(jit(_csq_lines_loop))
+    kernel = build_once(_CSQ_KERNEL, _build_csq_kernel)["lines"]
     mid, per_tx, flank = parts
     h = _arrow.buffers(heads)
     t = _arrow.buffers(tails)
@@ -2302,7 +2305,7 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     size += rows * 14
     out = np.empty(max(size, 1), np.uint8)
     line_end = np.empty(len(bounds) - 1, np.int64)
-    k = _CSQ_KERNEL[0](
+    k = kernel(
         *h, *t, *a, rv, *m, idx[0], *tx, idx[1], idx[2].astype(np.bool_), np.asarray(pick, dtype=np.bool_),
         np.asarray(bounds, dtype=np.int64), out, line_end,
     )  # fmt: skip

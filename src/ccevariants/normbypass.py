@@ -677,16 +677,12 @@ PY = {}
 
 
 def _kernels() -> dict:
-    if not _K:
-        from ._numba import LAZY_LOCK
+    from ._numba import build_once
 
-        with LAZY_LOCK:
-            if not _K:
-                _build_kernels()
-    return _K
+    return build_once(_K, _build_kernels)
 
 
-def _build_kernels() -> None:
+def _build_kernels() -> dict:
     from ._numba import jit
 
     g = globals()
@@ -699,8 +695,7 @@ def _build_kernels() -> None:
     for name in _COMPILED:
         entry = name in ("_classify_loop", "_split_loop", "_merge_loop")
         g[name] = jit(PY[name]) if entry else jit(PY[name], inline="always")
-    # (one step: a thread that skips the lock sees all or none)
-    _K.update(classify=g["_classify_loop"], split=g["_split_loop"], merge=g["_merge_loop"])
+    return {"classify": g["_classify_loop"], "split": g["_split_loop"], "merge": g["_merge_loop"]}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -503,13 +503,9 @@ def _build_kernels() -> dict:
 
 
 def _kernels():
-    if not _K:
-        from ._numba import LAZY_LOCK
+    from ._numba import build_once
 
-        with LAZY_LOCK:
-            if not _K:
-                _K.update(_build_kernels())  # (one step: a thread that skips the lock sees all or none)
-    return _K
+    return build_once(_K, _build_kernels)
 
 
 class Block:

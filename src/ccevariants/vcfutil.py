@@ -299,7 +299,7 @@ def _gather_loop(src, starts, lengths, sep, out):  # pragma: no cover - compiled
     return k
 
 
-_GATHER = []
+_GATHER: dict = {}
 
 
 def gather_segments(arr, starts, lengths, sep: int | None = None):
@@ -309,10 +309,9 @@ def gather_segments(arr, starts, lengths, sep: int | None = None):
     """
     import numpy as np
 
-    if not _GATHER:
-        from ._numba import jit
+    from ._numba import build_once, jit
 
-        _GATHER.append(jit(_gather_loop))
+    gather = build_once(_GATHER, lambda: {"gather": jit(_gather_loop)})["gather"]
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     if len(lengths) and (lengths.min() < 0 or starts.min() < 0 or (starts + lengths).max() > len(arr)):
@@ -320,9 +319,7 @@ def gather_segments(arr, starts, lengths, sep: int | None = None):
     total = int(lengths.sum()) + (len(lengths) if sep is not None else 0)
     out = np.empty(total, dtype=np.uint8)
     if total:
-        _GATHER[0](
-            np.ascontiguousarray(arr, dtype=np.uint8), starts, lengths, -1 if sep is None else sep, out
-        )
+        gather(np.ascontiguousarray(arr, dtype=np.uint8), starts, lengths, -1 if sep is None else sep, out)
     return out
 
 
