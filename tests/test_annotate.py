@@ -803,6 +803,8 @@ def test_two_threads_annotate_on_chunk_threads_and_ccev_threads_starts_workers(t
     rc, out, _ = _run(tmp_path, vcf, "--chunk-size", "1", "--threads", "2")
     assert rc == 0 and _decompressed(out).count(b"CSQ=") == 3
     assert len(ran_on) == 3 and all(n.startswith("ccev-annotate") for n in ran_on)  # the pool's threads
+    split = annotate_module._ChunkRunner.split
+    assert [split(n) for n in (1, 2, 3, 8)] == [(1, 1), (1, 2), (2, 1), (7, 1)]  # (workers, threads)
     monkeypatch.setenv("CCEV_THREADS", "3")
     with pytest.raises(BrokenProcessPool):
         _run(tmp_path, vcf, "--chunk-size", "1")

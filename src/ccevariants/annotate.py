@@ -1527,18 +1527,16 @@ def annotate_vcf(
     chunk_size: int = 20000,
     cache_dir=None,
     use_jit: bool = True,
-    workers: int = 1,
     distance: int = FLANK,
     threads: int = 1,
 ) -> dict:
     """Annotate ``input_vcf`` and write ``output`` (bgzipped + tabix-indexed VCF with CSQ) and ``table``
     (Parquet, contract §3; None: no table). Returns run statistics.
 
-    ``workers`` > 1 annotates chunks in that many forked processes; 1 annotates in this process, on
-    ``threads`` threads (the kernels release the GIL; the FASTA handle and the sequence and
-    coordinate caches are shared under locks). Results are written in input order, so the output
-    depends on neither. ``distance``: reach of upstream/downstream_gene_variant in bases (VEP's
-    ``--distance``; 0: none reported).
+    ``threads``: cores to use (:class:`_ChunkRunner`: 1 or 2 annotate chunks on that many threads of
+    this process, from 3 ``threads - 1`` forked worker processes). Results are written in input
+    order, so the output does not depend on it. ``distance``: reach of
+    upstream/downstream_gene_variant in bases (VEP's ``--distance``; 0: none reported).
     """
     import cyvcf2
     import pysam
@@ -1551,8 +1549,8 @@ def annotate_vcf(
     log.info(
         "ccevariants %s annotate: input=%s reference=%s annotation=%s pick_order=%s distance=%d chunk_size=%d"
         " workers=%d threads=%d",
-        __version__, input_vcf, reference, annotation, ",".join(pick_order), distance, chunk_size, workers,
-        threads if workers == 1 else 1,
+        __version__, input_vcf, reference, annotation, ",".join(pick_order), distance, chunk_size,
+        *_ChunkRunner.split(threads),
     )  # fmt: skip
     index = load_annotation(annotation, cache_dir=cache_dir)
     log.info("transcript index: %d genes, %d transcripts", len(index.genes), len(index.transcripts))
@@ -1574,16 +1572,19 @@ def annotate_vcf(
     )
     annot = Annotator(index, fasta, pick_order, use_jit, distance=distance)
     schema = _arrow_schema()
-    stats = {"records": 0, "rows": 0, "transcripts": len(index.transcripts), "workers": workers}
+    stats = {
+        "records": 0,
+        "rows": 0,
+        "transcripts": len(index.transcripts),
+        "workers": _ChunkRunner.split(threads)[0],
+    }
     out_path = Path(output)
     tbi_final = Path(str(out_path) + ".tbi")
     import contextlib
 
     from ._io import atomic_path
 
-    runner = _ChunkRunner(
-        annot, schema if table is not None else None, input_vcf, reference, workers, threads
-    )
+    runner = _ChunkRunner(annot, schema if table is not None else None, input_vcf, reference, threads)
     with contextlib.ExitStack() as stack:
         tmp_vcf = stack.enter_context(atomic_path(out_path, suffix=".vcf.gz"))
         tmp_pq = stack.enter_context(atomic_path(table, suffix=".parquet")) if table is not None else None
@@ -1886,19 +1887,27 @@ def _worker_chunk(chunk):
 
 
 class _ChunkRunner:
-    """Runs :func:`_chunk_result` on chunks in this process — on this thread (``workers`` = ``threads``
-    = 1, or an input that fits in one chunk) or on ``threads`` threads (the kernels release the GIL)
-    — or in a pool of ``workers`` forked processes, yielding results in submission order with at
-    most ``2 × (workers or threads)`` chunks in flight. The pool is started at the first chunk that
-    is not the last one (so small inputs pay no process start-up)."""
+    """Runs :func:`_chunk_result` on chunks with ``threads`` cores (:meth:`split`): in this process —
+    on this thread (one core, or an input that fits in one chunk) or on ``self.threads`` threads (the
+    kernels release the GIL) — or in a pool of ``self.workers`` forked processes, yielding results in
+    submission order with at most ``2 × (workers or threads)`` chunks in flight. The pool is started
+    at the first chunk that is not the last one (so small inputs pay no process start-up)."""
 
-    def __init__(self, annot, schema, input_vcf, reference, workers: int, threads: int = 1):
+    def __init__(self, annot, schema, input_vcf, reference, threads: int = 1):
         self.args = (annot, schema, input_vcf)
         self.reference = str(reference)
-        self.workers = max(1, int(workers))
-        self.threads = max(1, int(threads)) if self.workers == 1 else 1
+        self.workers, self.threads = self.split(threads)
         self.pool = None
         self.pending: deque = deque()
+
+    @staticmethod
+    def split(threads: int) -> tuple[int, int]:
+        """``(worker processes, chunk threads)`` for ``threads`` cores: up to 2, that many threads of
+        this process (the Python between the kernels holds the GIL: about 1.5× at most); from 3,
+        ``threads - 1`` workers, the parent keeping a core for reading, Parquet encoding and BGZF
+        (on 2 cores, 2 workers beside the parent ran 1.4× slower than one process)."""
+        threads = max(1, int(threads))
+        return (threads - 1, 1) if threads >= 3 else (1, threads)
 
     @staticmethod
     def _unwrap(result):

@@ -23,7 +23,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--distance",
         type=int,
-        default=5000,
+        default=None,
         help="report variants up to this many bases from a transcript as upstream/downstream_gene_variant"
         " (VEP's --distance; default 5000; 0: none)",
     )
@@ -48,18 +48,12 @@ def run(args) -> int:
 
         raise ConfigError(f"expected --threads >= 1; found {args.threads}")
     set_threads(args.threads)  # Numba's (capped at the cores it sees)
-    threads = requested_threads(args.threads)
-    # up to 2: chunks on that many threads of this process (the kernels release the GIL; the
-    # Python between them does not, which bounds threads to about 1.5x). From 3: worker processes,
-    # the parent keeping a core for reading, Parquet encoding and BGZF (on 2 cores, 2 workers + the
-    # parent ran 1.4x slower than one process)
-    workers = threads - 1 if threads >= 3 else 1
     order = annotate.parse_pick_order(args.pick_order)
     if args.chunk_size < 1:
         from ..errors import ConfigError
 
         raise ConfigError(f"expected --chunk-size >= 1; found {args.chunk_size}")
-    if args.distance < 0:
+    if args.distance is not None and args.distance < 0:
         from ..errors import ConfigError
 
         raise ConfigError(f"expected --distance >= 0; found {args.distance}")
@@ -72,8 +66,7 @@ def run(args) -> int:
         pick_order=order,
         chunk_size=args.chunk_size,
         cache_dir=args.cache_dir,
-        workers=workers,
-        distance=args.distance,
-        threads=threads if workers == 1 else 1,
+        distance=annotate.FLANK if args.distance is None else args.distance,
+        threads=requested_threads(args.threads),
     )
     return 0
