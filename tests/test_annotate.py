@@ -113,6 +113,8 @@ def test_annotate_end_to_end(tmp_path):
     schema = pq.read_schema(table)
     assert str(schema.field("pos").type) == "int64" and str(schema.field("strand").type) == "int8"
     assert str(schema.field("t_af").type) == "double" and str(schema.field("pick").type) == "bool"
+    # dictionary-encoded columns (written from dictionary arrays) read back as plain strings
+    assert {str(schema.field(c).type) for c in ("chrom", "filter", "gene", "consequence", "codons")} == {"string"}
     # no nulls anywhere: every column REQUIRED (no definition levels); statistics where they prune
     assert not any(f.nullable for f in schema)
     meta = pq.ParquetFile(table).metadata
@@ -120,6 +122,8 @@ def test_annotate_end_to_end(tmp_path):
     rg = meta.row_group(0)
     with_stats = {rg.column(i).path_in_schema for i in range(rg.num_columns) if rg.column(i).is_stats_set}
     assert with_stats == {"chrom", "pos", "pick"}
+    gene_enc = rg.column(schema.get_field_index("gene")).encodings
+    assert "RLE_DICTIONARY" in gene_enc and "RLE_DICTIONARY" not in rg.column(0).encodings
     pos_stats, chrom_stats = (rg.column(schema.get_field_index(c)).statistics for c in ("pos", "chrom"))
     assert (pos_stats.min, pos_stats.max, chrom_stats.min, chrom_stats.max) == (10, 9000, "chr1", "chr2")
     # exactly one pick per variant

@@ -113,3 +113,13 @@ def test_buffers_read_back_what_from_offsets_and_utf8_made(values, cut, large):
 def test_buffers_refuse_missing_values():
     with pytest.raises(ValueError, match="expected a string column without missing values; found 1"):
         _arrow.buffers(_arrow.strings(["a", None]))
+
+
+@given(st.lists(st.sampled_from(["", "a", "b", "chr1", "ü", "a"]), min_size=1, max_size=12), st.data())
+def test_dictionary_is_the_take_with_each_value_once(values, data):
+    index = np.array(data.draw(st.lists(st.integers(0, len(values) - 1), max_size=40)), dtype=np.int64)
+    arr = _arrow.dictionary(_arrow.strings(values), index)
+    assert arr.type == pa.dictionary(pa.int32(), pa.string())
+    assert arr.cast(pa.string()).to_pylist() == [values[i] for i in index]
+    # the dictionary: the distinct values taken, nothing else (a Parquet writer needs it unique)
+    assert sorted(arr.dictionary.to_pylist()) == sorted({values[i] for i in index})

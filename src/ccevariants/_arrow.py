@@ -97,6 +97,27 @@ def buffers(values) -> tuple[np.ndarray, np.ndarray]:
     return offsets.astype(np.int64), dat
 
 
+def dictionary(values, index: np.ndarray):
+    """``values.take(index)`` as a dictionary array whose dictionary holds each value taken once:
+    no unused entries, no repeats (a Parquet writer given a dictionary array writes it as the column
+    chunk's dictionary page and the indices as they are, where a string column would be hashed row
+    by row; it requires the dictionary to be unique). ``values``: a string array without nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    index = np.asarray(index)
+    used = np.zeros(len(values), dtype=bool)
+    used[index] = True
+    keep = np.flatnonzero(used)
+    if len(keep) == len(values):
+        enc = pc.dictionary_encode(values)
+    else:
+        enc = pc.dictionary_encode(values.take(array(keep, type=pa.int64())))
+    remap = np.zeros(len(values), dtype=np.int32)
+    remap[keep] = to_numpy(enc.indices)
+    return pa.DictionaryArray.from_arrays(array(remap[index]), enc.dictionary)
+
+
 def to_numpy(arr) -> np.ndarray:
     """``arr.to_numpy(zero_copy_only=False)`` for a pyarrow array of numbers, booleans or strings
     (numbers with nulls: float64 with NaN; strings: an object array of ``str``/``None``)."""

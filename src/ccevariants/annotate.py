@@ -89,9 +89,12 @@ NMD_BIOTYPES = ("nonsense_mediated_decay", "NMD")
 #: The others are written plain (zstd still compresses them): per-variant values (IDs, positions,
 #: HGVS, REF/ALT), numbers and flags, where hashing every value costs more than it saves (1 M-record
 #: benchmark: ~0.45 CPU s less, the file ~1 MB larger).
+#: They are handed to the writer as Arrow dictionary arrays (distinct values of the chunk + an index
+#: per row, as the annotator makes them), so no string is copied per row or hashed by the writer;
+#: the file is written without the Arrow schema, so readers get plain string columns.
 _DICTIONARY_COLUMNS = (
-    "gene", "gene_id", "transcript", "biotype", "consequence", "impact", "exon", "intron",
-    "amino_acids", "codons",
+    "chrom", "filter", "gene", "gene_id", "transcript", "biotype", "consequence", "impact", "exon",
+    "intron", "amino_acids", "codons",
 )  # fmt: skip
 #: Parquet columns with min/max statistics: those that let a reader skip row groups. Row groups
 #: are chunks of position-sorted records, so a region query (chrom, pos) or "picked rows only"
@@ -292,6 +295,15 @@ class _Strings:
             if values.type != pa.string():
                 values = values.cast(pa.string())
         return values.take(_arrow.array(self.index, type=pa.int64()))
+
+    def dictionary(self):
+        """The column as a dictionary array (:func:`ccevariants._arrow.dictionary`)."""
+        values = self.values
+        if not hasattr(values, "take"):
+            values = _arrow.strings(values)
+        elif str(values.type) != "string":
+            values = values.cast("string")
+        return _arrow.dictionary(values, self.index)
 
 
 class _Texts:
@@ -1512,6 +1524,18 @@ def _arrow_schema():
     return pa.schema([pa.field(c, types.get(c, pa.string()), nullable=False) for c in TABLE_COLUMNS])
 
 
+def _writer_schema():
+    """The schema of the chunk tables given to the Parquet writer: :func:`_arrow_schema` with the
+    dictionary-encoded columns as dictionary arrays (the file read back has the plain schema)."""
+    import pyarrow as pa
+
+    schema = _arrow_schema()
+    for c in _DICTIONARY_COLUMNS:
+        i = schema.get_field_index(c)
+        schema = schema.set(i, pa.field(c, pa.dictionary(pa.int32(), pa.string()), nullable=False))
+    return schema
+
+
 def annotate_vcf(
     input_vcf,
     reference,
@@ -1566,7 +1590,7 @@ def annotate_vcf(
         }
     )
     annot = Annotator(index, fasta, pick_order, use_jit, distance=distance)
-    schema = _arrow_schema()
+    schema = _writer_schema()
     stats = {
         "records": 0,
         "rows": 0,
@@ -1596,6 +1620,7 @@ def annotate_vcf(
                 compression="zstd",
                 use_dictionary=list(_DICTIONARY_COLUMNS),
                 write_statistics=list(_STATISTICS_COLUMNS),
+                store_schema=False,  # (dictionary arrays written; strings read back)
             )
         bar = Progress("annotate: records")
         from ._io import Background
@@ -2026,11 +2051,11 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
     r_idx = _arrow.array(row_rec, type=pa.int64())
     table = {
         "variant_id": rec["labels"].take(rv),
-        "chrom": rec["chrom_rec"].take(r_idx),
+        "chrom": _arrow.dictionary(rec["chrom_rec"], row_rec),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
         "ref": rec["ref_rec"].take(r_idx),
         "alt": alt_arr.take(rv),
-        "filter": rec["filter_rec"].take(r_idx),
+        "filter": _arrow.dictionary(rec["filter_rec"], row_rec),
     }
     sup = rec["support"][row_rec]
     for k, c in enumerate(("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt")):
@@ -2041,7 +2066,9 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
     for c in TABLE_COLUMNS:
         if c not in table:
             v = cols[c]
-            table[c] = v.arrow() if isinstance(v, _Strings) else v
+            if isinstance(v, _Strings):
+                v = v.dictionary() if pa.types.is_dictionary(schema.field(c).type) else v.arrow()
+            table[c] = v
     arrays = [
         table[c] if isinstance(table[c], pa.Array) else _arrow.array(table[c], type=schema.field(c).type)
         for c in TABLE_COLUMNS
