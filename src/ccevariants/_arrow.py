@@ -115,7 +115,8 @@ def dictionary(values, index: np.ndarray):
         enc = pc.dictionary_encode(values.take(array(keep, type=pa.int64())))
     remap = np.zeros(len(values), dtype=np.int32)
     remap[keep] = to_numpy(enc.indices)
-    return pa.DictionaryArray.from_arrays(array(remap[index]), enc.dictionary)
+    # (indices in range by construction: not validated again)
+    return pa.DictionaryArray.from_arrays(array(remap[index]), enc.dictionary, safe=False)
 
 
 def to_numpy(arr) -> np.ndarray:

@@ -2057,12 +2057,15 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
         "alt": alt_arr.take(rv),
         "filter": _arrow.dictionary(rec["filter_rec"], row_rec),
     }
-    sup = rec["support"][row_rec]
+    # read support per record (converted there: fewer values than rows), one contiguous row per
+    # column, then repeated per output row
+    sup = rec["support"]
+    counts = np.ascontiguousarray(sup[:, :6].T, dtype=np.int64).take(row_rec, axis=1)
     for k, c in enumerate(("t_dp", "t_ad_ref", "t_ad_alt", "n_dp", "n_ad_ref", "n_ad_alt")):
-        table[c] = sup[:, k].astype(np.int64)
+        table[c] = counts[k]
     # VAFs as htslib stores them (32-bit floats), as cyvcf2 reported them before
-    table["t_af"] = sup[:, 6].astype(np.float32).astype(np.float64)
-    table["n_af"] = sup[:, 7].astype(np.float32).astype(np.float64)
+    vafs = np.ascontiguousarray(sup[:, 6:8].T, dtype=np.float32).astype(np.float64).take(row_rec, axis=1)
+    table["t_af"], table["n_af"] = vafs[0], vafs[1]
     for c in TABLE_COLUMNS:
         if c not in table:
             v = cols[c]
