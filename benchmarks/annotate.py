@@ -360,6 +360,10 @@ def main() -> int:
             ("ccev annotate, VCF only", [*base, *rout]),
             ("ccev annotate, VCF only, --distance 0", [*base, *rout, "--distance", "0"]),
             (
+                "ccev annotate, VCF only, --distance 0, --threads 2",
+                [*base, *rout, "--distance", "0", "--threads", "2"],
+            ),
+            (
                 "bcftools csq -l --threads 1 (+1 compression thread)",
                 [*rbcf, str(out / "real.bcf.vcf.gz"), "--threads", "1"],
             ),
