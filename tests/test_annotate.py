@@ -114,7 +114,9 @@ def test_annotate_end_to_end(tmp_path):
     assert str(schema.field("pos").type) == "int64" and str(schema.field("strand").type) == "int8"
     assert str(schema.field("t_af").type) == "double" and str(schema.field("pick").type) == "bool"
     # dictionary-encoded columns (written from dictionary arrays) read back as plain strings
-    assert {str(schema.field(c).type) for c in ("chrom", "filter", "gene", "consequence", "codons")} == {"string"}
+    assert {str(schema.field(c).type) for c in ("chrom", "filter", "gene", "consequence", "codons")} == {
+        "string"
+    }
     # no nulls anywhere: every column REQUIRED (no definition levels); statistics where they prune
     assert not any(f.nullable for f in schema)
     meta = pq.ParquetFile(table).metadata

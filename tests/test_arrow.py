@@ -123,3 +123,15 @@ def test_dictionary_is_the_take_with_each_value_once(values, data):
     assert arr.cast(pa.string()).to_pylist() == [values[i] for i in index]
     # the dictionary: the distinct values taken, nothing else (a Parquet writer needs it unique)
     assert sorted(arr.dictionary.to_pylist()) == sorted({values[i] for i in index})
+
+
+def test_buffers_are_read_only_bytes():
+    """``buffers`` feeds the CSQ line kernel, compiled for read-only bytes: the data array is read-only
+    whether the Arrow buffer is mutable (built over a NumPy array), immutable or empty."""
+    data = np.frombuffer(b"abcde", dtype=np.uint8).copy()  # writable
+    off = np.array([0, 2, 5], dtype=np.int32)
+    mutable = pa.StringArray.from_buffers(2, pa.py_buffer(off), pa.py_buffer(data))
+    for arr in (mutable, pa.array(["ab", "cde"]), pa.array(["", ""]), ["ab", "cde"]):
+        offsets, dat = _arrow.buffers(arr)
+        assert not dat.flags.writeable and offsets.dtype == np.int64
+    assert _arrow.buffers(mutable)[1].tobytes() == b"abcde"

@@ -80,8 +80,9 @@ def strings(values, type=None):  # noqa: A002
 
 
 def buffers(values) -> tuple[np.ndarray, np.ndarray]:
-    """int64 offsets (one per value + 1) and bytes (uint8, at least one) of a string column: a
-    pyarrow string array without nulls, or a list of ``str`` (encoded, no Arrow array made)."""
+    """int64 offsets (one per value + 1) and bytes (uint8, at least one, always a read-only array:
+    the kernels they feed are compiled once, for read-only bytes) of a string column: a pyarrow
+    string array without nulls, or a list of ``str`` (encoded, no Arrow array made)."""
     import pyarrow as pa
 
     if not isinstance(values, pa.Array):
@@ -93,7 +94,10 @@ def buffers(values) -> tuple[np.ndarray, np.ndarray]:
     o = values.offset
     offsets = np.frombuffer(values.buffers()[1], dtype=wide)[o : o + len(values) + 1]
     data = values.buffers()[2]
-    dat = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+    dat = np.frombuffer(data if data is not None and data.size else b"\0", dtype=np.uint8)
+    if dat.flags.writeable:  # (over a mutable Arrow buffer)
+        dat = dat.view()
+        dat.flags.writeable = False
     return offsets.astype(np.int64), dat
 
 

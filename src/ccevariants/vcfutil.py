@@ -319,7 +319,11 @@ def gather_segments(arr, starts, lengths, sep: int | None = None):
     total = int(lengths.sum()) + (len(lengths) if sep is not None else 0)
     out = np.empty(total, dtype=np.uint8)
     if total:
-        gather(np.ascontiguousarray(arr, dtype=np.uint8), starts, lengths, -1 if sep is None else sep, out)
+        src = np.ascontiguousarray(arr, dtype=np.uint8)
+        if src.flags.writeable:  # a read-only view: one compiled specialisation for every caller
+            src = src.view()
+            src.flags.writeable = False
+        gather(src, starts, lengths, -1 if sep is None else sep, out)
     return out
 
 

@@ -185,6 +185,9 @@ def split_fields(buf, used, n, n_fields, sep, want):
     starts = np.empty(seps.shape[0] + 1, dtype=np.int64)
     starts[0] = 0
     starts[1:] = seps + 1
+    if buf.flags.writeable:  # a read-only view: one compiled specialisation for every caller
+        buf = buf.view()
+        buf.flags.writeable = False
     return _copy_fields(buf, starts, n, n_fields, want)
 
 
