@@ -304,23 +304,35 @@ def main() -> int:
     results.append(("start-up, 2,000 records (warm Numba cache)", *timed(one, env), 0))
     shutil.rmtree(out / "ccev-cache", ignore_errors=True)
     results.append(("ccev annotate (index parse, warm Numba)", *timed(ccev, env), n_rec))
+    steady = steady_jobs(ccev, [str(fasta), str(gff), str(vcf), str(out / "bcftools.vcf.gz")], env)
+    results += medians(steady, args.repeat, n_rec)
+    print(f"medians of {args.repeat} runs (steady state); start-up and index-parse rows: one run")
+    report(results)
+    if args.real_gff is not None:
+        rfasta, rvcf = real_inputs(out, args.real_gff, args.records, args.seed)
+        n_real = sum(1 for line in open(out / "real.vcf") if not line.startswith("#"))
+        rccev = [*ccev[:5], str(rvcf), "--reference", str(rfasta), "--annotation", str(args.real_gff)]
+        rccev += ["--output", str(out / "real.ccev.vcf.gz"), "--table", str(out / "real.parquet")]
+        real = steady_jobs(
+            rccev, [str(rfasta), str(args.real_gff), str(rvcf), str(out / "real.bcf.vcf.gz")], env
+        )
+        timed(real[0][1], env)  # the transcript index cached
+        rows = medians(real, args.repeat, n_real)
+        print(f"\nreal gene density: {args.real_gff.name} over random sequence, {n_real} records")
+        report(rows)
+    return 0
+
+
+def steady_jobs(ccev: list[str], bcf_files: list[str], env: dict) -> list:
+    """The steady-state jobs ``(step, command, env)`` on one set of inputs: ``ccev`` (the headline
+    command, ``--table`` last) with two chunk threads and two workers, without the table, without
+    up/downstream rows (bcftools csq reports none: the nearest same job), and ``bcftools csq -l`` on
+    ``bcf_files`` (FASTA, GFF3, VCF, output) alone and with one compression thread."""
     vcf_only = ccev[: ccev.index("--table")]
-    # bcftools csq reports no up/downstream consequences: --distance 0 is the nearest same job
     d0 = [*vcf_only, "--distance", "0"]
-    bcf = [
-        "bcftools",
-        "csq",
-        "-l",
-        "-f",
-        str(fasta),
-        "-g",
-        str(gff),
-        str(vcf),
-        "-Oz",
-        "-o",
-        str(out / "bcftools.vcf.gz"),
-    ]
-    steady = [
+    fasta, gff, vcf, output = bcf_files
+    bcf = ["bcftools", "csq", "-l", "-f", fasta, "-g", gff, vcf, "-Oz", "-o", output]
+    return [
         ("ccev annotate (index cached, warm Numba)", ccev, env),
         ("ccev annotate --threads 2 (2 chunk threads)", [*ccev, "--threads", "2"], env),
         ("ccev annotate --threads 3 (2 worker processes)", [*ccev, "--threads", "3"], env),
@@ -331,56 +343,21 @@ def main() -> int:
         ("bcftools csq -l --threads 1 (+1 compression thread)", [*bcf, "--threads", "1"], None),
         ("bcftools csq -l", bcf, None),
     ]
-    # the host's speed drifts (shared machine): every steady-state job runs --repeat times, in
-    # rounds over all jobs, and the table shows the median wall and CPU time (peak RSS: the largest)
-    runs: dict[str, list] = {name: [] for name, _, _ in steady}
-    for _ in range(args.repeat):
-        for name, cmd, job_env in steady:
+
+
+def medians(jobs, repeat: int, n: int) -> list:
+    """Rows ``(step, wall, CPU, peak MB, n)`` of ``jobs`` (``(step, command, env)``), each run
+    ``repeat`` times in rounds over all of them: the median wall and CPU time, the largest peak RSS.
+    (The host's speed drifts — a shared machine — so one run of each is not enough.)"""
+    runs: dict[str, list] = {name: [] for name, _, _ in jobs}
+    for _ in range(repeat):
+        for name, cmd, job_env in jobs:
             runs[name].append(timed(cmd, job_env))
-    for name, _, _ in steady:
+    rows = []
+    for name, _, _ in jobs:
         walls, cpus, peaks = zip(*runs[name], strict=True)
-        results.append((name, statistics.median(walls), statistics.median(cpus), max(peaks), n_rec))
-    print(f"medians of {args.repeat} runs (steady state); start-up and index-parse rows: one run")
-    report(results)
-    if args.real_gff is not None:
-        rfasta, rvcf = real_inputs(out, args.real_gff, args.records, args.seed)
-        n_real = sum(1 for line in open(out / "real.vcf") if not line.startswith("#"))
-        base = [*ccev[:5], str(rvcf), "--reference", str(rfasta), "--annotation", str(args.real_gff)]
-        rout = ["--output", str(out / "real.ccev.vcf.gz")]
-        rbcf = [*bcf[:3], "-f", str(rfasta), "-g", str(args.real_gff), str(rvcf), "-Oz", "-o"]
-        real = [
-            (
-                "ccev annotate (table, up/downstream rows)",
-                [*base, *rout, "--table", str(out / "real.parquet")],
-            ),
-            (
-                "ccev annotate --threads 2",
-                [*base, *rout, "--table", str(out / "real.parquet"), "--threads", "2"],
-            ),
-            ("ccev annotate, VCF only", [*base, *rout]),
-            ("ccev annotate, VCF only, --distance 0", [*base, *rout, "--distance", "0"]),
-            (
-                "ccev annotate, VCF only, --distance 0, --threads 2",
-                [*base, *rout, "--distance", "0", "--threads", "2"],
-            ),
-            (
-                "bcftools csq -l --threads 1 (+1 compression thread)",
-                [*rbcf, str(out / "real.bcf.vcf.gz"), "--threads", "1"],
-            ),
-            ("bcftools csq -l", [*rbcf, str(out / "real.bcf.vcf.gz")]),
-        ]
-        timed(real[0][1], env)  # the transcript index cached
-        runs = {name: [] for name, _ in real}
-        for _ in range(args.repeat):
-            for name, cmd in real:
-                runs[name].append(timed(cmd, env if name.startswith("ccev") else None))
-        rows = []
-        for name, _ in real:
-            walls, cpus, peaks = zip(*runs[name], strict=True)
-            rows.append((name, statistics.median(walls), statistics.median(cpus), max(peaks), n_real))
-        print(f"\nreal gene density: {args.real_gff.name} over random sequence, {n_real} records")
-        report(rows)
-    return 0
+        rows.append((name, statistics.median(walls), statistics.median(cpus), max(peaks), n))
+    return rows
 
 
 def report(results) -> None:

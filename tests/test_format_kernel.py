@@ -283,3 +283,30 @@ def test_indel_rows_equal_the_python_formatter_on_random_loci(tmp_path_factory, 
     in_tx = sum(1 for x in with_kernel["hgvsc"].tolist() if x)
     # (a few rows left to Python at window edges: 31 of 36 for seed 1357, the fewest seen)
     assert 0 < n_other <= in_tx and n_other >= 0.8 * in_tx
+
+
+def test_kernel_fields_split_the_rows():
+    """A formatting kernel's buffer (rows of ``_KERNEL_FIELDS``, each field followed by ``SEP``) split
+    into one column per field — fields longer than the gather's 16-byte loop included — or only the
+    fields asked for; a buffer with another number of fields is an error."""
+    from ccevariants.annotate import _KERNEL_FIELDS, _kernel_fields
+    from ccevariants.kernels import _format_impl as kf
+
+    assert len(_KERNEL_FIELDS) == kf.N_FIELDS
+    rows = [
+        [f"{c}{i}" * (i * 7 + 1) if j % 3 else "" for j, c in enumerate(_KERNEL_FIELDS)] for i in range(3)
+    ]
+    sep = chr(kf.SEP)
+    text = "".join(f + sep for row in rows for f in row).encode()
+    buf = np.frombuffer(text + b"\0" * 9, dtype=np.uint8)  # (bytes past ``used``: not read)
+    cols = _kernel_fields(buf, len(text), 3)
+    assert {c: cols[c].to_pylist() for c in _KERNEL_FIELDS} == {
+        c: [row[j] for row in rows] for j, c in enumerate(_KERNEL_FIELDS)
+    }
+    assert max(len(v) for row in rows for v in row) > 16
+    only = _kernel_fields(buf, len(text), 3, ("csq_mid", "hgvsc"))
+    assert set(only) == {"csq_mid", "hgvsc"} and only["csq_mid"].to_pylist() == [r[-1] for r in rows]
+    empty = _kernel_fields(buf, 0, 0)
+    assert set(empty) == set(_KERNEL_FIELDS) and all(len(v) == 0 for v in empty.values())
+    with pytest.raises(ValueError, match="unexpected number of fields"):
+        _kernel_fields(buf, len(text), 4)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels import read_only
+
 
 def array(values, type=None):  # noqa: A002 - pyarrow's own parameter name
     """``pyarrow.array(values, type=type)`` for a pyarrow array, a NumPy array (bool, integer or
@@ -95,10 +97,7 @@ def buffers(values) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(values.buffers()[1], dtype=wide)[o : o + len(values) + 1]
     data = values.buffers()[2]
     dat = np.frombuffer(data if data is not None and data.size else b"\0", dtype=np.uint8)
-    if dat.flags.writeable:  # (over a mutable Arrow buffer)
-        dat = dat.view()
-        dat.flags.writeable = False
-    return offsets.astype(np.int64), dat
+    return offsets.astype(np.int64), read_only(dat)  # (writable over a mutable Arrow buffer)
 
 
 def dictionary(values, index: np.ndarray):

@@ -30,6 +30,12 @@ def build_once(table: dict, build) -> dict:
     return table
 
 
+def python_function(f):
+    """The Python function behind ``f`` (itself when not compiled): builders that swap module
+    globals for compiled functions find the compiled ones there when they run again."""
+    return getattr(f, "py_func", f)
+
+
 def jit(*args, **kwargs):
     """``numba.njit`` with the project's defaults (nogil, cache)."""
     options = {**DEFAULTS, **kwargs}

@@ -20,6 +20,7 @@ from . import _arrow
 from . import hgvs as H
 from .bgzf import EOF as BGZF_EOF
 from .errors import CcevariantsError, InputError, ReferenceMismatchError
+from .kernels import read_only
 from .progress import Progress
 from .tbi import TabixBuilder
 from .transcripts import DEFAULT_PICK_ORDER, TranscriptIndex, load_annotation, pick_keys
@@ -286,24 +287,21 @@ class _Strings:
         arr[:] = values
         return arr[self.index]
 
-    def arrow(self):
+    def _value_array(self):
+        """``values`` as a pyarrow string array."""
         import pyarrow as pa
 
-        values = self.values
-        if not isinstance(values, pa.Array):
-            values = _arrow.array(values)
-            if values.type != pa.string():
-                values = values.cast(pa.string())
-        return values.take(_arrow.array(self.index, type=pa.int64()))
+        return _arrow.array(self.values, type=pa.string())
+
+    def arrow(self):
+        """The column as a pyarrow string array (a take of the values)."""
+        import pyarrow as pa
+
+        return self._value_array().take(_arrow.array(self.index, type=pa.int64()))
 
     def dictionary(self):
         """The column as a dictionary array (:func:`ccevariants._arrow.dictionary`)."""
-        values = self.values
-        if not hasattr(values, "take"):
-            values = _arrow.strings(values)
-        elif str(values.type) != "string":
-            values = values.cast("string")
-        return _arrow.dictionary(values, self.index)
+        return _arrow.dictionary(self._value_array(), self.index)
 
 
 class _Texts:
@@ -1591,12 +1589,7 @@ def annotate_vcf(
     )
     annot = Annotator(index, fasta, pick_order, use_jit, distance=distance)
     schema = _writer_schema()
-    stats = {
-        "records": 0,
-        "rows": 0,
-        "transcripts": len(index.transcripts),
-        "workers": _ChunkRunner.split(threads)[0],
-    }
+    stats = {"records": 0, "rows": 0, "transcripts": len(index.transcripts)}
     out_path = Path(output)
     tbi_final = Path(str(out_path) + ".tbi")
     import contextlib
@@ -1604,6 +1597,7 @@ def annotate_vcf(
     from ._io import atomic_path
 
     runner = _ChunkRunner(annot, schema if table is not None else None, input_vcf, reference, threads)
+    stats["workers"] = runner.workers
     with contextlib.ExitStack() as stack:
         tmp_vcf = stack.enter_context(atomic_path(out_path, suffix=".vcf.gz"))
         tmp_pq = stack.enter_context(atomic_path(table, suffix=".parquet")) if table is not None else None
@@ -1714,7 +1708,7 @@ class _Chunk:
     __slots__ = ("data", "starts")
 
     def __init__(self, data, n: int, starts=None):
-        self.data = _read_only(np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data)
+        self.data = read_only(np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data)
         if starts is None:  # the offsets from the newlines
             nl = np.flatnonzero(self.data == 10)
             starts = np.r_[0, nl[:-1] + 1] if n else np.zeros(0, np.int64)
@@ -1751,19 +1745,11 @@ class _Chunk:
 
     def buffer(self) -> np.ndarray:
         """The bytes for the kernels: read-only (one compiled signature, also after unpickling)."""
-        return _read_only(self.data) if len(self.data) else _read_only(np.zeros(1, np.uint8))
+        return read_only(self.data if len(self.data) else np.zeros(1, np.uint8))
 
     def lines(self) -> list[str]:
         """The lines as ``str``, without newlines."""
         return self.data.tobytes().decode().split("\n")[:-1]
-
-
-def _read_only(arr: np.ndarray) -> np.ndarray:
-    if not arr.flags.writeable:
-        return arr
-    view = arr.view()
-    view.flags.writeable = False
-    return view
 
 
 #: Bytes of input text read per block (a few chunks' worth of lines).
@@ -2306,10 +2292,9 @@ _CSQ_KERNEL: dict = {}
 
 
 def _build_csq_kernel() -> dict:
-    from ._numba import jit
+    from ._numba import jit, python_function
 
-    put = getattr(_put_span, "py_func", _put_span)  # (a rebuild finds the compiled one)
-    _csq_lines_loop.__globals__["_put_span"] = jit(put, inline="always")
+    _csq_lines_loop.__globals__["_put_span"] = jit(python_function(_put_span), inline="always")
     return {"lines": jit(_csq_lines_loop)}
 
 

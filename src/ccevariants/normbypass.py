@@ -683,15 +683,14 @@ def _kernels() -> dict:
 
 
 def _build_kernels() -> dict:
-    from ._numba import jit
+    from ._numba import jit, python_function
 
     g = globals()
-    # the Python functions (a rebuild finds the compiled ones in the module globals)
-    PY.update({name: getattr(g[name], "py_func", g[name]) for name in _COMPILED})
+    PY.update({name: python_function(g[name]) for name in _COMPILED})
     # helpers are inlined into the three kernels: a call to a separately compiled function
     # costs a reference-count update per array argument (≈ 1 µs per record here)
     # normtext may already have replaced its _put_int by a compiled one: take the function
-    g["_put_int"] = jit(getattr(_put_int, "py_func", _put_int), inline="always")
+    g["_put_int"] = jit(python_function(_put_int), inline="always")
     for name in _COMPILED:
         entry = name in ("_classify_loop", "_split_loop", "_merge_loop")
         g[name] = jit(PY[name]) if entry else jit(PY[name], inline="always")

@@ -474,9 +474,7 @@ _K: dict = {}
 
 def _build_kernels() -> dict:
     from ._numba import jit
-
-    def py(f):  # the Python function (a rebuild finds the compiled ones in the module globals)
-        return getattr(f, "py_func", f)
+    from ._numba import python_function as py
 
     k = {}
     prefix = jit(py(_has_prefix))

@@ -310,6 +310,7 @@ def gather_segments(arr, starts, lengths, sep: int | None = None):
     import numpy as np
 
     from ._numba import build_once, jit
+    from .kernels import read_only
 
     gather = build_once(_GATHER, lambda: {"gather": jit(_gather_loop)})["gather"]
     starts = np.ascontiguousarray(starts, dtype=np.int64)
@@ -319,10 +320,7 @@ def gather_segments(arr, starts, lengths, sep: int | None = None):
     total = int(lengths.sum()) + (len(lengths) if sep is not None else 0)
     out = np.empty(total, dtype=np.uint8)
     if total:
-        src = np.ascontiguousarray(arr, dtype=np.uint8)
-        if src.flags.writeable:  # a read-only view: one compiled specialisation for every caller
-            src = src.view()
-            src.flags.writeable = False
+        src = read_only(np.ascontiguousarray(arr, dtype=np.uint8))
         gather(src, starts, lengths, -1 if sep is None else sep, out)
     return out
 

@@ -18,6 +18,18 @@ from types import ModuleType
 _KERNELS = ("overlap", "consequence", "format", "alleles", "records")
 
 
+def read_only(arr):
+    """``arr`` read-only: itself when it is, else a read-only view (no copy). Numba compiles a kernel
+    once per argument type, and a read-only array is another type than a writable one: the byte
+    arrays handed to kernels go through this, so that each kernel is compiled once (a second
+    specialisation costs seconds, mid-run)."""
+    if not arr.flags.writeable:
+        return arr
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 def load(name: str, jit: bool = True) -> ModuleType:
     """The kernel module ``name`` (``overlap`` / ``consequence`` / ``format`` / ``alleles`` /
     ``records``), compiled or as its Python twin."""
