@@ -415,6 +415,42 @@ def test_unsorted_contigs_and_non_utf8_text_are_errors_naming_the_line(tmp_path,
     assert f":{header_lines + 2}:" in err and not out.exists()
 
 
+def test_truncated_or_corrupt_compressed_input_is_an_error_naming_the_line(tmp_path, capsys, monkeypatch):
+    """A BGZF input cut short (a copy interrupted) or with a damaged member: an error naming the file
+    and the last line read whole, exit 2, no output; the records before it are not written either."""
+    import pysam
+
+    import ccevariants.annotate as A
+
+    _build(tmp_path)
+    header_lines = HEADER.count("\n")
+    plain = _vcf(tmp_path, [f"chr1\t{p}\t.\tA\tC\t.\tPASS\t." for p in range(300, 3300)])
+    gz = tmp_path / "in.vcf.gz"
+    pysam.tabix_compress(str(plain), str(gz), force=True)
+    data = gz.read_bytes()
+    monkeypatch.setattr(A, "READ_BYTES", 4096)  # several blocks read before the damage
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(data[: len(data) - 28 - 200])  # no EOF member, the last member cut short
+    rc, out, table = _run(tmp_path, cut)
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{cut}:" in err and "expected a complete bgzf stream; found a truncated" in err
+    after = int(err.split("after line ")[1].split(" ")[0])
+    assert header_lines < after < header_lines + 3000 and f"{cut}:{after + 1}:" in err
+    assert not out.exists() and not table.exists() and not list(tmp_path.glob(".out*"))
+    # the third member's CRC does not match its data (bit rot; BSIZE: bytes 16-17 of a member)
+    at = 0
+    for _ in range(3):
+        at += int.from_bytes(data[at + 16 : at + 18], "little") + 1
+    bad = bytearray(data)
+    bad[at - 8] ^= 0xFF
+    damaged = tmp_path / "damaged.vcf.gz"
+    damaged.write_bytes(bytes(bad))
+    rc, out, table = _run(tmp_path, damaged)
+    err = capsys.readouterr().err
+    assert rc == 2 and "expected a complete bgzf stream; found a truncated or corrupt file" in err
+    assert "CRC check failed" in err and f"{damaged}:" in err and not out.exists() and not table.exists()
+
+
 def test_contig_missing_from_fasta_is_an_error(tmp_path, capsys):
     _build(tmp_path)
     text = HEADER.replace("##contig=<ID=chr2>", "##contig=<ID=chr2>\n##contig=<ID=chrZ>")
@@ -712,7 +748,7 @@ def test_csq_lines_kernel_equals_the_arrow_joins():
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ccevariants.annotate import _csq_lines, _Strings
+    from ccevariants.annotate import _csq_lines, _Spans, _Strings
 
     heads = pa.array(["x", "chr1\t5\t.\tA\tC,G\t.\tPASS\tCSQ=", "chr1\t9\tid\tT\tTA\t.\tq\tDP=3;CSQ=", ""])[
         1:3
@@ -741,6 +777,15 @@ def test_csq_lines_kernel_equals_the_arrow_joins():
             [len(x) for x in pc.binary_join_element_wise(heads, csq, tails, "").to_pylist()]
         ).tolist()
     )
+    # the mid values as spans of one buffer (as the formatting kernels leave them): same text
+    spans = _Spans.concat([["missense|GENE"], pa.array(["x", "intron|GENE"])[1:], _Spans(
+        np.frombuffer(b"..upstream..", dtype=np.uint8), np.array([2]), np.array([10])
+    )])  # fmt: skip
+    assert spans.to_pylist() == mid.values
+    same, same_end = _csq_lines(
+        heads, tails, alts, row_var, (_Strings(spans, mid.index), per_tx, flank), pick, bounds
+    )
+    assert same.tobytes() == text.tobytes() and same_end.tolist() == line_end.tolist()
     # a record without rows
     text, line_end = _csq_lines(
         heads, tails, alts, row_var[:0], (mid, per_tx, flank), pick[:0], np.array([0, 0, 0])
@@ -748,6 +793,31 @@ def test_csq_lines_kernel_equals_the_arrow_joins():
     assert (
         text.tobytes().decode() == heads[0].as_py() + tails[0].as_py() + heads[1].as_py() + tails[1].as_py()
     )
+
+
+def test_spans_concat_filter_and_pieces():
+    """``_Spans``: values of lists, Arrow arrays (sliced: non-zero offsets) and spans of other
+    buffers, in order over one buffer; ``filter`` keeps spans; ``_Pieces`` joins to spans when a
+    piece is spans, else as before (a list, or one Arrow array)."""
+    import pyarrow as pa
+
+    from ccevariants.annotate import _Pieces, _Spans
+
+    raw = np.frombuffer("ab|é|xyz".encode(), dtype=np.uint8)
+    s = _Spans(raw, np.array([0, 3, 6]), np.array([2, 5, 9]))
+    assert s.to_pylist() == ["ab", "é", "xyz"] and len(s) == 3
+    assert s.filter(np.array([True, False, True])).to_pylist() == ["ab", "xyz"]
+    both = _Spans.concat([["", "q"], pa.array(["0", "long value", "z"])[1:], s, []])
+    assert both.to_pylist() == ["", "q", "long value", "z", "ab", "é", "xyz"]
+    assert not both.buf.flags.writeable  # (the kernels are compiled for read-only bytes)
+    pieces = _Pieces(["a"])
+    pieces.add(["b"])
+    assert pieces.values() == ["a", "b"]
+    pieces.add(pa.array(["c"]))
+    assert pieces.values().to_pylist() == ["a", "b", "c"]
+    pieces.add(s.filter(np.array([False, True, False])))
+    got = pieces.values()
+    assert isinstance(got, _Spans) and got.to_pylist() == ["a", "b", "c", "é"] and len(pieces) == 4
 
 
 def test_batched_transcript_sequences_equal_the_per_transcript_ones(shared_data, tmp_path):

@@ -306,6 +306,16 @@ def test_kernel_fields_split_the_rows():
     assert max(len(v) for row in rows for v in row) > 16
     only = _kernel_fields(buf, len(text), 3, ("csq_mid", "hgvsc"))
     assert set(only) == {"csq_mid", "hgvsc"} and only["csq_mid"].to_pylist() == [r[-1] for r in rows]
+    # with the kernel's CSQ spans: csq_mid stays in the buffer, the other fields are split as before
+    ends = np.cumsum([len(f) + 1 for row in rows for f in row]).reshape(3, -1) - 1
+    csq = np.stack([ends[:, -2] + 1, ends[:, -1]], axis=1)
+    spans = _kernel_fields(buf, len(text), 3, None, csq)
+    assert type(spans["csq_mid"]).__name__ == "_Spans"
+    assert {c: spans[c].to_pylist() for c in _KERNEL_FIELDS} == {
+        c: cols[c].to_pylist() for c in _KERNEL_FIELDS
+    }
+    alone = _kernel_fields(buf, len(text), 3, ("csq_mid",), csq)
+    assert set(alone) == {"csq_mid"} and alone["csq_mid"].to_pylist() == [r[-1] for r in rows]
     empty = _kernel_fields(buf, 0, 0)
     assert set(empty) == set(_KERNEL_FIELDS) and all(len(v) == 0 for v in empty.values())
     with pytest.raises(ValueError, match="unexpected number of fields"):

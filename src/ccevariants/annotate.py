@@ -405,9 +405,49 @@ class _Contigs:
         return (names[c] for c in self.code.tolist())
 
 
+class _Spans:
+    """Strings as spans of one byte buffer: value ``i`` is ``buf[start[i]:end[i]]`` (UTF-8). The CSQ
+    entries a formatting kernel writes stay where it wrote them, between the row's other fields,
+    until :func:`_csq_lines` copies each into its output line (no copy of them on the way)."""
+
+    __slots__ = ("buf", "start", "end")
+
+    def __init__(self, buf: np.ndarray, start: np.ndarray, end: np.ndarray):
+        self.buf, self.start, self.end = buf, start, end
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def filter(self, keep: np.ndarray) -> _Spans:
+        return _Spans(self.buf, self.start[keep], self.end[keep])
+
+    def to_pylist(self) -> list[str]:
+        raw = self.buf.tobytes()
+        return [raw[a:b].decode() for a, b in zip(self.start.tolist(), self.end.tolist(), strict=True)]
+
+    @classmethod
+    def concat(cls, pieces) -> _Spans:
+        """The values of ``pieces`` (lists of str, pyarrow string arrays, :class:`_Spans`) in order,
+        over one buffer: the pieces' buffers one after the other (a bulk copy, not per value)."""
+        bufs, starts, ends, base = [], [], [], 0
+        for piece in pieces:
+            if isinstance(piece, _Spans):
+                buf, a, b = piece.buf, piece.start, piece.end
+            else:
+                off, buf = _arrow.buffers(piece)
+                a, b = off[:-1], off[1:]
+            bufs.append(buf)
+            starts.append(a + base)
+            ends.append(b + base)
+            base += len(buf)
+        from .kernels import read_only
+
+        return cls(read_only(np.concatenate(bufs)), np.concatenate(starts), np.concatenate(ends))
+
+
 class _Pieces:
-    """The distinct values of a string column, collected piece by piece (lists of str or pyarrow
-    string arrays) and joined once."""
+    """The distinct values of a string column, collected piece by piece (lists of str, pyarrow
+    string arrays or :class:`_Spans`) and joined once."""
 
     __slots__ = ("parts", "n")
 
@@ -423,9 +463,12 @@ class _Pieces:
         self.n += len(values)
 
     def values(self):
-        """A list when every piece is one, else one pyarrow string array."""
+        """A list when every piece is one, :class:`_Spans` when a piece is, else one pyarrow string
+        array."""
         if all(isinstance(p, list) for p in self.parts):
             return [v for p in self.parts for v in p]
+        if any(isinstance(p, _Spans) for p in self.parts):
+            return _Spans.concat(self.parts)
         import pyarrow as pa
 
         return pa.concat_arrays(
@@ -989,7 +1032,7 @@ class Annotator:
                     keep = _arrow.array(good)
                     for c in detail:
                         det_v[c].add(texts[c].filter(keep))
-                    mid_v.add(texts["csq_mid"].filter(keep))
+                    mid_v.add(texts["csq_mid"].filter(good))
                     prot_pos[rows_g] = ppos[good]
                     left = np.ones(len(rows_p), dtype=bool)
                     left[np.flatnonzero(ok)[good]] = False
@@ -1059,14 +1102,14 @@ class Annotator:
         pep_ref, pref_off, pep_alt, palt_off = pr_.buf, pr_.off, pa_.buf, pa_.off
         wid, win_buf, win_off, w_start, w_len = b.windows
         tx = self.index.transcripts
-        buf, used, status, ppos = kf.indel_rows(
+        buf, used, status, ppos, csq = kf.indel_rows(
             tt, ff, b.starts[i], b.ends[i], ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt,
             palt_off, inv, np.ascontiguousarray(ints), wid[i], win_buf, win_off,
             w_start, w_len, self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows), fields), status, ppos
+        return _kernel_fields(buf, used, len(rows), fields, csq), status, ppos
 
     def _tx_values(self, attr: str, arrow: bool):
         """A per-transcript value list (``t_*_l``), as a cached pyarrow array when ``arrow``."""
@@ -1145,13 +1188,13 @@ class Annotator:
         aa_ref = np.where(ints[:, 10] == 1, b.aa_ref[np.minimum(a0, len(b.aa_ref) - 1)], 0).astype(np.uint8)
         aa_alt = np.where(ints[:, 11] == 1, b.aa_alt[np.minimum(a0, len(b.aa_alt) - 1)], 0).astype(np.uint8)
         tx = self.index.transcripts
-        buf, used = kf.snv_rows(
+        buf, used, csq = kf.snv_rows(
             tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, inv, np.ascontiguousarray(ints),
             self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
             self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows), fields)
+        return _kernel_fields(buf, used, len(rows), fields, csq)
 
     def _shift3(self, chrom, start, end, ref, alt, coords):
         """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
@@ -1322,15 +1365,23 @@ _KERNEL_FIELDS = (
 )  # fmt: skip
 
 
-def _kernel_fields(buf, used: int, n: int, fields=None) -> dict:
+def _kernel_fields(buf, used: int, n: int, fields=None, csq=None) -> dict:
     """Per field (all, or those in ``fields``), the ``n`` rows' texts from a formatting kernel's
-    buffer, as pyarrow string arrays (no Python string per row)."""
+    buffer, as pyarrow string arrays (no Python string per row). With ``csq`` (the kernel's span of
+    each row's CSQ entry), ``csq_mid`` is left in the buffer as :class:`_Spans`."""
     from .kernels import _format_impl as kf
-    from .kernels import load
+    from .kernels import load, read_only
 
     want = np.array([fields is None or c in fields for c in _KERNEL_FIELDS], dtype=np.bool_)
+    out = {}
+    if csq is not None and want[-1]:  # (csq_mid is the last field)
+        out["csq_mid"] = _Spans(read_only(buf[:used]), csq[:, 0], csq[:, 1])
+        want[-1] = False
+        if not want.any():
+            return out
     offsets, data = load("records").split_fields(buf, used, n, kf.N_FIELDS, kf.SEP, want)
-    return {c: _arrow.from_offsets(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]}
+    out.update({c: _arrow.from_offsets(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]})
+    return out
 
 
 def _feature_bounds(coords: H.TranscriptCoords, g: int) -> tuple[int, int]:
@@ -1770,7 +1821,14 @@ def _record_lines(input_vcf, reader):
     import cyvcf2
 
     from .normbypass import key_tables, printed_unchanged
-    from .vcfutil import body_blocks, iter_text_lines, read_header, scan_records
+    from .vcfutil import (
+        DECOMPRESS_ERRORS,
+        body_blocks,
+        compression,
+        iter_text_lines,
+        read_header,
+        scan_records,
+    )
 
     header = read_header(iter_text_lines(input_vcf), input_vcf)
     tables = key_tables(header)
@@ -1778,7 +1836,19 @@ def _record_lines(input_vcf, reader):
     seen: set[str] = set()
     last_chrom, last_pos = None, 0
     line_no = header.header_line_no
-    for block in body_blocks(input_vcf, header.header_line_no, READ_BYTES):
+    blocks = body_blocks(input_vcf, header.header_line_no, READ_BYTES)
+    while True:
+        try:
+            block = next(blocks)
+        except StopIteration:
+            break
+        except DECOMPRESS_ERRORS as exc:  # the records before it went on (and failed the run)
+            raise InputError(
+                f"expected a complete {compression(input_vcf)} stream; found a truncated or corrupt "
+                f"file after line {line_no} ({exc})",
+                path=input_vcf,
+                line=line_no + 1,
+            ) from None
         scan = scan_records(block, header.n_columns, min_columns=8)
         try:
             text = block.decode("utf-8")
@@ -2250,7 +2320,8 @@ def _csq_lines_loop(
     a_off,
     a_dat,
     rv,
-    m_off,
+    m_start,
+    m_end,
     m_dat,
     m_idx,
     l_off,
@@ -2263,7 +2334,8 @@ def _csq_lines_loop(
     line_end,
 ):  # pragma: no cover - compiled by Numba
     """Each record's output line: head, then per row ``ALT|<mid><per-transcript part><bars>|PICK``
-    joined by ``,``, then tail (see :func:`_csq_lines`)."""
+    joined by ``,``, then tail (see :func:`_csq_lines`; ``mid`` values are spans: ``m_start``,
+    ``m_end`` into ``m_dat``)."""
     k = 0
     for r in range(bounds.shape[0] - 1):
         k = _put_span(out, k, h_off, h_dat, r)
@@ -2273,7 +2345,11 @@ def _csq_lines_loop(
                 k += 1
             k = _put_span(out, k, a_off, a_dat, rv[j])
             out[k] = 124
-            k = _put_span(out, k + 1, m_off, m_dat, m_idx[j])
+            v = m_idx[j]
+            a = m_start[v]
+            n = m_end[v] - a
+            out[k + 1 : k + 1 + n] = m_dat[a : a + n]
+            k += 1 + n
             k = _put_span(out, k, l_off, l_dat, l_idx[j])
             if bars[j]:
                 out[k : k + 10] = 124
@@ -2311,7 +2387,11 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     h = _arrow.buffers(heads)
     t = _arrow.buffers(tails)
     a = _arrow.buffers(alts)
-    m = _arrow.buffers(mid.values)
+    if isinstance(mid.values, _Spans):
+        m = (mid.values.start, mid.values.end, mid.values.buf)
+    else:
+        off, dat = _arrow.buffers(mid.values)
+        m = (off[:-1], off[1:], dat)
     tx = _arrow.buffers(per_tx.values)
     if list(flank.values) != ["", "|" * 10]:  # pragma: no cover - annotate_columns' contract
         raise ValueError("unexpected CSQ filler values")
@@ -2320,7 +2400,7 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     rv = np.asarray(row_var, dtype=np.int64)
     alt_len = np.diff(a[0])[rv].sum() if rows else 0
     size = int(h[0][-1] - h[0][0] + t[0][-1] - t[0][0] + alt_len)
-    size += int(np.diff(m[0])[idx[0]].sum() + np.diff(tx[0])[idx[1]].sum()) if rows else 0
+    size += int((m[1] - m[0])[idx[0]].sum() + np.diff(tx[0])[idx[1]].sum()) if rows else 0
     size += rows * 14
     out = np.empty(max(size, 1), np.uint8)
     line_end = np.empty(len(bounds) - 1, np.int64)

@@ -559,10 +559,8 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, split=
     what was written turns out wrong — a tag used without a definition, unsorted input — and
     returns None for anything unusual as above; the caller then discards norm's output.
     """
-    import zlib
-
     from .progress import Progress
-    from .vcfutil import body_blocks
+    from .vcfutil import DECOMPRESS_ERRORS, body_blocks
 
     if header.n_columns < 9 or any(k in header.defined("INFO") for k in SOURCE_ANNOTATIONS):
         return None
@@ -590,7 +588,7 @@ def _prepass_fast(header: Header, ref: Reference | None, src: Path, body, split=
                 if pre.restart:
                     break
                 split.write(block, *scan.last, rename)
-    except (OSError, EOFError, ValueError, UnicodeDecodeError, zlib.error):
+    except (OSError, ValueError, UnicodeDecodeError, *DECOMPRESS_ERRORS):
         return None
     pre.records = scan.records
     pre.multiallelic = scan.multi

@@ -18,6 +18,28 @@ import numpy as np
 from .contigs import candidates
 from .errors import InputError
 
+try:  # ISA-L's gzip reader (a declared dependency): the same stream at ~3× the speed of zlib's
+    from isal import igzip as _gzip
+    from isal import isal_zlib as _isal_zlib
+
+    #: What reading a truncated or corrupt gzip/BGZF stream raises (besides OSError subclasses).
+    DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (
+        EOFError,
+        gzip.BadGzipFile,
+        zlib.error,
+        _isal_zlib.error,
+    )
+except ImportError:  # pragma: no cover - the dependency is declared; the standard library still works
+    _gzip = gzip
+    DECOMPRESS_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def open_gzip(path: str | Path):
+    """A binary reader of the gzip/BGZF file ``path`` (all members). Errors on a bad stream: one of
+    :data:`DECOMPRESS_ERRORS`."""
+    return _gzip.open(path, "rb")
+
+
 VCF_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 
 #: Primary-chromosome lengths used to recognise a build from ``##contig`` lines or a FASTA index.
@@ -53,7 +75,7 @@ def iter_text_lines(path: str | Path) -> Iterator[str]:
     kind = compression(path)
     count = 0
     try:
-        fh = open(path, "rb") if kind == "plain" else gzip.open(path, "rb")
+        fh = open(path, "rb") if kind == "plain" else open_gzip(path)
         with fh:
             for raw in fh:
                 count += 1
@@ -64,7 +86,7 @@ def iter_text_lines(path: str | Path) -> Iterator[str]:
                         f"expected UTF-8 text; found undecodable bytes ({exc.reason})", path=path, line=count
                     ) from None
                 yield line
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except DECOMPRESS_ERRORS as exc:
         raise InputError(
             f"expected a complete {kind} stream; found a truncated or corrupt file after line {count} ({exc})",
             path=path,
@@ -249,12 +271,11 @@ def body_blocks(path: str | Path, skip_lines: int, block: int | None = None) -> 
     Yields blocks of about ``block`` bytes (default :data:`BLOCK_BYTES`) that each end with
     ``\\n`` (a final line without one gets it). Raises ValueError
     when a skipped (header) line holds a carriage return; decompression errors propagate
-    (OSError, EOFError, zlib.error) — callers fall back to :func:`iter_text_lines` for the message.
+    (OSError and :data:`DECOMPRESS_ERRORS`) — callers name the file and line.
     """
     block = block or BLOCK_BYTES
     path = Path(path)
-    opener = open if compression(path) == "plain" else gzip.open
-    with opener(path, "rb") as fh:
+    with open(path, "rb") if compression(path) == "plain" else open_gzip(path) as fh:
         for _ in range(skip_lines):
             line = fh.readline()
             if b"\r" in line:

@@ -311,19 +311,22 @@ def _put_exon_intron(buf, p, fs, fe, ex0, ex1, in0, in1, ne):
 def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
     """Fields 7-9 of a row (cDNA ``c0-c1``, CDS ``d0-d1``, protein ``e0-e1`` positions), then its CSQ
     entry: the per-(transcript, flags) prefix ``k`` and ``|EXON|INTRON|HGVSc|HGVSp|HGVSp_short|cDNA|
-    CDS|Protein|Amino_acids|Codons``. Returns the new end of ``buf``."""
+    CDS|Protein|Amino_acids|Codons`` (field 10: its span is left in ``fs[10]``, ``fe[10]``). Returns
+    the new end of ``buf``."""
     for j, a, b in ((7, c0, c1), (8, d0, d1), (9, e0, e1)):
         fs[j] = p
         p = _put_span(buf, p, a, b)
         fe[j] = p
         buf[p] = SEP
         p += 1
+    fs[10] = p
     for i in range(pre_off[k], pre_off[k + 1]):
         buf[p] = pre_buf[i]
         p += 1
     for j in FIELD_ORDER:
         buf[p] = 124
         p = _copy_escaped(buf, p + 1, buf, fs[j], fe[j])
+    fe[10] = p
     buf[p] = SEP
     return p + 1
 
@@ -365,15 +368,17 @@ def snv_rows(
     (``Consequence|IMPACT|SYMBOL|Gene|Feature|BIOTYPE|STRAND``, escaped) in ``pre_buf``/``pre_off``.
     ``seq_off[t]`` is the offset of transcript ``t``'s cDNA in ``seq_buf`` (-1 if not loaded).
 
-    Returns ``(buf, used)``: ``buf[:used]`` holds, per row, :data:`N_FIELDS` fields each followed by
-    :data:`SEP`: exon, intron, HGVSc, HGVSp, HGVSp_short, Amino_acids, Codons, cDNA_position,
-    CDS_position, Protein_position, then the CSQ entry without Allele and PICK.
+    Returns ``(buf, used, csq)``: ``buf[:used]`` holds, per row, :data:`N_FIELDS` fields each
+    followed by :data:`SEP`: exon, intron, HGVSc, HGVSp, HGVSp_short, Amino_acids, Codons,
+    cDNA_position, CDS_position, Protein_position, then the CSQ entry without Allele and PICK, whose
+    span in ``buf`` is ``csq[r]`` (start, end).
     """
     n = row_t.shape[0]
     cap = 0
     for r in range(n):
         cap += ROW_CAP + pre_off[row_pre[r] + 1] - pre_off[row_pre[r]]
     buf = np.empty(cap, dtype=np.uint8)
+    csq = np.empty((n, 2), dtype=np.int64)
     fs = np.zeros(N_FIELDS, dtype=np.int64)  # start and end of each field of the current row
     fe = np.zeros(N_FIELDS, dtype=np.int64)
     p = 0
@@ -472,7 +477,9 @@ def snv_rows(
             pre_off,
             row_pre[r],
         )
-    return buf, p
+        csq[r, 0] = fs[10]
+        csq[r, 1] = fe[10]
+    return buf, p, csq
 
 
 # ---------------------------------------------------------------------------- other alleles
@@ -644,9 +651,9 @@ def indel_rows(
     ``ref_buf``/``alt_buf``, the consequence kernel's trimmed peptides in ``pep_ref``/``pep_alt``
     and the reference window ``row_w`` (``win_*`` as in ``_alleles_impl.prepare``).
 
-    Returns ``(buf, used, status, prot_pos)`` — the :data:`N_FIELDS` fields of every row as in
-    :func:`snv_rows` (empty for rows with ``status`` FALLBACK), and the row's Protein position
-    (-1: none).
+    Returns ``(buf, used, status, prot_pos, csq)`` — the :data:`N_FIELDS` fields of every row and
+    the span of its CSQ entry as in :func:`snv_rows` (empty for rows with ``status`` FALLBACK), and
+    the row's Protein position (-1: none).
     """
     n = row_t.shape[0]
     cap = 0
@@ -657,6 +664,7 @@ def indel_rows(
         big = max(big, ln + 8)
         cap += ROW_CAP + 60 * ln + pre_off[row_pre[r] + 1] - pre_off[row_pre[r]]
     buf = np.empty(cap, dtype=np.uint8)
+    csq = np.empty((n, 2), dtype=np.int64)
     status = np.zeros(n, dtype=np.int64)
     prot_pos = np.full(n, -1, dtype=np.int64)
     unit = np.empty(big, dtype=np.uint8)  # shifted indel bases (genomic)
@@ -772,6 +780,8 @@ def indel_rows(
             for j in range(N_FIELDS):
                 buf[row_start + j] = SEP
             p = row_start + N_FIELDS
+            csq[r, 0] = p - 1
+            csq[r, 1] = p - 1
             continue
         # transcript-orientation REF / ALT of the (shifted) allele
         if ins:
@@ -1010,4 +1020,6 @@ def indel_rows(
             pre_off,
             row_pre[r],
         )
-    return buf, p, status, prot_pos
+        csq[r, 0] = fs[10]
+        csq[r, 1] = fe[10]
+    return buf, p, status, prot_pos, csq
