@@ -173,6 +173,29 @@ def test_annotate_end_to_end(tmp_path):
 MIXED = [(33, "C", "A"), (38, "G", "GA"), (61, "G", "A"), (81, "C", "G"), (101, "T", "C"), (120, "T", "C")]
 
 
+def test_synonymous_hgvsp_is_escaped_in_csq_and_plain_in_the_table(tmp_path):
+    """``=`` cannot stand in an INFO value: the formatting kernel writes a synonymous change's HGVSp
+    as ``%3D`` in CSQ (as VEP does) and as ``=`` in the table; the other fields are copied as they
+    are."""
+    _build(tmp_path)
+    rc, out, table = _run(tmp_path, _vcf(tmp_path, ["chr1\t41\t.\tA\tG\t.\tPASS\t."]))  # GAA>GAG
+    assert rc == 0
+    df = pq.read_table(table).to_pandas()
+    row = df[df.transcript == "T1"].iloc[0]
+    assert (row.hgvsc, row.hgvsp, row.hgvsp_short, row.codons) == ("c.6A>G", "p.Glu2=", "p.E2=", "gaA/gaG")
+    (line,) = [ln for ln in _decompressed(out).decode().splitlines() if not ln.startswith("#")]
+    entries = line.split("CSQ=")[1].split(";")[0].split(",")
+    (t1,) = [e.split("|") for e in entries if "|T1|" in e]
+    want = dict(zip(CSQ_FIELDS, t1, strict=True))
+    assert (want["HGVSc"], want["HGVSp"], want["HGVSp_short"]) == ("c.6A>G", "p.Glu2%3D", "p.E2%3D")
+    assert (want["EXON"], want["Amino_acids"], want["Codons"], want["CDS_position"]) == (
+        "1/2",
+        "E",
+        "gaA/gaG",
+        "6",
+    )
+
+
 def test_chunking_does_not_change_results(tmp_path):
     _build(tmp_path)
     lines = [f"chr1\t{p}\t.\t{b}\t{a}\t.\tPASS\t." for p, b, a in MIXED]
