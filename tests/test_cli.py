@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from ccevariants import __version__
 from ccevariants.cli import COMMANDS, main
@@ -75,3 +79,28 @@ def test_atomic_write_leaves_nothing_on_error(tmp_path):
             handle.write("partial")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_blas_is_single_threaded_in_ccev_processes(tmp_path):
+    """``ccev`` defaults OPENBLAS_NUM_THREADS to 1 before NumPy loads (its spinning BLAS threads cost
+    ~0.2 CPU s per command), keeps a value the user set, and NumPy then starts no BLAS thread."""
+    from ccevariants.cli import single_threaded_blas
+
+    env: dict[str, str] = {}
+    single_threaded_blas(env)
+    assert env == {"OPENBLAS_NUM_THREADS": "1"}
+    env = {"OPENBLAS_NUM_THREADS": "4"}
+    single_threaded_blas(env)
+    assert env == {"OPENBLAS_NUM_THREADS": "4"}
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("thread count read from /proc (Linux)")
+    count = "import os, numpy; print(len(os.listdir('/proc/self/task')))"
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def threads(code: str) -> int:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
+
+    single = threads("from ccevariants.cli import single_threaded_blas; single_threaded_blas(); " + count)
+    assert single == 1 and threads(count) >= single
