@@ -104,3 +104,27 @@ def test_blas_is_single_threaded_in_ccev_processes(tmp_path):
 
     single = threads("from ccevariants.cli import single_threaded_blas; single_threaded_blas(); " + count)
     assert single == 1 and threads(count) >= single
+
+
+def test_the_ccev_entry_point_sets_blas_threads_and_gc_before_the_command():
+    """``entry`` (the ``ccev`` script, ``python -m ccevariants.cli``) applies both process defaults
+    before the command runs: one BLAS thread (unless the user set a number) and the raised cyclic-GC
+    thresholds of a short batch process."""
+    from ccevariants.cli import GC_THRESHOLDS
+
+    code = (
+        "import gc, os; from ccevariants import cli; "
+        "cli.main = lambda: print(gc.get_threshold(), os.environ.get('OPENBLAS_NUM_THREADS')) or 0; "
+        "cli.entry()"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean)
+    assert done.returncode == 0 and done.stdout.strip() == f"{GC_THRESHOLDS} 1"
+    assert GC_THRESHOLDS[0] > 700  # (Python's default)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**clean, "OPENBLAS_NUM_THREADS": "3"},
+    )
+    assert done.stdout.strip() == f"{GC_THRESHOLDS} 3"

@@ -88,6 +88,21 @@ def single_threaded_blas(environ=None) -> None:
     (os.environ if environ is None else environ).setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+#: Cyclic-GC thresholds of a ``ccev`` process (Python's default: 700, 10, 10).
+GC_THRESHOLDS = (100_000, 50, 100)
+
+
+def batch_gc() -> None:
+    """Collect reference cycles less often: a ``ccev`` command is a short batch process that makes
+    hundreds of thousands of objects while importing Numba and pandas, and few cycles after. With
+    Python's defaults, ~300 collections took ~0.1 s of a 0.85 s ``ccev annotate`` of 200 records
+    (8 interleaved runs: wall 1.12 → 0.98 s, medians); on 1 M records the time and peak memory
+    (+1–2 %) did not change measurably."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def entry() -> None:  # pragma: no cover - exercised by the tests that run the ``ccev`` script
     """The ``ccev`` console script: :func:`main`, then exit without the interpreter's teardown.
 
@@ -99,6 +114,7 @@ def entry() -> None:  # pragma: no cover - exercised by the tests that run the `
     import os
 
     single_threaded_blas()
+    batch_gc()
     code = main()
     logging.shutdown()
     sys.stdout.flush()
