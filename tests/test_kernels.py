@@ -508,3 +508,40 @@ def test_row_layout_matches_a_direct_construction(use_jit, data):
     for c, name in enumerate(names):
         assert [int(x) for x in got[c]] == [int(row[c]) for row in rows], name
     assert got[11].tolist() == want_pick
+
+
+def test_per_row_helpers_are_compiled_without_reference_counting():
+    """The functions the consequence and formatting kernels call per row are compiled with
+    ``_numba.helper`` (no NRT). Why: a compiled function that passes its array arguments on to
+    another keeps an atomic increment and decrement of each array's count per call, which Numba's
+    pruning does not remove once there are branches — without NRT there are none."""
+    import re
+
+    from ccevariants import _numba
+    from ccevariants.kernels import load
+
+    kf, kc = load("format"), load("consequence")
+    for mod, names in (
+        (kf, ("_put_int", "_put_position", "_tx_geometry", "_finish_row", "_copy_escaped", "_put_hgvsp_any")),
+        (kc, ("translate_codon", "_alt_codon", "_alt_base", "_g2c")),
+    ):
+        for name in names:
+            assert getattr(mod, name).targetoptions.get("_nrt") is False, name
+
+    # the formatting kernel's transcript geometry (the Python twin, compiled here): it passes the
+    # exon arrays on to _g2c_sorted twice, behind a branch
+    twin = load("format", jit=False)
+    geo = twin._tx_geometry
+    t_off, t_n = np.array([0], dtype=np.int64), np.array([2], dtype=np.int64)
+    cds_s, cds_e = np.array([12], dtype=np.int64), np.array([45], dtype=np.int64)
+    ex_s, ex_e = np.array([10, 40], dtype=np.int64), np.array([20, 50], dtype=np.int64)
+    args = (0, t_off, t_n, cds_s, cds_e, ex_s, ex_e, 1)
+
+    def increfs(**options):
+        g = dict(geo.__globals__)
+        g["_g2c_sorted"] = _numba.jit(twin._g2c_sorted, cache=False, **options)
+        fn = _numba.jit(type(geo)(geo.__code__, g, "geo"), cache=False, **options)
+        assert fn(*args) == geo(*args) == (0, 2, 20, True, 2, 15)
+        return len(re.findall(r"call void @NRT_incref", fn.inspect_llvm(fn.signatures[0])))
+
+    assert increfs() > 0 and increfs(_nrt=False) == 0

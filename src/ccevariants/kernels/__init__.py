@@ -49,10 +49,11 @@ def load(name: str, jit: bool = True) -> ModuleType:
     return module
 
 
-def decorator(module_name: str):
-    """``jit`` for the compiled load of a kernel module, identity for its ``_py`` twin."""
+def decorator(module_name: str, helper: bool = False):
+    """``jit`` (``helper``: :func:`ccevariants._numba.helper`, for per-row functions that make no
+    array) for the compiled load of a kernel module, identity for its ``_py`` twin."""
     if module_name.endswith("_py"):
         return lambda f: f
-    from .._numba import jit
+    from .. import _numba
 
-    return jit
+    return _numba.helper if helper else _numba.jit

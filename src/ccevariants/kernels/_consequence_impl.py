@@ -13,6 +13,7 @@ import numpy as np
 from ccevariants.kernels import decorator
 
 jit = decorator(__name__)
+helper = decorator(__name__, helper=True)  # per-row functions that make no array: no refcounting
 
 # SO terms, most severe first (Ensembl VEP's ranking, https://www.ensembl.org/info/genome/variation/
 # prediction/predicted_data.html). Bit i of a flags word = term i.
@@ -109,7 +110,7 @@ MET = 77  # 'M'
 UNKNOWN_AA = 88  # 'X'
 
 
-@jit
+@helper
 def translate_codon(b1, b2, b3, base_code, aa_code):
     c1 = base_code[b1]
     c2 = base_code[b2]
@@ -129,7 +130,7 @@ def translate(seq, base_code, aa_code):
     return out
 
 
-@jit
+@helper
 def _stream_base(j, seq, s0, w0, c0, c1, alt, alt_rc, alen):
     """Base ``j`` of the alt cDNA stream starting at ``w0``: seq[w0:c0] + alt + seq[c1:] (or -1 past the end).
 
@@ -155,7 +156,7 @@ def _stream_base(j, seq, s0, w0, c0, c1, alt, alt_rc, alen):
     return -1
 
 
-@jit
+@helper
 def _alt_codon(k, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen, base_code, aa_code):
     """Amino acid of codon ``k`` of the alt stream from ``w0`` (-1 when the stream ends)."""
     b1 = _alt_base(3 * k, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen)
@@ -166,7 +167,7 @@ def _alt_codon(k, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen, base_code, aa_co
     return translate_codon(b1, b2, b3, base_code, aa_code)
 
 
-@jit
+@helper
 def _alt_base(j, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen):
     """Base ``j`` of the alt stream seq[w0:c0] + alt + seq[c1:slen] (-1 past the end)."""
     b = _stream_base(j, seq, s0, w0, c0, c1, alt, alt_rc, alen)
@@ -178,7 +179,7 @@ def _alt_base(j, seq, s0, slen, w0, c0, c1, alt, alt_rc, alen):
     return b
 
 
-@jit
+@helper
 def _g2c(g, e0, ne, ex_start, ex_end, strand, total):
     """cDNA index (0-based, transcript orientation) of genomic 0-based ``g``; -1 if not exonic."""
     acc = 0

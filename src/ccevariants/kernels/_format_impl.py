@@ -15,6 +15,7 @@ import numpy as np
 from ccevariants.kernels import decorator
 
 jit = decorator(__name__)
+helper = decorator(__name__, helper=True)  # per-row functions that make no array: no refcounting
 
 #: CSQ order of the fields after the prefix (indices into the row's fields)
 FIELD_ORDER = (0, 1, 2, 3, 4, 7, 8, 9, 5, 6)
@@ -60,17 +61,17 @@ def make_tables():
 THREE_CODE, ONE_CODE, COMPLEMENT = make_tables()
 
 
-@jit
+@helper
 def _lower(ch):
     return ch + 32 if 65 <= ch <= 90 else ch
 
 
-@jit
+@helper
 def _upper(ch):
     return ch - 32 if 97 <= ch <= 122 else ch
 
 
-@jit
+@helper
 def _put_int(buf, p, value):
     """Decimal ``value`` at ``buf[p:]``; returns the new end."""
     if value < 0:
@@ -88,7 +89,7 @@ def _put_int(buf, p, value):
     return p + n
 
 
-@jit
+@helper
 def _put_span(buf, p, a, b):
     """``_span``: '' if both < 0, ``a`` if ``a == b`` or ``b < 0``, else ``a-b``."""
     if a < 0 and b < 0:
@@ -100,7 +101,7 @@ def _put_span(buf, p, a, b):
     return p
 
 
-@jit
+@helper
 def _put_number_of(buf, p, first, last, total):
     """Exon/intron ``first/total`` or ``first-last/total`` ('' when ``first`` < 0)."""
     if first < 0:
@@ -113,7 +114,7 @@ def _put_number_of(buf, p, first, last, total):
     return _put_int(buf, p + 1, total)
 
 
-@jit
+@helper
 def _put_aa(buf, p, aa, codes):
     """Amino-acid code of ASCII letter ``aa`` from ``codes`` ([256, 4]: bytes, then the length)."""
     n = np.int64(codes[aa, 3])
@@ -122,7 +123,7 @@ def _put_aa(buf, p, aa, codes):
     return p + n
 
 
-@jit
+@helper
 def _put_hgvsp(buf, p, codes, f, ps, ref_aa, alt_aa, before, ext_aa, ext_ter):
     """``hgvs.hgvsp`` for a single-codon change (``codes``: three- or one-letter table [256, 3] with
     the code's length in column 3)."""
@@ -165,7 +166,7 @@ def _put_hgvsp(buf, p, codes, f, ps, ref_aa, alt_aa, before, ext_aa, ext_ter):
     return _put_aa(buf, p, alt_aa, codes)
 
 
-@jit
+@helper
 def _g2c_sorted(g, e0, ne, ex_start, ex_end, strand, total):
     """cDNA index (0-based) of genomic 0-based ``g`` on sorted, non-overlapping exons; -1 if not exonic."""
     acc = 0
@@ -181,7 +182,7 @@ def _g2c_sorted(g, e0, ne, ex_start, ex_end, strand, total):
     return -1
 
 
-@jit
+@helper
 def _put_c_position(buf, p, c, cds_c0, cds_c1, coding):
     """``hgvs.c_position``: ``N`` (n.: ``c + 1``), ``-N`` (5' UTR), ``*N`` (3' UTR)."""
     if not coding:
@@ -195,7 +196,7 @@ def _put_c_position(buf, p, c, cds_c0, cds_c1, coding):
     return _put_int(buf, p, c - cds_c0 + 1)
 
 
-@jit
+@helper
 def _put_position(buf, p, g, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding):
     """``TranscriptCoords.position`` (sorted exons): exonic ``c`` or intronic ``c+N`` / ``c-N``."""
     c = _g2c_sorted(g, e0, ne, ex_start, ex_end, strand, total)
@@ -229,7 +230,7 @@ def _put_position(buf, p, g, e0, ne, ex_start, ex_end, strand, total, cds_c0, cd
     return _put_int(buf, p + 1, -off)
 
 
-@jit
+@helper
 def _aa_at(pos1, o, s0, slen, seq_buf, base_code, aa_code):
     """Amino acid (ASCII) of 1-based codon ``pos1`` of the CDS starting at cDNA ``o``; 0 if outside."""
     c = o + 3 * (pos1 - 1)
@@ -255,7 +256,7 @@ for _c in b"|,;= ":
 _ESCAPE_FIELDS = (2, 3, 4, 6)
 
 
-@jit
+@helper
 def _copy_escaped(buf, p, src, a, b):
     """Copy ``src[a:b]`` escaping the characters an INFO value / CSQ field cannot hold."""
     for i in range(a, b):
@@ -288,7 +289,7 @@ def _copy_escaped(buf, p, src, a, b):
     return p
 
 
-@jit
+@helper
 def _tx_geometry(t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, strand):
     """Transcript ``t``: first exon row, exon count, spliced length, coding?, and the CDS as 0-based
     half-open cDNA indices (0, 0 when non-coding)."""
@@ -308,7 +309,7 @@ def _tx_geometry(t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_
     return e0, ne, total, coding, cds_c0, cds_c1
 
 
-@jit
+@helper
 def _put_exon_intron(buf, p, fs, fe, ex0, ex1, in0, in1, ne):
     """Fields 0 (EXON ``ex0[-ex1]/ne``) and 1 (INTRON ``in0[-in1]/ne-1``) of a row."""
     fs[0] = p
@@ -323,7 +324,7 @@ def _put_exon_intron(buf, p, fs, fe, ex0, ex1, in0, in1, ne):
     return p + 1
 
 
-@jit
+@helper
 def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
     """Fields 7-9 of a row (cDNA ``c0-c1``, CDS ``d0-d1``, protein ``e0-e1`` positions), then its CSQ
     entry: the per-(transcript, flags) prefix ``k`` and ``|EXON|INTRON|HGVSc|HGVSp|HGVSp_short|cDNA|
@@ -336,10 +337,9 @@ def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
         buf[p] = SEP
         p += 1
     fs[10] = p
-    a = pre_off[k]
-    m = pre_off[k + 1] - a
-    buf[p : p + m] = pre_buf[a : a + m]
-    p += m
+    for i in range(pre_off[k], pre_off[k + 1]):
+        buf[p] = pre_buf[i]
+        p += 1
     for j in FIELD_ORDER:
         buf[p] = 124
         p += 1
@@ -510,14 +510,14 @@ def snv_rows(
 FALLBACK = 1  # row left to the Python formatter (reference window too short, unusual codon window)
 
 
-@jit
+@helper
 def _put_peptide(buf, p, pep, a, b, codes):
     for i in range(a, b):
         p = _put_aa(buf, p, pep[i], codes)
     return p
 
 
-@jit
+@helper
 def _put_ter(buf, p, codes, n):
     """``Ter{n}`` / ``Ter?`` (``*{n}`` / ``*?`` in one-letter form)."""
     p = _put_aa(buf, p, 42, codes)
@@ -527,7 +527,7 @@ def _put_ter(buf, p, codes, n):
     return p + 1
 
 
-@jit
+@helper
 def _put_hgvsp_any(
     buf, p, codes, f, ps, ra, ra0, ra1, aa, aa0, aa1, before, after, dup, ext_aa, fs_ter, ext_ter
 ):
@@ -633,7 +633,7 @@ def _put_hgvsp_any(
     return _put_peptide(buf, p, aa, aa0, aa1, codes)
 
 
-@jit
+@helper
 def _dup(buf, p):
     """Write ``dup`` at ``p``; returns its length (3)."""
     buf[p] = 100
@@ -642,7 +642,7 @@ def _dup(buf, p):
     return 3
 
 
-@jit
+@helper
 def _feature_bounds(g, e0, ne, ex_start, ex_end):
     """Genomic [start, end) of the exon or intron holding 0-based ``g`` (the whole line if neither)."""
     for i in range(ne):
@@ -654,7 +654,7 @@ def _feature_bounds(g, e0, ne, ex_start, ex_end):
     return -(1 << 60), 1 << 60
 
 
-@jit
+@helper
 def _aa_eq(x, y):
     return x != 0 and x == y
 
