@@ -473,21 +473,22 @@ _K: dict = {}
 
 
 def _build_kernels() -> dict:
-    from ._numba import jit
+    from ._numba import helper, jit
     from ._numba import python_function as py
 
     k = {}
-    prefix = jit(py(_has_prefix))
+    # the helpers make no array: compiled without reference counting (``_numba.helper``)
+    prefix = helper(py(_has_prefix))
     py(_find_key).__globals__["_has_prefix"] = prefix
-    find = jit(py(_find_key))
-    nth = jit(py(_nth))
+    find = helper(py(_find_key))
+    nth = helper(py(_nth))
     g = {"_find_key": find, "_nth": nth, "_has_prefix": prefix, "_DOT": _DOT, "np": np}
     for name, fn in (("info", _info_loop), ("format_multi", _format_multi_loop)):
         # the loops call the compiled helpers through their module globals
         fn.__globals__.update(g)
         k[name] = jit(fn)
     k["lines"] = jit(_lines_loop)
-    _emit_loop.__globals__["_put_int"] = jit(py(_put_int))
+    _emit_loop.__globals__["_put_int"] = helper(py(_put_int))
     k["emit"] = jit(_emit_loop)
     k["float"] = jit(_float_loop)
     k["same"] = jit(_same_as_prev_loop)
