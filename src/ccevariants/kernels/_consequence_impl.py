@@ -254,8 +254,6 @@ def consequences(
         t = p_tx[k]
         vs = v_start[v]
         ve = v_end[v]
-        alt = v_alt_buf[v_alt_off[v] : v_alt_off[v + 1]]
-        alen = alt.shape[0]
         ins = vs == ve
         ts = t_start[t]
         te = t_end[t]
@@ -276,6 +274,9 @@ def consequences(
         if (not ins) and vs <= ts and ve >= te:
             flags[k] = ABLATION
             continue
+        # (the ALT slice only for pairs inside the transcript: a slice costs a reference-count update)
+        alt = v_alt_buf[v_alt_off[v] : v_alt_off[v + 1]]
+        alen = alt.shape[0]
         e0 = t_exon_off[t]
         ne = t_n_exons[t]
         coding = t_cds_start[t] >= 0
