@@ -426,23 +426,25 @@ class _Spans:
         return [raw[a:b].decode() for a, b in zip(self.start.tolist(), self.end.tolist(), strict=True)]
 
     @classmethod
-    def concat(cls, pieces) -> _Spans:
-        """The values of ``pieces`` (lists of str, pyarrow string arrays, :class:`_Spans`) in order,
-        over one buffer: the pieces' buffers one after the other (a bulk copy, not per value)."""
-        bufs, starts, ends, base = [], [], [], 0
-        for piece in pieces:
-            if isinstance(piece, _Spans):
-                buf, a, b = piece.buf, piece.start, piece.end
-            else:
-                off, buf = _arrow.buffers(piece)
-                a, b = off[:-1], off[1:]
-            bufs.append(buf)
-            starts.append(a + base)
-            ends.append(b + base)
-            base += len(buf)
-        from .kernels import read_only
+    def of(cls, values) -> _Spans:
+        """``values`` (a list of str, a pyarrow string array or :class:`_Spans`) as spans, over their
+        own bytes (:func:`ccevariants._arrow.buffers`: read-only; no copy of an Arrow array)."""
+        if isinstance(values, _Spans):
+            return values
+        off, buf = _arrow.buffers(values)
+        return cls(buf, off[:-1], off[1:])
 
-        return cls(read_only(np.concatenate(bufs)), np.concatenate(starts), np.concatenate(ends))
+    @classmethod
+    def concat(cls, pieces) -> _Spans:
+        """The values of ``pieces`` (as :meth:`of` takes them) in order, over one buffer: the pieces'
+        buffers one after the other (a bulk copy, not per value)."""
+        spans = [cls.of(piece) for piece in pieces]
+        base = np.cumsum([0] + [len(s.buf) for s in spans[:-1]])
+        return cls(
+            read_only(np.concatenate([s.buf for s in spans])),
+            np.concatenate([s.start + b for s, b in zip(spans, base, strict=True)]),
+            np.concatenate([s.end + b for s, b in zip(spans, base, strict=True)]),
+        )
 
 
 class _Pieces:
@@ -1370,7 +1372,7 @@ def _kernel_fields(buf, used: int, n: int, fields=None, csq=None) -> dict:
     buffer, as pyarrow string arrays (no Python string per row). With ``csq`` (the kernel's span of
     each row's CSQ entry), ``csq_mid`` is left in the buffer as :class:`_Spans`."""
     from .kernels import _format_impl as kf
-    from .kernels import load, read_only
+    from .kernels import load
 
     want = np.array([fields is None or c in fields for c in _KERNEL_FIELDS], dtype=np.bool_)
     out = {}
@@ -1821,14 +1823,7 @@ def _record_lines(input_vcf, reader):
     import cyvcf2
 
     from .normbypass import key_tables, printed_unchanged
-    from .vcfutil import (
-        DECOMPRESS_ERRORS,
-        body_blocks,
-        compression,
-        iter_text_lines,
-        read_header,
-        scan_records,
-    )
+    from .vcfutil import checked_body_blocks, iter_text_lines, read_header, scan_records
 
     header = read_header(iter_text_lines(input_vcf), input_vcf)
     tables = key_tables(header)
@@ -1836,19 +1831,8 @@ def _record_lines(input_vcf, reader):
     seen: set[str] = set()
     last_chrom, last_pos = None, 0
     line_no = header.header_line_no
-    blocks = body_blocks(input_vcf, header.header_line_no, READ_BYTES)
-    while True:
-        try:
-            block = next(blocks)
-        except StopIteration:
-            break
-        except DECOMPRESS_ERRORS as exc:  # the records before it went on (and failed the run)
-            raise InputError(
-                f"expected a complete {compression(input_vcf)} stream; found a truncated or corrupt "
-                f"file after line {line_no} ({exc})",
-                path=input_vcf,
-                line=line_no + 1,
-            ) from None
+    # (a truncated or corrupt stream: an InputError after the records before it went on)
+    for block in checked_body_blocks(input_vcf, header.header_line_no, READ_BYTES):
         scan = scan_records(block, header.n_columns, min_columns=8)
         try:
             text = block.decode("utf-8")
@@ -2387,11 +2371,8 @@ def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.nda
     h = _arrow.buffers(heads)
     t = _arrow.buffers(tails)
     a = _arrow.buffers(alts)
-    if isinstance(mid.values, _Spans):
-        m = (mid.values.start, mid.values.end, mid.values.buf)
-    else:
-        off, dat = _arrow.buffers(mid.values)
-        m = (off[:-1], off[1:], dat)
+    ms = _Spans.of(mid.values)
+    m = (ms.start, ms.end, ms.buf)
     tx = _arrow.buffers(per_tx.values)
     if list(flank.values) != ["", "|" * 10]:  # pragma: no cover - annotate_columns' contract
         raise ValueError("unexpected CSQ filler values")

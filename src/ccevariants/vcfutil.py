@@ -34,10 +34,21 @@ except ImportError:  # pragma: no cover - the dependency is declared; the standa
     DECOMPRESS_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
-def open_gzip(path: str | Path):
-    """A binary reader of the gzip/BGZF file ``path`` (all members). Errors on a bad stream: one of
+def open_bytes(path: str | Path, kind: str | None = None):
+    """A binary reader of the plain, gzip or BGZF file ``path`` (all members; ``kind`` as
+    :func:`compression` gives it, read from the file when None). Errors on a bad stream: one of
     :data:`DECOMPRESS_ERRORS`."""
-    return _gzip.open(path, "rb")
+    kind = kind or compression(path)
+    return open(path, "rb") if kind == "plain" else _gzip.open(path, "rb")
+
+
+def _truncated(path, kind: str, lines: int, exc: BaseException) -> InputError:
+    """The error for a compressed stream that breaks off after ``lines`` whole lines."""
+    return InputError(
+        f"expected a complete {kind} stream; found a truncated or corrupt file after line {lines} ({exc})",
+        path=path,
+        line=lines + 1,
+    )
 
 
 VCF_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
@@ -75,8 +86,7 @@ def iter_text_lines(path: str | Path) -> Iterator[str]:
     kind = compression(path)
     count = 0
     try:
-        fh = open(path, "rb") if kind == "plain" else open_gzip(path)
-        with fh:
+        with open_bytes(path, kind) as fh:
             for raw in fh:
                 count += 1
                 try:  # line by line, so the error names the line that holds the byte
@@ -87,11 +97,7 @@ def iter_text_lines(path: str | Path) -> Iterator[str]:
                     ) from None
                 yield line
     except DECOMPRESS_ERRORS as exc:
-        raise InputError(
-            f"expected a complete {kind} stream; found a truncated or corrupt file after line {count} ({exc})",
-            path=path,
-            line=count + 1,
-        ) from None
+        raise _truncated(path, kind, count, exc) from None
 
 
 def parse_meta(line: str) -> tuple[str, dict[str, str]] | None:
@@ -271,16 +277,28 @@ def body_blocks(path: str | Path, skip_lines: int, block: int | None = None) -> 
     Yields blocks of about ``block`` bytes (default :data:`BLOCK_BYTES`) that each end with
     ``\\n`` (a final line without one gets it). Raises ValueError
     when a skipped (header) line holds a carriage return; decompression errors propagate
-    (OSError and :data:`DECOMPRESS_ERRORS`) — callers name the file and line.
+    (OSError and :data:`DECOMPRESS_ERRORS`; :func:`checked_body_blocks` makes them an InputError).
     """
     block = block or BLOCK_BYTES
     path = Path(path)
-    with open(path, "rb") if compression(path) == "plain" else open_gzip(path) as fh:
+    with open_bytes(path) as fh:
         for _ in range(skip_lines):
             line = fh.readline()
             if b"\r" in line:
                 raise ValueError("carriage return in header")
         yield from line_blocks(fh, block)
+
+
+def checked_body_blocks(path: str | Path, skip_lines: int, block: int | None = None) -> Iterator[bytes]:
+    """:func:`body_blocks`, where a truncated or corrupt compressed stream is an InputError naming the
+    last line read whole, as in :func:`iter_text_lines` (the blocks before it have been yielded)."""
+    lines = skip_lines
+    try:
+        for chunk in body_blocks(path, skip_lines, block):
+            yield chunk
+            lines += chunk.count(b"\n")
+    except DECOMPRESS_ERRORS as exc:
+        raise _truncated(path, compression(path), lines, exc) from None
 
 
 def line_blocks(fh, size: int) -> Iterator[bytes]:

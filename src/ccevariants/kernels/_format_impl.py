@@ -248,12 +248,13 @@ def _aa_at(pos1, o, s0, slen, seq_buf, base_code, aa_code):
 _ESCAPED = np.zeros(256, dtype=np.uint8)
 for _c in b"|,;= ":
     _ESCAPED[_c] = 1
-#: The fields a row's CSQ entry copies through :func:`_copy_escaped`: those that hold bytes of the
-#: input — HGVSc and Codons (alleles, reference bases) — or an ``=`` (HGVSp of a synonymous change).
-#: The others are written here from numbers and amino-acid codes only (digits, ``-``, ``/``, ``?``,
-#: letters, ``*``) and are copied as they are (≈ 20 % of the formatting kernel's time, at a real
-#: gene density).
-_ESCAPE_FIELDS = (2, 3, 4, 6)
+#: 1 for the fields a row's CSQ entry copies through :func:`_copy_escaped`: those that hold bytes of
+#: the input — HGVSc (2) and Codons (6): alleles, reference bases — or an ``=`` (HGVSp 3 and 4 of a
+#: synonymous change). The others are written here from numbers and amino-acid codes only (digits,
+#: ``-``, ``/``, ``?``, letters, ``*``) and are copied as they are (≈ 20 % of the formatting kernel's
+#: time, at a real gene density).
+_ESCAPE_FIELD = np.zeros(N_FIELDS, dtype=np.uint8)
+_ESCAPE_FIELD[[2, 3, 4, 6]] = 1
 
 
 @helper
@@ -343,7 +344,7 @@ def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
     for j in FIELD_ORDER:
         buf[p] = 124
         p += 1
-        if j == 2 or j == 3 or j == 4 or j == 6:  # (_ESCAPE_FIELDS)
+        if _ESCAPE_FIELD[j]:
             p = _copy_escaped(buf, p, buf, fs[j], fe[j])
         else:
             for i in range(fs[j], fe[j]):
