@@ -96,14 +96,9 @@ def test_blas_is_single_threaded_in_ccev_processes(tmp_path):
         pytest.skip("thread count read from /proc (Linux)")
     count = "import os, numpy; print(len(os.listdir('/proc/self/task')))"
     clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-
-    def threads(code: str) -> int:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean)
-        assert done.returncode == 0, done.stderr
-        return int(done.stdout)
-
-    single = threads("from ccevariants.cli import single_threaded_blas; single_threaded_blas(); " + count)
-    assert single == 1 and threads(count) >= single
+    code = "from ccevariants.cli import single_threaded_blas; single_threaded_blas(); " + count
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean)
+    assert done.returncode == 0 and int(done.stdout) == 1, done.stderr  # (the main thread only)
 
 
 def test_the_ccev_entry_point_sets_blas_threads_and_gc_before_the_command():
