@@ -545,3 +545,22 @@ def test_per_row_helpers_are_compiled_without_reference_counting():
         return len(re.findall(r"call void @NRT_incref", fn.inspect_llvm(fn.signatures[0])))
 
     assert increfs() > 0 and increfs(_nrt=False) == 0
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_copy_bytes_copies_spans_and_refuses_spans_outside_the_arrays(compiled):
+    """``_numba.copy_bytes`` (the kernels' memcpy) and its Python twin: the bytes of the span land at
+    the offset, nothing else changes, and a span reaching outside either array (or negative) raises
+    IndexError instead of writing past the buffer."""
+    from ccevariants.kernels import copier
+
+    copy = copier("m" if compiled else "m_py")
+    src = np.frombuffer(b"ACGTNacgtn", dtype=np.uint8)  # (read-only, as the kernels' inputs)
+    dst = np.zeros(8, dtype=np.uint8)
+    copy(dst, 2, src, 3, 4)
+    assert dst.tobytes() == b"\0\0TNac\0\0"
+    copy(dst, 8, src, 10, 0)  # empty spans at the ends are fine
+    for k, a, n in ((5, 0, 4), (0, 7, 4), (-1, 0, 1), (0, -1, 1), (0, 0, -1)):
+        with pytest.raises(IndexError, match="outside the array"):
+            copy(dst, k, src, a, n)
+    assert dst.tobytes() == b"\0\0TNac\0\0"

@@ -2289,10 +2289,14 @@ def _parse_records_python(chunk: list[str]) -> dict:
     }
 
 
+copy_bytes = None  # (the compiled memcpy: set by _build_csq_kernel)
+
+
 def _put_span(out, k, off, dat, v):  # pragma: no cover - compiled by Numba
     """Copy string ``v`` of (``off``, ``dat``) to ``out[k:]``; returns the new ``k``."""
-    n = off[v + 1] - off[v]
-    out[k : k + n] = dat[off[v] : off[v + 1]]
+    a = off[v]
+    n = off[v + 1] - a
+    copy_bytes(out, k, dat, a, n)
     return k + n
 
 
@@ -2332,11 +2336,12 @@ def _csq_lines_loop(
             v = m_idx[j]
             a = m_start[v]
             n = m_end[v] - a
-            out[k + 1 : k + 1 + n] = m_dat[a : a + n]
+            copy_bytes(out, k + 1, m_dat, a, n)
             k += 1 + n
             k = _put_span(out, k, l_off, l_dat, l_idx[j])
             if bars[j]:
-                out[k : k + 10] = 124
+                for i in range(10):
+                    out[k + i] = 124
                 k += 10
             out[k] = 124
             k += 1
@@ -2352,10 +2357,12 @@ _CSQ_KERNEL: dict = {}
 
 
 def _build_csq_kernel() -> dict:
-    from ._numba import jit, python_function
+    from ._numba import copy_bytes, helper, python_function
 
-    _csq_lines_loop.__globals__["_put_span"] = jit(python_function(_put_span), inline="always")
-    return {"lines": jit(_csq_lines_loop)}
+    # (no array is made: compiled without reference counting; copies are memcpy calls)
+    _csq_lines_loop.__globals__["copy_bytes"] = copy_bytes
+    _csq_lines_loop.__globals__["_put_span"] = helper(python_function(_put_span))
+    return {"lines": helper(_csq_lines_loop)}
 
 
 def _csq_lines(heads, tails, alts, row_var, parts, pick, bounds) -> tuple[np.ndarray, np.ndarray]:

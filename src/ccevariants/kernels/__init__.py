@@ -57,3 +57,11 @@ def decorator(module_name: str, helper: bool = False):
     from .. import _numba
 
     return _numba.helper if helper else _numba.jit
+
+
+def copier(module_name: str):
+    """:func:`ccevariants._numba.copy_bytes` (``dst[k:k + n] = src[a:a + n]`` as one memcpy, bounds
+    checked) for the compiled load of a kernel module, its Python version for the ``_py`` twin."""
+    from .. import _numba
+
+    return _numba.copy_bytes_py if module_name.endswith("_py") else _numba.copy_bytes
