@@ -100,11 +100,12 @@ def buffers(values) -> tuple[np.ndarray, np.ndarray]:
     return offsets.astype(np.int64), read_only(dat)  # (writable over a mutable Arrow buffer)
 
 
-def dictionary(values, index: np.ndarray):
+def dictionary(values, index: np.ndarray, unique: bool = False):
     """``values.take(index)`` as a dictionary array whose dictionary holds each value taken once:
     no unused entries, no repeats (a Parquet writer given a dictionary array writes it as the column
     chunk's dictionary page and the indices as they are, where a string column would be hashed row
-    by row; it requires the dictionary to be unique). ``values``: a string array without nulls."""
+    by row; it requires the dictionary to be unique). ``values``: a string array without nulls;
+    ``unique``: the caller knows its values are distinct (they are not hashed again)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -112,11 +113,15 @@ def dictionary(values, index: np.ndarray):
     used = np.zeros(len(values), dtype=bool)
     used[index] = True
     keep = np.flatnonzero(used)
+    remap = np.zeros(len(values), dtype=np.int32)
+    if unique:
+        dict_values = values if len(keep) == len(values) else values.take(array(keep, type=pa.int64()))
+        remap[keep] = np.arange(len(keep), dtype=np.int32)
+        return pa.DictionaryArray.from_arrays(array(remap[index]), dict_values, safe=False)
     if len(keep) == len(values):
         enc = pc.dictionary_encode(values)
     else:
         enc = pc.dictionary_encode(values.take(array(keep, type=pa.int64())))
-    remap = np.zeros(len(values), dtype=np.int32)
     remap[keep] = to_numpy(enc.indices)
     # (indices in range by construction: not validated again)
     return pa.DictionaryArray.from_arrays(array(remap[index]), enc.dictionary, safe=False)

@@ -94,7 +94,7 @@ NMD_BIOTYPES = ("nonsense_mediated_decay", "NMD")
 #: per row, as the annotator makes them), so no string is copied per row or hashed by the writer;
 #: the file is written without the Arrow schema, so readers get plain string columns.
 _DICTIONARY_COLUMNS = (
-    "chrom", "filter", "gene", "gene_id", "transcript", "biotype", "consequence", "impact", "exon",
+    "chrom", "ref", "alt", "filter", "gene", "gene_id", "transcript", "biotype", "consequence", "impact", "exon",
     "intron", "amino_acids", "codons",
 )  # fmt: skip
 #: Parquet columns with min/max statistics: those that let a reader skip row groups. Row groups
@@ -271,13 +271,25 @@ class _Batch:
 
 
 class _Strings:
-    """A string column as distinct ``values`` and a per-row ``index`` into them."""
+    """A string column as ``values`` and a per-row ``index`` into them (``unique``: the values are
+    known to be distinct, as :meth:`distinct` makes them)."""
 
-    __slots__ = ("values", "index")
+    __slots__ = ("values", "index", "unique")
 
-    def __init__(self, values, index):
+    def __init__(self, values, index, unique: bool = False):
         self.values = values
         self.index = index
+        self.unique = unique
+
+    @classmethod
+    def distinct(cls, values: list[str], index) -> _Strings:
+        """The column ``values[index]`` over the distinct values of the list ``values`` (a short
+        one: each value is looked up once in a dict)."""
+        code: dict[str, int] = {}
+        remap = np.fromiter(
+            (code.setdefault(v, len(code)) for v in values), dtype=np.int64, count=len(values)
+        )
+        return cls(list(code), remap[np.asarray(index)], unique=True)
 
     def objects(self) -> np.ndarray:
         values = self.values
@@ -301,7 +313,7 @@ class _Strings:
 
     def dictionary(self):
         """The column as a dictionary array (:func:`ccevariants._arrow.dictionary`)."""
-        return _arrow.dictionary(self._value_array(), self.index)
+        return _arrow.dictionary(self._value_array(), self.index, unique=self.unique)
 
 
 class _Texts:
@@ -941,7 +953,8 @@ class Annotator:
             ("transcript", "t_id_l"),
             ("biotype", "t_biotype_l"),
         ):
-            strs[c] = _Strings(self._tx_values(attr, arrow), t_or_none)
+            values, code = self._tx_distinct(attr, arrow)
+            strs[c] = _Strings(values, code[t_or_none], unique=True)
         cols: dict = {}
         # consequence / impact: one lookup per distinct (flags, coding) pair
         kind = np.where(sym, 1, 0)  # 0 intergenic, 1 sequence_variant, 2+ distinct pair terms
@@ -953,8 +966,8 @@ class Annotator:
             cons_v += ["&".join(x[0]) for x in names]
             impact_v += [x[1] for x in names]
             kind[pr] = 2 + inv.reshape(-1)
-        strs["consequence"] = _Strings(cons_v, kind)
-        strs["impact"] = _Strings(impact_v, kind)
+        strs["consequence"] = _Strings.distinct(cons_v, kind)
+        strs["impact"] = _Strings.distinct(impact_v, kind)
         # CSQ entry (between Allele| and |PICK) as three concatenated parts A + B + C: intergenic /
         # sequence_variant constants and per-row text inside transcripts are all in A; up/downstream
         # rows are "Consequence|IMPACT|" (A, per flags) + "SYMBOL|Gene|Feature|BIOTYPE|STRAND"
@@ -1122,6 +1135,16 @@ class Annotator:
             import pyarrow as pa
 
             hit = self._pa_values[attr] = _arrow.array(getattr(self, attr), type=pa.string())
+        return hit
+
+    def _tx_distinct(self, attr: str, arrow: bool):
+        """The distinct values of a per-transcript list (``t_*_l``; as a pyarrow array when
+        ``arrow``) and each transcript's index into them (made once)."""
+        key = ("distinct", attr, bool(arrow))
+        hit = self._pa_values.get(key)
+        if hit is None:
+            col = _Strings.distinct(getattr(self, attr), np.arange(len(getattr(self, attr))))
+            hit = self._pa_values[key] = (_arrow.strings(col.values) if arrow else col.values, col.index)
         return hit
 
     def _python_rows(self, b: _Batch, rows, t, f, ints, pair) -> list[dict]:
@@ -2088,13 +2111,15 @@ def _chunk_table(rec: dict, row_var, rv, cols: dict, alt_arr, pos, schema):
     import pyarrow as pa
 
     row_rec = rec["owner"][row_var]  # the record of each output row
-    r_idx = _arrow.array(row_rec, type=pa.int64())
+    contigs = rec["contigs_rec"]
+    # (per-record and per-allele strings as dictionary arrays over those values: no string copied
+    # per row, and the Parquet writer does not hash them row by row)
     table = {
         "variant_id": rec["labels"].take(rv),
-        "chrom": _arrow.dictionary(rec["chrom_rec"], row_rec),
+        "chrom": _Strings(_arrow.strings(contigs.names), contigs.code[row_rec], unique=True).dictionary(),
         "pos": np.asarray(pos, dtype=np.int64)[row_var],
-        "ref": rec["ref_rec"].take(r_idx),
-        "alt": alt_arr.take(rv),
+        "ref": _arrow.dictionary(rec["ref_rec"], row_rec),
+        "alt": _arrow.dictionary(alt_arr, row_var),
         "filter": _arrow.dictionary(rec["filter_rec"], row_rec),
     }
     # read support per record (converted there: fewer values than rows), one contiguous row per
@@ -2145,7 +2170,7 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     newlines), read from the chunk's bytes by compiled
     loops (kernel module ``records``).
 
-    Per record: ``chrom_rec``/``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
+    Per record: ``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
     ``contigs_rec`` (the contigs as :class:`_Contigs`), ``filter_spans`` (where ``filter_rec`` is
     made from when the table asks, removed then),
     ``support`` (float64 [n, 8]: T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF; -1 / NaN when
@@ -2156,7 +2181,6 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     number go through :func:`_parse_records_python`. ``lazy``: leave ``labels``, ``filter_rec``
     and ``support`` (the table's) as None, for :func:`_table_only`.
     """
-    import pyarrow as pa
 
     from .kernels import load
 
@@ -2179,7 +2203,6 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
         buf[a:b].tobytes().decode()
         for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)
     ]
-    chrom_rec = _arrow.strings(names).take(_arrow.array(run, type=pa.int64()))
     ref_rec = column(start[:, 3], end[:, 3])
     info = column(start[:, 7], end[:, 7])
     alts_a = column(a_start, a_end)
@@ -2192,7 +2215,6 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
         "alts": _Texts.spans(buf, a_start, a_end),
         "alts_arrow": alts_a,
         "labels": None,
-        "chrom_rec": chrom_rec,
         "contigs_rec": _Contigs(names, run),
         "ref_rec": ref_rec,
         "filter_rec": None,
@@ -2220,8 +2242,9 @@ def _table_only(rec: dict) -> dict:
 
     if rec["labels"] is None:
         a_idx = _arrow.array(rec["owner"], type=pa.int64())
+        contigs = rec["contigs_rec"]
         rec["labels"] = pc.binary_join_element_wise(
-            rec["chrom_rec"].take(a_idx), pc.cast(_arrow.array(rec["pos"]), pa.string()),
+            _arrow.strings(contigs.names).take(_arrow.array(contigs.code[rec["owner"]])), pc.cast(_arrow.array(rec["pos"]), pa.string()),
             rec["ref_rec"].take(a_idx), rec["alts_arrow"], _arrow.strings([":"])[0],
         )  # fmt: skip
     if rec["support"] is None:
@@ -2278,7 +2301,6 @@ def _parse_records_python(chunk: list[str]) -> dict:
         "alts": alts,
         "alts_arrow": _arrow.array(alts, type=pa.string()),
         "labels": _arrow.array(labels, type=pa.string()),
-        "chrom_rec": _arrow.array(chrom_rec, type=pa.string()),
         "contigs_rec": _Contigs.of(chrom_rec),
         "ref_rec": _arrow.array(ref_rec, type=pa.string()),
         "filter_rec": _arrow.array(filter_rec, type=pa.string()),
