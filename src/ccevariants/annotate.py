@@ -1087,18 +1087,19 @@ class Annotator:
         cols["_flank_only"] = flank
         return row_var, cols
 
-    def _row_prefixes(self, rows, tt, ff, ci_v, kind) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The CSQ prefixes (``Consequence|IMPACT|SYMBOL|Gene|Feature|BIOTYPE|STRAND``, escaped) of
-        output rows ``rows`` (transcripts ``tt``, flags ``ff``) for a formatting kernel: one per
-        distinct (transcript, flags), as ``(row's prefix index, bytes, int64 offsets)``."""
-        _, first, inv = np.unique(tt * (1 << 27) + ff, return_index=True, return_inverse=True)
-        off, blob = _arrow.utf8(
-            [
-                ci_v[k_] + self.t_csq_l[t_]
-                for k_, t_ in zip(kind[rows[first]].tolist(), tt[first].tolist(), strict=True)
-            ]
-        )
-        return inv.reshape(-1).astype(np.int64), np.frombuffer(blob or b"\0", dtype=np.uint8), off
+    def _csq_prefixes(self, ci_v) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The two parts of a row's CSQ prefix for a formatting kernel, as bytes and int64 offsets:
+        ``Consequence|IMPACT|`` per consequence kind (``ci_v``, escaped) and each transcript's
+        ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` (``t_csq_l``, escaped; made once)."""
+        tx = self._pa_values.get("csq_prefix_bytes")
+        if tx is None:
+            off, blob = _arrow.utf8(self.t_csq_l)
+            tx = self._pa_values["csq_prefix_bytes"] = (
+                read_only(np.frombuffer(blob or b"\0", np.uint8)),
+                off,
+            )
+        off, blob = _arrow.utf8(ci_v)
+        return read_only(np.frombuffer(blob or b"\0", dtype=np.uint8)), off, *tx
 
     def _format_other_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind, fields=None):
         """Row text of output rows ``rows`` inside a transcript whose allele is not a substitution of
@@ -1107,7 +1108,8 @@ class Annotator:
         kf = self.k_fmt
         i = row_var[rows]
         tt, ff = t[rows], f[rows]
-        inv, pre_buf, pre_off = self._row_prefixes(rows, tt, ff, ci_v, kind)
+        pre_buf, pre_off, tx_buf, tx_off = self._csq_prefixes(ci_v)
+        inv = kind[rows]
         rt, at = b.t_refs.take(i), b.t_alts.take(i)
         ref_buf, ref_off, alt_buf, alt_off = rt.buf, rt.off, at.buf, at.off
         # the consequence kernel's peptides of each row, gathered contiguously
@@ -1121,7 +1123,7 @@ class Annotator:
             tt, ff, b.starts[i], b.ends[i], ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt,
             palt_off, inv, np.ascontiguousarray(ints), wid[i], win_buf, win_off,
             w_start, w_len, self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
-            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
+            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off, tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
         return _kernel_fields(buf, used, len(rows), fields, csq), status, ppos
@@ -1206,7 +1208,8 @@ class Annotator:
         kf = self.k_fmt
         i = row_var[rows]
         tt, ff = t[rows], f[rows]
-        inv, pre_buf, pre_off = self._row_prefixes(rows, tt, ff, ci_v, kind)
+        pre_buf, pre_off, tx_buf, tx_off = self._csq_prefixes(ci_v)
+        inv = kind[rows]
         ref_b = b.t_refs.buf[b.t_refs.off[i]]  # one base each (single-nucleotide rows)
         alt_b = b.t_alts.buf[b.t_alts.off[i]]
         a0 = b.aa_off[pair]
@@ -1216,7 +1219,7 @@ class Annotator:
         buf, used, csq = kf.snv_rows(
             tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, inv, np.ascontiguousarray(ints),
             self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
-            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off,
+            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off, tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
         return _kernel_fields(buf, used, len(rows), fields, csq)

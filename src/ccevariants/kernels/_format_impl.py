@@ -12,10 +12,11 @@ positions written out are **1-based** (HGVS ``c.``, ``cDNA_position``, ...). Str
 
 import numpy as np
 
-from ccevariants.kernels import decorator
+from ccevariants.kernels import copier, decorator
 
 jit = decorator(__name__)
 helper = decorator(__name__, helper=True)  # per-row functions that make no array: no refcounting
+copy_bytes = copier(__name__)  # dst[k:k + n] = src[a:a + n] as one memcpy
 
 #: CSQ order of the fields after the prefix (indices into the row's fields)
 FIELD_ORDER = (0, 1, 2, 3, 4, 7, 8, 9, 5, 6)
@@ -326,9 +327,10 @@ def _put_exon_intron(buf, p, fs, fe, ex0, ex1, in0, in1, ne):
 
 
 @helper
-def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
+def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k, tx_buf, tx_off, t):
     """Fields 7-9 of a row (cDNA ``c0-c1``, CDS ``d0-d1``, protein ``e0-e1`` positions), then its CSQ
-    entry: the per-(transcript, flags) prefix ``k`` and ``|EXON|INTRON|HGVSc|HGVSp|HGVSp_short|cDNA|
+    entry: the prefix ``Consequence|IMPACT|`` ``k`` of (``pre_buf``, ``pre_off``), the
+    ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` of transcript ``t`` in (``tx_buf``, ``tx_off``) and ``|EXON|INTRON|HGVSc|HGVSp|HGVSp_short|cDNA|
     CDS|Protein|Amino_acids|Codons`` (field 10: its span is left in ``fs[10]``, ``fe[10]``). Returns
     the new end of ``buf``."""
     for j, a, b in ((7, c0, c1), (8, d0, d1), (9, e0, e1)):
@@ -338,9 +340,12 @@ def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k):
         buf[p] = SEP
         p += 1
     fs[10] = p
-    for i in range(pre_off[k], pre_off[k + 1]):
-        buf[p] = pre_buf[i]
-        p += 1
+    n = pre_off[k + 1] - pre_off[k]
+    copy_bytes(buf, p, pre_buf, pre_off[k], n)
+    p += n
+    n = tx_off[t + 1] - tx_off[t]
+    copy_bytes(buf, p, tx_buf, tx_off[t], n)
+    p += n
     for j in FIELD_ORDER:
         buf[p] = 124
         p += 1
@@ -378,6 +383,8 @@ def snv_rows(
     seq_off,
     pre_buf,
     pre_off,
+    tx_buf,
+    tx_off,
     base_code,
     aa_code,
     three,
@@ -388,8 +395,9 @@ def snv_rows(
 
     Per row ``r``: transcript ``row_t``, flags ``row_f``, 0-based genomic position ``row_g``, REF/ALT
     base (ASCII, genomic strand), the consequence kernel's trimmed peptides (``row_aa_ref`` /
-    ``row_aa_alt``: ASCII, 0 = empty) and ``ints`` row, and ``row_pre``: index of the row's CSQ prefix
-    (``Consequence|IMPACT|SYMBOL|Gene|Feature|BIOTYPE|STRAND``, escaped) in ``pre_buf``/``pre_off``.
+    ``row_aa_alt``: ASCII, 0 = empty) and ``ints`` row, and ``row_pre``: index of the row's
+    ``Consequence|IMPACT|`` (escaped) in ``pre_buf``/``pre_off``; ``tx_buf``/``tx_off``: each
+    transcript's ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` (escaped), the rest of the CSQ prefix.
     ``seq_off[t]`` is the offset of transcript ``t``'s cDNA in ``seq_buf`` (-1 if not loaded).
 
     Returns ``(buf, used, csq)``: ``buf[:used]`` holds, per row, :data:`N_FIELDS` fields each
@@ -401,6 +409,7 @@ def snv_rows(
     cap = 0
     for r in range(n):
         cap += ROW_CAP + pre_off[row_pre[r] + 1] - pre_off[row_pre[r]]
+        cap += tx_off[row_t[r] + 1] - tx_off[row_t[r]]
     buf = np.empty(cap, dtype=np.uint8)
     csq = np.empty((n, 2), dtype=np.int64)
     fs = np.zeros(N_FIELDS, dtype=np.int64)  # start and end of each field of the current row
@@ -500,6 +509,9 @@ def snv_rows(
             pre_buf,
             pre_off,
             row_pre[r],
+            tx_buf,
+            tx_off,
+            row_t[r],
         )
         csq[r, 0] = fs[10]
         csq[r, 1] = fe[10]
@@ -665,7 +677,7 @@ def indel_rows(
     row_t, row_f, row_s, row_e, ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt, palt_off,
     row_pre, ints, row_w, win_buf, win_off, win_start, win_clen,
     t_strand, t_cds_start, t_cds_end, t_exon_off, t_n_exons, t_frame, ex_start, ex_end, seq_buf, seq_off,
-    pre_buf, pre_off, base_code, aa_code, three, short, comp,
+    pre_buf, pre_off, tx_buf, tx_off, base_code, aa_code, three, short, comp,
 ):  # fmt: skip
     """Text of rows inside a transcript whose allele is not a single-nucleotide substitution (sorted
     exons): the HGVS 3' shift within the exon/intron, ``dup``/``ins``/``del``/``delins``, protein
@@ -687,6 +699,7 @@ def indel_rows(
         ln += pref_off[r + 1] - pref_off[r] + palt_off[r + 1] - palt_off[r]
         big = max(big, ln + 8)
         cap += ROW_CAP + 60 * ln + pre_off[row_pre[r] + 1] - pre_off[row_pre[r]]
+        cap += tx_off[row_t[r] + 1] - tx_off[row_t[r]]
     buf = np.empty(cap, dtype=np.uint8)
     csq = np.empty((n, 2), dtype=np.int64)
     status = np.zeros(n, dtype=np.int64)
@@ -1043,6 +1056,9 @@ def indel_rows(
             pre_buf,
             pre_off,
             row_pre[r],
+            tx_buf,
+            tx_off,
+            row_t[r],
         )
         csq[r, 0] = fs[10]
         csq[r, 1] = fe[10]
