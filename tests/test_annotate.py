@@ -844,10 +844,16 @@ def test_spans_concat_filter_and_pieces():
 
 
 def test_batched_transcript_sequences_equal_the_per_transcript_ones(shared_data, tmp_path):
-    """``_SeqCache.fill`` (one FASTA read per stretch, compiled splicing) gives what
+    """``_SeqCache.spliced`` (one FASTA read per stretch, compiled splicing) gives what
     ``transcript_cdna_sequence`` gives, on bcftools' real transcript slices and on a contig with
     lower case, IUPAC codes and a transcript running past the contig's end (the per-transcript path)."""
     from ccevariants.annotate import _FastaView, _SeqCache
+
+    def spliced(cache, ts):
+        buf, off = cache.spliced(np.asarray(ts))
+        assert (off >= 0).sum() == len(ts) and (np.delete(off, ts) == -1).all()
+        ends = {t: off[t] + len(index.transcript_cdna_sequence(t, cache.fasta)) for t in ts}
+        return {t: buf[off[t] : ends[t]].tobytes().decode() for t in ts}
 
     n = 0
     for gff in sorted((shared_data / "bcftools-csq").glob("csq/*/*.gff")):
@@ -857,10 +863,9 @@ def test_batched_transcript_sequences_equal_the_per_transcript_ones(shared_data,
         index = load_annotation(gff, use_cache=False)
         with pysam.FastaFile(str(fasta)) as fh:
             fa = _FastaView(fh)
-            cache = _SeqCache(index, fa)
-            cache.fill(np.arange(len(index.transcripts)))
+            got = spliced(_SeqCache(index, fa), range(len(index.transcripts)))
             for t in range(len(index.transcripts)):
-                assert cache.cache[t] == index.transcript_cdna_sequence(t, fa)
+                assert got[t] == index.transcript_cdna_sequence(t, fa)
                 n += 1
     assert n > 50
     (tmp_path / "g.fa").write_text(">c\nacgtRYKMACGTNNacgtBDHVSWacgtACGT\n")
@@ -880,12 +885,13 @@ def test_batched_transcript_sequences_equal_the_per_transcript_ones(shared_data,
     with pysam.FastaFile(str(tmp_path / "g.fa")) as fh:
         fa = _FastaView(fh)
         for ts in ([0], [1], [0, 1]):
-            cache = _SeqCache(index, fa)
-            cache.fill(np.array(ts))
-            assert {t: cache.cache[t] for t in ts} == {t: index.transcript_cdna_sequence(t, fa) for t in ts}
+            got = spliced(_SeqCache(index, fa), ts)
+            assert got == {t: index.transcript_cdna_sequence(t, fa) for t in ts}
+        empty_buf, empty_off = _SeqCache(index, fa).spliced(np.zeros(0, dtype=np.int64))
+        assert len(empty_buf) == 1 and (empty_off == -1).all()
     # T1: exons CGTRYKMA + ACGTBDHVSWACGTAC (upper case), reverse-complemented with IUPAC pairs
-    assert cache.cache[0] == "GTACGTWSBDHVACGTTKMRYACG"
-    assert len(cache.cache[1]) == 32 - 19  # T2 runs past the contig's end: what the FASTA has
+    assert got[0] == "GTACGTWSBDHVACGTTKMRYACG"
+    assert len(got[1]) == 32 - 19  # T2 runs past the contig's end: what the FASTA has
 
 
 def test_two_threads_annotate_on_chunk_threads_and_ccev_threads_starts_workers(tmp_path, monkeypatch):
@@ -949,8 +955,8 @@ def test_chunk_threads_share_the_caches_safely(tmp_path):
 
 def test_contigs_and_sequence_cache_edges(tmp_path):
     """``_Contigs``: a name in two runs gets one code; built from a list it reads back as the list.
-    ``_SeqCache.fill`` with more transcripts than the cache holds keeps the last ones, and ``get``
-    still answers for the others. ``Annotator`` refuses a negative distance."""
+    ``_SeqCache.get`` keeps the transcripts used last, as many as it holds, and still answers for
+    the others. ``Annotator`` refuses a negative distance."""
     from ccevariants.annotate import Annotator, _Contigs, _FastaView, _SeqCache
 
     c = _Contigs(["chr1", "chr2", "chr1"], np.array([0, 0, 1, 2, 2]))
@@ -962,7 +968,7 @@ def test_contigs_and_sequence_cache_edges(tmp_path):
     with pysam.FastaFile(str(tmp_path / "g.fa")) as fh:
         fa = _FastaView(fh)
         cache = _SeqCache(index, fa, max_items=2)
-        cache.fill(np.arange(3))
+        assert [cache.get(t) for t in range(3)] == [index.transcript_cdna_sequence(t, fa) for t in range(3)]
         assert list(cache.cache) == [1, 2]
         assert cache.get(0) == index.transcript_cdna_sequence(0, fa) and list(cache.cache) == [2, 0]
         with pytest.raises(ValueError, match="distance >= 0; found -5"):

@@ -154,7 +154,9 @@ SPAN_FETCH_MAX = 4_000_000
 
 
 class _SeqCache:
-    """Spliced transcript sequences (transcript orientation, uint8), bounded LRU."""
+    """Spliced transcript sequences (transcript orientation): for the kernels, a batch's as one
+    byte buffer (:meth:`spliced`); for the per-row Python formatter, one transcript's as ``str``
+    (:meth:`get`, a bounded LRU cache)."""
 
     def __init__(self, index: TranscriptIndex, fasta, max_items: int = 20000):
         self.index = index
@@ -166,26 +168,51 @@ class _SeqCache:
 
         self._lock = threading.RLock()  # chunk threads share the cache
 
-    def fill(self, ts) -> None:
-        """Compute the sequences of transcripts ``ts`` not yet cached, in batches: one FASTA read per
-        stretch of at most ``SPAN_FETCH_MAX`` bases of a contig, spliced by a compiled loop."""
-        with self._lock:
-            self._fill(ts)
-
-    def _fill(self, ts) -> None:
+    def spliced(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The spliced sequences of transcripts ``ts`` (distinct, ascending) for the kernels, made
+        afresh (not cached: no Python object per transcript): ``(buf, seq_off)`` with transcript
+        ``t``'s sequence at ``buf[seq_off[t]:]`` (its spliced length; -1 for the others). One FASTA
+        read per group of transcripts on a contig within ``SPAN_FETCH_MAX / 2`` of each other,
+        spliced by a compiled loop."""
         from .kernels import load
-        from .transcripts import _COMPLEMENT
 
-        missing = [t for t in np.unique(np.asarray(ts, dtype=np.int64)).tolist() if t not in self.cache]
-        if not missing:
-            return
-        if len(missing) > self.max_items:
-            missing = missing[-self.max_items :]
         tx, ex = self.index.transcripts, self.index.exons
-        m = np.asarray(missing, dtype=np.int64)
+        seq_off = np.full(len(tx), -1, dtype=np.int64)
+        m = np.asarray(ts, dtype=np.int64)
+        if not len(m):
+            return np.zeros(1, dtype=np.uint8), seq_off
         n_ex = tx.n_exons[m].astype(np.int64)
         e_off = tx.exon_offset[m].astype(np.int64)
-        # each transcript's exon span (its exons need not be sorted; none: an empty span)
+        lo, hi = self._exon_spans(m, n_ex, e_off)
+        chrom = tx.chrom[m]
+        new = np.ones(len(m), dtype=bool)
+        new[1:] = (chrom[1:] != chrom[:-1]) | (
+            lo[1:] // (SPAN_FETCH_MAX // 2) != lo[:-1] // (SPAN_FETCH_MAX // 2)
+        )
+        bounds = [*np.flatnonzero(new).tolist(), len(m)]
+        kernel = load("alleles").splice
+        bufs, at = [], 0
+        for i, j in zip(bounds[:-1], bounds[1:], strict=True):
+            a, b = int(lo[i:j].min()), int(hi[i:j].max())
+            region = self.fasta.fetch(str(chrom[i]), a, b) if b > a else ""
+            if len(region) == b - a and region.isascii():
+                buf, off = kernel(
+                    np.frombuffer(region.encode() or b"\0", dtype=np.uint8), a, ex.start, ex.end,
+                    e_off[i:j], n_ex[i:j], tx.strand[m[i:j]] < 0, self.complement(),
+                )  # fmt: skip
+                buf = buf[: off[-1]]
+            else:  # a contig shorter than the annotation says: transcript by transcript
+                seqs = [self.index.transcript_cdna_sequence(int(t), self.fasta).encode() for t in m[i:j]]
+                off = np.cumsum([0] + [len(x) for x in seqs])
+                buf = np.frombuffer(b"".join(seqs), dtype=np.uint8)
+            seq_off[m[i:j]] = at + off[:-1]
+            bufs.append(buf)
+            at += len(buf)
+        return (np.concatenate(bufs) if at else np.zeros(1, dtype=np.uint8)), seq_off
+
+    def _exon_spans(self, m, n_ex, e_off) -> tuple[np.ndarray, np.ndarray]:
+        """The span of transcripts ``m``'s exons (they need not be sorted; none: an empty span)."""
+        ex = self.index.exons
         has = n_ex > 0
         lo, hi = np.zeros(len(m), np.int64), np.zeros(len(m), np.int64)
         if has.any():
@@ -195,34 +222,18 @@ class _SeqCache:
             rows = np.repeat(e_off[has] - seg, k_ex) + np.arange(int(k_ex.sum()))
             lo[has] = np.minimum.reduceat(ex.start[rows], seg)
             hi[has] = np.maximum.reduceat(ex.end[rows], seg)
-        chrom = tx.chrom[m]
+        return lo, hi
+
+    def complement(self) -> np.ndarray:
+        """The 256-entry byte map of base complements (made once)."""
         if self._complement is None:
+            from .transcripts import _COMPLEMENT
+
             table = np.arange(256, dtype=np.uint8)
             for a, b in _COMPLEMENT.items():
                 table[a] = b
             self._complement = table
-        kernel = load("alleles").splice
-        i = 0
-        while i < len(m):
-            # a run of transcripts on one contig whose spans fit in one read
-            j, a, b = i + 1, lo[i], hi[i]
-            while j < len(m) and chrom[j] == chrom[i] and max(b, hi[j]) - min(a, lo[j]) <= SPAN_FETCH_MAX:
-                a, b = min(a, lo[j]), max(b, hi[j])
-                j += 1
-            region = self.fasta.fetch(str(chrom[i]), int(a), int(b)) if b > a else ""
-            if len(region) == b - a and region.isascii():
-                buf, off = kernel(
-                    np.frombuffer(region.encode() or b"\0", dtype=np.uint8), int(a), ex.start, ex.end,
-                    e_off[i:j], n_ex[i:j], tx.strand[m[i:j]] < 0, self._complement,
-                )  # fmt: skip
-                text = buf.tobytes().decode()
-                o = off.tolist()
-                for k in range(j - i):
-                    self._put(int(m[i + k]), text[o[k] : o[k + 1]])
-            else:  # a contig shorter than the annotation says: transcript by transcript, as before
-                for k in range(i, j):
-                    self._put(int(m[k]), self.index.transcript_cdna_sequence(int(m[k]), self.fasta))
-            i = j
+        return self._complement
 
     def _put(self, t: int, seq: str) -> None:
         self.cache[t] = seq
@@ -836,21 +847,9 @@ class Annotator:
         p_var = np.concatenate(pv) if pv else np.zeros(0, dtype=np.int64)
         p_tx = np.concatenate(pt) if pt else np.zeros(0, dtype=np.int64)
         # sequences of the coding transcripts that are hit
-        seq_off = np.full(len(tx), -1, dtype=np.int64)
-        parts = []
-        acc = 0
         hit = np.zeros(len(tx), dtype=bool)
         hit[p_tx] = True
-        coding = np.flatnonzero(hit & (tx.cds_start >= 0))
-        self.seqs.fill(coding)
-        for t in coding.tolist():
-            s = self.seqs.get(t)
-            seq_off[t] = acc
-            parts.append(s.encode())
-            acc += len(s)
-        seq_buf = (
-            np.frombuffer(b"".join(parts), dtype=np.uint8).copy() if acc else np.zeros(1, dtype=np.uint8)
-        )
+        seq_buf, seq_off = self.seqs.spliced(np.flatnonzero(hit & (tx.cds_start >= 0)))
         k = self.k_csq
         flags, ints, aa_off, aa_ref, aa_alt = k.consequences(
             p_var,
