@@ -1005,3 +1005,63 @@ def test_csq_escape_of_a_column_equals_the_per_value_escape(values):
 
     got = _csq_escape_column(_arrow.strings(values))
     assert got.to_pylist() == [_csq_escape(v) for v in values]
+
+
+def test_a_records_annotation_does_not_depend_on_its_batch(tmp_path):
+    """On the benchmark's synthetic genes (1 500 SNVs and indels, and deletions across 60 start
+    codons): annotating them in one batch gives every record the rows it gets alone, column by
+    column; and an intronic, UTR or up/downstream row has no protein position, amino acids, codons
+    or HGVSp. (The consequence kernel keeps the numbers of only the pairs inside their transcript,
+    in rows of their own: a number written to another pair's row shows up here.)"""
+    import importlib.util
+    from pathlib import Path
+
+    from ccevariants.annotate import Annotator, _parse_records
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_annotate", Path(__file__).parents[1] / "benchmarks" / "annotate.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    fasta, gff, _, _ = bench.make_inputs(tmp_path, 1, 200, 1500, seed=11)
+    lines = [x.rstrip("\n") for x in open(tmp_path / "calls.vcf") if not x.startswith("#")]
+    index = load_annotation(gff, use_cache=False)
+    tx = index.transcripts
+    with pysam.FastaFile(str(fasta)) as fh:
+        # deletions from the 5' UTR into the start codon (rare among random records), both strands
+        for t in np.flatnonzero(tx.cds_start >= 0)[:60].tolist():
+            chrom = str(tx.chrom[t])
+            at = int(tx.cds_start[t]) - 3 if tx.strand[t] > 0 else int(tx.cds_end[t]) - 3
+            ref = fh.fetch(chrom, at, at + 5).upper()
+            lines.append(f"{chrom}\t{at + 1}\t.\t{ref}\t{ref[0]}\t.\tPASS\t.")
+    lines.sort(key=lambda x: (x.split("\t")[0], int(x.split("\t")[1])))
+    names = ("consequence", "transcript", "hgvsc", "hgvsp", "protein_position", "amino_acids", "codons")
+    names += ("exon", "intron", "cds_position", "pick")
+
+    def rows(annot, batch):
+        rec = _parse_records(batch)
+        row_var, cols = annot.annotate_columns(rec["chroms"], rec["pos"], rec["refs"], rec["alts"])
+        owner = rec["owner"][row_var]
+        return [(int(owner[r]), *(cols[c][r] for c in names)) for r in range(len(row_var))]
+
+    with pysam.FastaFile(str(fasta)) as fh:
+        annot = Annotator(index, fh)
+        together = rows(annot, lines)
+        alone = [(i, *row[1:]) for i, line in enumerate(lines) for row in rows(annot, [line])]
+    assert len(together) > 3000 and together == alone
+    non_protein = {
+        "intron_variant", "5_prime_UTR_variant", "3_prime_UTR_variant", "upstream_gene_variant",
+        "downstream_gene_variant", "intergenic_variant", "splice_region_variant",
+        "splice_polypyrimidine_tract_variant", "non_coding_transcript_exon_variant",
+    }  # fmt: skip
+    seen = {"none": 0, "protein": 0}
+    for row in together:
+        terms = set(row[1].split("&"))
+        protein = (row[5], row[6], row[7], row[4])  # position, amino acids, codons, HGVSp
+        if terms <= non_protein:
+            seen["none"] += 1
+            assert protein == (-1, "", "", ""), row
+        elif terms & {"missense_variant", "stop_gained", "synonymous_variant"}:
+            seen["protein"] += 1
+            assert protein[0] > 0 and all(protein[1:]), row
+    assert seen["none"] > 2500 and seen["protein"] > 50, seen

@@ -329,13 +329,14 @@ def test_consequence_kernel_empty_batch(use_jit):
     k = load("consequence", use_jit)
     z = np.zeros(0, dtype=np.int64)
     one = np.zeros(1, dtype=np.int64)
-    flags, ints, aa_off, aa_ref, aa_alt = k.consequences(
+    flags, ints, irow, aa_off, aa_ref, aa_alt = k.consequences(
         z, z, z, z, np.zeros(0, dtype=np.uint8), one,
         np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0), dtype=np.uint8),
         np.zeros((2, 1), dtype=np.int64), z, z, z, z, z, z, z, z,
         np.zeros(0, dtype=bool), z, z, np.zeros(1, dtype=np.uint8), z, 5000, k.BASE_CODE, k.AA_CODE,
     )  # fmt: skip
-    assert flags.shape == (0,) and ints.shape == (0, 19) and aa_off.tolist() == [0] and len(aa_ref) == 0
+    assert flags.shape == irow.shape == (0,) and ints.shape == (0, 19) and aa_off.tolist() == [0]
+    assert len(aa_ref) == 0
 
 
 @pytest.mark.parametrize("use_jit", TWINS)
@@ -464,16 +465,20 @@ def test_row_layout_matches_a_direct_construction(use_jit, data):
     p_flags = np.array(
         [data.draw(st.sampled_from([0, 1, 6, up, down, up | 4])) for _ in pairs], dtype=np.int64
     )
+    # number rows for some pairs only (the others: up/downstream), in another order than the pairs
+    has = [data.draw(st.booleans()) for _ in pairs]
+    p_irow = np.full(len(pairs), -1, dtype=np.int64)
+    p_irow[np.flatnonzero(has)] = np.arange(sum(has))[::-1]
     p_ints = np.array(
-        [[data.draw(st.integers(-1, 9)) for _ in range(19)] for _ in pairs], dtype=np.int64
-    ).reshape(len(pairs), 19)
+        [[data.draw(st.integers(-1, 9)) for _ in range(19)] for _ in range(sum(has))], dtype=np.int64
+    ).reshape(sum(has), 19)
     t_strand = np.array([data.draw(st.sampled_from([1, -1])) for _ in range(n_tx)], dtype=np.int64)
     t_coding = np.array([data.draw(st.integers(0, 1)) for _ in range(n_tx)], dtype=np.int64)
     t_mane = np.array([data.draw(st.booleans()) for _ in range(n_tx)])
     t_canon = np.array([data.draw(st.booleans()) for _ in range(n_tx)])
     t_rank = np.array([data.draw(st.integers(0, 3)) for _ in range(n_tx)], dtype=np.int64)  # ties
     got = k.row_layout(
-        p_var, p_tx, p_flags, p_ints, n, t_strand, t_coding, t_mane, t_canon, t_rank, up | down
+        p_var, p_tx, p_flags, p_ints, p_irow, n, t_strand, t_coding, t_mane, t_canon, t_rank, up | down
     )
     rows = []
     for i in range(n):
@@ -483,9 +488,10 @@ def test_row_layout_matches_a_direct_construction(use_jit, data):
         for j in mine:
             tx, fl = pairs[j][1], int(p_flags[j])
             only = fl != 0 and fl & ~(up | down) == 0
+            nums = p_ints[p_irow[j]] if p_irow[j] >= 0 else np.full(19, -1)
             rows.append((
                 i, j, tx, fl, only, t_strand[tx], fl * 2 + t_coding[tx],
-                p_ints[j, 6] if p_ints[j, 6] > 0 else -1, p_ints[j, 8] if p_ints[j, 8] > 0 else -1,
+                nums[6] if nums[6] > 0 else -1, nums[8] if nums[8] > 0 else -1,
                 bool(t_mane[tx]), bool(t_canon[tx]), t_rank[tx] + (n_tx + 1 if only else 0),
             ))  # fmt: skip
     want_pick = [False] * len(rows)

@@ -273,7 +273,7 @@ class _Batch:
 
     __slots__ = (
         "chroms", "starts", "ends", "t_refs", "t_alts", "symbolic",
-        "p_var", "p_tx", "flags", "ints", "aa_off", "aa_ref", "aa_alt", "seq_buf", "seq_off", "windows",
+        "p_var", "p_tx", "flags", "ints", "irow", "aa_off", "aa_ref", "aa_alt", "seq_buf", "seq_off", "windows",
     )  # fmt: skip
 
     def __init__(self, *values):
@@ -851,7 +851,7 @@ class Annotator:
         hit[p_tx] = True
         seq_buf, seq_off = self.seqs.spliced(np.flatnonzero(hit & (tx.cds_start >= 0)))
         k = self.k_csq
-        flags, ints, aa_off, aa_ref, aa_alt = k.consequences(
+        flags, ints, irow, aa_off, aa_ref, aa_alt = k.consequences(
             p_var,
             p_tx,
             starts,
@@ -880,7 +880,7 @@ class Annotator:
             k.AA_CODE,
         )
         return _Batch(
-            chroms, starts, ends, t_refs, t_alts, symbolic, p_var, p_tx, flags, ints, aa_off, aa_ref, aa_alt,
+            chroms, starts, ends, t_refs, t_alts, symbolic, p_var, p_tx, flags, ints, irow, aa_off, aa_ref, aa_alt,
             seq_buf, seq_off, self._local.windows,
         )  # fmt: skip
 
@@ -928,14 +928,13 @@ class Annotator:
         in_order = bool(len(b.p_var) == 0 or (b.p_var[1:] >= b.p_var[:-1]).all())
         order = np.arange(len(b.p_var)) if in_order else np.argsort(b.p_var, kind="stable")
         p_var = b.p_var if in_order else b.p_var[order]
-        ints = b.ints if in_order else b.ints[order]
-        if not len(order):
-            ints = np.zeros((0, 19), dtype=np.int64)
+        # (the kernel's number rows: one per pair inside its transcript, found through irow)
+        ints, irow = b.ints, b.irow if in_order else b.irow[order]
         # the rows, their transcript columns, positions, flags and PICK: one compiled loop
         (row_var, pos_in_pairs, t, f, flank, strand, key_all, cds_pos, prot_pos, mane, canonical, pick) = (
             self.k_overlap.row_layout(
                 p_var, b.p_tx if in_order else b.p_tx[order], b.flags if in_order else b.flags[order],
-                np.ascontiguousarray(ints), n, self.t_strand, self.t_coding, self.t_mane, self.t_canonical,
+                ints, irow, n, self.t_strand, self.t_coding, self.t_mane, self.t_canonical,
                 self.global_rank_arr, k.UPSTREAM | k.DOWNSTREAM,
             )
         )  # fmt: skip
@@ -997,7 +996,7 @@ class Annotator:
         dr = np.flatnonzero(is_pair & ~flank)
         if len(dr):
             # single-nucleotide rows: text from the formatting kernel; the others in Python
-            kr = self._kernel_rows(b, dr, row_var, t, f, ints[pos_in_pairs[dr]])
+            kr = self._kernel_rows(b, dr, row_var, t, f, ints[irow[pos_in_pairs[dr]]])
             done = np.zeros(len(dr), dtype=bool)
             if len(kr):
                 done[kr] = True
@@ -1008,7 +1007,7 @@ class Annotator:
                     row_var,
                     t,
                     f,
-                    ints[pos_in_pairs[rows_k]],
+                    ints[irow[pos_in_pairs[rows_k]]],
                     order[pos_in_pairs[rows_k]],
                     ci_v,
                     kind,
@@ -1032,7 +1031,7 @@ class Annotator:
                         row_var,
                         t,
                         f,
-                        ints[pos_in_pairs[rows_o]],
+                        ints[irow[pos_in_pairs[rows_o]]],
                         order[pos_in_pairs[rows_o]],
                         ci_v,
                         kind,
@@ -1053,7 +1052,7 @@ class Annotator:
                     rows_p = rows_p[left]
             if len(rows_p):
                 rows = self._python_rows(
-                    b, rows_p, t, f, ints[pos_in_pairs[rows_p]], order[pos_in_pairs[rows_p]]
+                    b, rows_p, t, f, ints[irow[pos_in_pairs[rows_p]]], order[pos_in_pairs[rows_p]]
                 )
                 det_i[rows_p] = n_det + np.arange(len(rows_p))
                 n_det += len(rows_p)

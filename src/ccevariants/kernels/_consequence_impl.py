@@ -195,6 +195,15 @@ def _g2c(g, e0, ne, ex_start, ex_end, strand, total):
     return -1
 
 
+@helper
+def _inside(vs, ve, ts, te):
+    """Whether a variant ``[vs, ve)`` (an insertion when ``vs == ve``) lies in transcript ``[ts, te)``
+    (else it is only up/downstream of it)."""
+    if vs == ve:
+        return ts < vs and vs < te
+    return vs < te and ve > ts
+
+
 @jit
 def consequences(
     p_var,
@@ -232,8 +241,9 @@ def consequences(
     3'-most in transcript orientation when it stays inside the same exon and the CDS, so that the
     peptide change does not depend on where the caller put the indel in a repeat.
 
-    Returns ``(flags, ints, aa_off, aa_ref, aa_alt)``: ``flags[k]`` a bit set over ``SO_TERMS``;
-    ``ints[k, :]`` = exon_first, exon_last, intron_first, intron_last, cdna_s, cdna_e, cds_s, cds_e,
+    Returns ``(flags, ints, irow, aa_off, aa_ref, aa_alt)``: ``flags[k]`` a bit set over ``SO_TERMS``;
+    ``ints[irow[k], :]`` (a row only for pairs inside the transcript, ``irow[k]`` -1 for the pairs
+    that are only up/downstream of it: most pairs, whose 19 numbers would all be -1) = exon_first, exon_last, intron_first, intron_last, cdna_s, cdna_e, cds_s, cds_e,
     prot_s, prot_e, n_aa_ref, n_aa_alt, fs_ter, ext_ter, win_c0, win_c1, c0, c1, ext_aa (positions 1-based
     except the cDNA window ``win_c0``/``win_c1`` and the variant's cDNA span ``c0``/``c1``, 0-based
     half-open; -1 = none); ``aa_ref``/``aa_alt`` hold the trimmed changed peptides of pair ``k`` at
@@ -241,14 +251,20 @@ def consequences(
     """
     n = p_var.shape[0]
     aa_off = np.zeros(n + 1, dtype=np.int64)
+    irow = np.full(n, -1, dtype=np.int64)
+    m = 0
     for k in range(n):
         v = p_var[k]
-        cap = (v_end[v] - v_start[v] + v_alt_off[v + 1] - v_alt_off[v]) // 3 + 8
+        cap = 0
+        if _inside(v_start[v], v_end[v], t_start[p_tx[k]], t_end[p_tx[k]]):
+            irow[k] = m
+            m += 1
+            cap = (v_end[v] - v_start[v] + v_alt_off[v + 1] - v_alt_off[v]) // 3 + 8
         aa_off[k + 1] = aa_off[k] + cap
     aa_ref = np.zeros(aa_off[n], dtype=np.uint8)
     aa_alt = np.zeros(aa_off[n], dtype=np.uint8)
     flags = np.zeros(n, dtype=np.int64)
-    ints = np.full((n, 19), -1, dtype=np.int64)
+    ints = np.full((m, 19), -1, dtype=np.int64)
     for k in range(n):
         v = p_var[k]
         t = p_tx[k]
@@ -259,11 +275,8 @@ def consequences(
         te = t_end[t]
         strand = t_strand[t]
         f = 0
-        if ins:
-            inside = ts < vs and vs < te
-        else:
-            inside = vs < te and ve > ts
-        if not inside:
+        ir = irow[k]  # this pair's row of ints
+        if ir < 0:
             left = vs <= ts if ins else ve <= ts
             if left == (strand >= 0):
                 f |= UPSTREAM
@@ -354,10 +367,10 @@ def consequences(
                     f |= SPLICE_REGION
         if intronic_hit:
             f |= INTRON
-        ints[k, 0] = ex_first
-        ints[k, 1] = ex_last
-        ints[k, 2] = in_first
-        ints[k, 3] = in_last
+        ints[ir, 0] = ex_first
+        ints[ir, 1] = ex_last
+        ints[ir, 2] = in_first
+        ints[ir, 3] = in_last
         if t_nmd[t]:
             f |= NMD
         if not coding and (intronic_hit or n_exonic > 0 or (f & (DONOR | ACCEPTOR | SPLICE_REGION)) != 0):
@@ -445,14 +458,14 @@ def consequences(
             cb = _g2c(ve - 1, e0, ne, ex_start, ex_end, strand, total)
             c0 = min(ca, cb)
             c1 = max(ca, cb) + 1
-        ints[k, 16] = c0
-        ints[k, 17] = c1
+        ints[ir, 16] = c0
+        ints[ir, 17] = c1
         if ins:
-            ints[k, 4] = c0
-            ints[k, 5] = c0 + 1
+            ints[ir, 4] = c0
+            ints[ir, 5] = c0 + 1
         else:
-            ints[k, 4] = c0 + 1
-            ints[k, 5] = c1
+            ints[ir, 4] = c0 + 1
+            ints[ir, 5] = c1
         if not coding:
             f |= NC_EXON
             flags[k] = f
@@ -480,11 +493,11 @@ def consequences(
             continue
         # CDS positions (1-based, relative to the CDS start)
         if ins:
-            ints[k, 6] = c0 - cds_c0
-            ints[k, 7] = c0 - cds_c0 + 1
+            ints[ir, 6] = c0 - cds_c0
+            ints[ir, 7] = c0 - cds_c0 + 1
         else:
-            ints[k, 6] = max(c0, cds_c0) - cds_c0 + 1
-            ints[k, 7] = min(c1, cds_c1) - cds_c0
+            ints[ir, 6] = max(c0, cds_c0) - cds_c0 + 1
+            ints[ir, 7] = min(c1, cds_c1) - cds_c0
         s0 = seq_off[t]
         if s0 < 0:
             f |= CODING_SEQUENCE
@@ -522,8 +535,8 @@ def consequences(
                     c0 = n0
                     c1 = n1
                     alt = sh_alt_buf[row_sh, sh_alt_off[row_sh, v] : sh_alt_off[row_sh, v + 1]]
-                    ints[k, 16] = c0
-                    ints[k, 17] = c1
+                    ints[ir, 16] = c0
+                    ints[ir, 17] = c1
         slen = total
         frame = t_frame[t]
         o = cds_c0 + frame
@@ -549,8 +562,8 @@ def consequences(
                     f |= START_RETAINED
                 else:
                     f |= START_LOST
-                ints[k, 8] = 1
-                ints[k, 9] = (min(c1, cds_c1) - o + 2) // 3
+                ints[ir, 8] = 1
+                ints[ir, 9] = (min(c1, cds_c1) - o + 2) // 3
             else:
                 f |= CODING_SEQUENCE
             if delta % 3 != 0 and c1 > o + 3:
@@ -573,8 +586,8 @@ def consequences(
                 j += 1
             if same:
                 f |= START_RETAINED
-                ints[k, 8] = 1
-                ints[k, 9] = 1
+                ints[ir, 8] = 1
+                ints[ir, 9] = 1
                 flags[k] = f
                 continue
         # codon window [w0, w1) of the reference
@@ -586,8 +599,8 @@ def consequences(
             w1 = o + 3 * ((c1 - o + 2) // 3)
         if w1 > slen:
             w1 = slen - (slen - w0) % 3
-        ints[k, 14] = w0
-        ints[k, 15] = w1
+        ints[ir, 14] = w0
+        ints[ir, 15] = w1
         n_ref = (w1 - w0) // 3
         base = aa_off[k]
         cap = aa_off[k + 1] - base
@@ -643,10 +656,10 @@ def consequences(
                 aa_ref[base + i] = aa_ref[base + p1 + i]
             for i in range(ra):
                 aa_alt[base + i] = aa_alt[base + p1 + i]
-            ints[k, 10] = rr
-            ints[k, 11] = ra
-            ints[k, 8] = a_codon + p1 + 1
-            ints[k, 9] = a_codon + p1 + max(rr, 1)
+            ints[ir, 10] = rr
+            ints[ir, 11] = ra
+            ints[ir, 8] = a_codon + p1 + 1
+            ints[ir, 9] = a_codon + p1 + max(rr, 1)
             if rr == 0 and ra == 0:
                 if a_codon == 0 and frame == 0 and delta != 0:
                     f |= START_RETAINED  # VEP: an indel in the start codon that keeps it
@@ -654,8 +667,8 @@ def consequences(
                     f |= STOP_RETAINED
                 if (f & (START_RETAINED | STOP_RETAINED)) == 0:
                     f |= SYNONYMOUS
-                ints[k, 8] = a_codon + 1
-                ints[k, 9] = a_codon + max(n_ref, 1)
+                ints[ir, 8] = a_codon + 1
+                ints[ir, 9] = a_codon + max(n_ref, 1)
             else:
                 if a_codon + p1 == 0 and frame == 0 and rr > 0 and aa_ref[base] == MET:
                     f |= START_LOST
@@ -687,9 +700,9 @@ def consequences(
                     if ext >= 0:
                         # HGVS p.Ter110GlnextTer17: the new stop's position in the tail added after the
                         # former stop (residues before the stop are unchanged when ext applies)
-                        ints[k, 13] = ext - ref_stop
+                        ints[ir, 13] = ext - ref_stop
                     # the residue that now stands where the stop was (HGVS p.Ter110Gln...)
-                    ints[k, 18] = _alt_codon(
+                    ints[ir, 18] = _alt_codon(
                         ref_stop, seq_buf, s0, slen, w0, c0, c1, alt, alt_rc, alen, base_code, aa_code
                     )
                 if ref_stop >= 0 and alt_stop >= 0 and ref_has_stop and gained and rr == ra:
@@ -746,20 +759,20 @@ def consequences(
                 i += 1
             if diff < 0:
                 # no amino-acid change before the stop: the frameshift falls after the stop codon
-                ints[k, 8] = a_codon + i + 1
-                ints[k, 9] = a_codon + i + 1
-                ints[k, 10] = 0
-                ints[k, 11] = 0
+                ints[ir, 8] = a_codon + i + 1
+                ints[ir, 9] = a_codon + i + 1
+                ints[ir, 10] = 0
+                ints[ir, 11] = 0
             else:
-                ints[k, 8] = a_codon + diff + 1
-                ints[k, 9] = a_codon + diff + 1
-                ints[k, 10] = 1
-                ints[k, 11] = 1
+                ints[ir, 8] = a_codon + diff + 1
+                ints[ir, 9] = a_codon + diff + 1
+                ints[ir, 10] = 1
+                ints[ir, 11] = 1
                 if aa_ref[base] == STOP:
                     f |= STOP_LOST
                 if aa_alt[base] == STOP:
                     f |= STOP_GAINED
-                    ints[k, 12] = 1
+                    ints[ir, 12] = 1
                 else:
                     j = diff + 1
                     while True:
@@ -769,8 +782,8 @@ def consequences(
                         if aa < 0:
                             break
                         if aa == STOP:
-                            ints[k, 12] = j - diff + 1
+                            ints[ir, 12] = j - diff + 1
                             break
                         j += 1
         flags[k] = f
-    return flags, ints, aa_off, aa_ref, aa_alt
+    return flags, ints, irow, aa_off, aa_ref, aa_alt

@@ -78,14 +78,17 @@ def fill_overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t
 
 
 @jit
-def row_layout(p_var, p_tx, p_flags, p_ints, n, t_strand, t_coding, t_mane, t_canonical, t_rank, flank_bits):
+def row_layout(
+    p_var, p_tx, p_flags, p_ints, p_irow, n, t_strand, t_coding, t_mane, t_canonical, t_rank, flank_bits
+):
     """The output rows of ``n`` alleles from their (allele, transcript) pairs, which must be grouped
     by allele (``p_var`` non-decreasing): one row per pair, one row for an allele without any.
 
     Per row: ``row_var`` (allele), ``pair`` (index of its pair, -1 for none), ``t`` (transcript, -1),
     ``f`` (consequence flags, 0), ``flank`` (only ``flank_bits`` set: up/downstream only),
     ``strand`` (int8, 0 without transcript), ``key`` (``f * 2 + coding`` for pairs, -1 otherwise),
-    ``cds_pos`` / ``prot_pos`` (``p_ints`` columns 6 and 8 when positive, else -1), ``mane``,
+    ``cds_pos`` / ``prot_pos`` (columns 6 and 8 of the pair's ``p_ints`` row ``p_irow[j]`` when
+    positive, else -1; no row: -1), ``mane``,
     ``canonical`` and ``pick``: per allele, the row of lowest rank — ``t_rank[t]``, plus
     ``len(t_rank) + 1`` for an up/downstream-only row, 0 for a row without transcript — the first
     such row on ties.
@@ -131,10 +134,11 @@ def row_layout(p_var, p_tx, p_flags, p_ints, n, t_strand, t_coding, t_mane, t_ca
             flank[r] = only_flank
             strand[r] = t_strand[tx]
             key[r] = fl * 2 + t_coding[tx]
-            if p_ints[j, 6] > 0:
-                cds_pos[r] = p_ints[j, 6]
-            if p_ints[j, 8] > 0:
-                prot_pos[r] = p_ints[j, 8]
+            q = p_irow[j]
+            if q >= 0 and p_ints[q, 6] > 0:
+                cds_pos[r] = p_ints[q, 6]
+            if q >= 0 and p_ints[q, 8] > 0:
+                prot_pos[r] = p_ints[q, 8]
             mane[r] = t_mane[tx]
             canonical[r] = t_canonical[tx]
             rk = t_rank[tx] + (far if only_flank else 0)
