@@ -959,11 +959,11 @@ class Annotator:
         cons_v = ["intergenic_variant", "sequence_variant"]
         impact_v = ["MODIFIER", "MODIFIER"]
         if len(pr):
-            uniq, inv = np.unique(key_all[pr], return_inverse=True)
+            uniq, inv = _factorize(key_all[pr])
             names = [self._terms(int(u) >> 1, bool(u & 1)) for u in uniq.tolist()]
             cons_v += ["&".join(x[0]) for x in names]
             impact_v += [x[1] for x in names]
-            kind[pr] = 2 + inv.reshape(-1)
+            kind[pr] = 2 + inv
         strs["consequence"] = _Strings.distinct(cons_v, kind)
         strs["impact"] = _Strings.distinct(impact_v, kind)
         # CSQ entry (between Allele| and |PICK) as three concatenated parts A + B + C: intergenic /
@@ -1140,12 +1140,15 @@ class Annotator:
     def _tx_distinct(self, attr: str, arrow: bool):
         """The distinct values of a per-transcript list (``t_*_l``; as a pyarrow array when
         ``arrow``) and each transcript's index into them (made once)."""
-        key = ("distinct", attr, bool(arrow))
+        key = ("distinct", attr)
         hit = self._pa_values.get(key)
         if hit is None:
-            col = _Strings.distinct(getattr(self, attr), np.arange(len(getattr(self, attr))))
-            hit = self._pa_values[key] = (_arrow.strings(col.values) if arrow else col.values, col.index)
-        return hit
+            import pyarrow.compute as pc
+
+            enc = pc.dictionary_encode(self._tx_values(attr, True))
+            code = _arrow.to_numpy(enc.indices).astype(np.int64)
+            hit = self._pa_values[key] = (enc.dictionary, enc.dictionary.to_pylist(), code)
+        return (hit[0] if arrow else hit[1]), hit[2]
 
     def _python_rows(self, b: _Batch, rows, t, f, ints, pair) -> list[dict]:
         """Row dicts (``_row_fields`` + ``_row_detail``) of output rows ``rows`` inside a transcript,
@@ -1389,6 +1392,16 @@ _KERNEL_FIELDS = (
     "exon", "intron", "hgvsc", "hgvsp", "hgvsp_short", "amino_acids", "codons",
     "cdna_position", "cds_span", "protein_span", "csq_mid",
 )  # fmt: skip
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct values, index of each value among them)`` of an int64 array, by hashing (Arrow):
+    ``np.unique``'s sort took ~4 ms per chunk for the few distinct consequence keys of ~90 k rows.
+    The distinct values are in order of first appearance."""
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(_arrow.array(np.ascontiguousarray(values, dtype=np.int64)))
+    return _arrow.to_numpy(enc.dictionary), _arrow.to_numpy(enc.indices).astype(np.int64)
 
 
 def _kernel_fields(buf, used: int, n: int, fields=None, csq=None) -> dict:
