@@ -110,11 +110,3 @@ def requested_threads(threads: int | None) -> int:
     if threads is None:
         threads = int(os.environ.get("CCEV_THREADS", "1"))
     return max(1, int(threads))
-
-
-def set_threads(threads: int | None) -> int:
-    """Set Numba's thread count from the rule's ``threads`` (Snakemake does not set it), capped at the
-    cores Numba sees; returns it."""
-    threads = min(requested_threads(threads), numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(threads)
-    return threads

@@ -41,13 +41,12 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from .. import annotate
-    from .._numba import requested_threads, set_threads
+    from .._numba import requested_threads
 
     if args.threads is not None and args.threads < 1:
         from ..errors import ConfigError
 
         raise ConfigError(f"expected --threads >= 1; found {args.threads}")
-    set_threads(args.threads)  # Numba's (capped at the cores it sees)
     order = annotate.parse_pick_order(args.pick_order)
     if args.chunk_size < 1:
         from ..errors import ConfigError
