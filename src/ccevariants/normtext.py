@@ -394,6 +394,9 @@ def _format_multi_loop(arr, fs, fe, ss, se, keys, key_off, index, out_s, out_e):
                 out_e[j, i] = b
 
 
+copy_bytes = None  # (the compiled memcpy, ``_numba.copy_bytes``: set by _build_kernels)
+
+
 def _put_int(out, k, v):  # pragma: no cover - compiled by Numba
     """Write the decimal digits of ``v`` >= 0 at ``out[k:]``; returns the new ``k``."""
     if v == 0:
@@ -440,7 +443,7 @@ def _emit_loop(
         dot = add and ie[i] - t6[i] == 2 and arr[t6[i] + 1] == 46
         stop = t6[i] + 1 if dot else ie[i]
         n = stop - ls[i]
-        out[k : k + n] = arr[ls[i] : stop]
+        copy_bytes(out, k, arr, ls[i], n)
         k += n
         if comp[i]:
             first = True
@@ -463,7 +466,7 @@ def _emit_loop(
                 out[k] = extra[p]
                 k += 1
         n = nl[i] + 1 - ie[i]
-        out[k : k + n] = arr[ie[i] : nl[i] + 1]
+        copy_bytes(out, k, arr, ie[i], n)
         k += n
         line_end[i] = k
     return k
@@ -473,7 +476,7 @@ _K: dict = {}
 
 
 def _build_kernels() -> dict:
-    from ._numba import helper, jit
+    from ._numba import copy_bytes, helper, jit
     from ._numba import python_function as py
 
     k = {}
@@ -489,7 +492,8 @@ def _build_kernels() -> dict:
         k[name] = jit(fn)
     k["lines"] = jit(_lines_loop)
     _emit_loop.__globals__["_put_int"] = helper(py(_put_int))
-    k["emit"] = jit(_emit_loop)
+    _emit_loop.__globals__["copy_bytes"] = copy_bytes
+    k["emit"] = helper(_emit_loop)  # (it makes no array: no reference counting)
     k["float"] = jit(_float_loop)
     k["same"] = jit(_same_as_prev_loop)
     k["equals"] = jit(_equals_loop)
