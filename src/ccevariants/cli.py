@@ -104,11 +104,11 @@ def batch_gc() -> None:
 
 
 #: glibc ``mallopt`` settings of a ``ccev`` process: ``(parameter, value, environment variable that
-#: overrides it)``. M_TRIM_THRESHOLD (-1) 1 GiB, M_TOP_PAD (-2) 64 MiB, M_MMAP_THRESHOLD (-3) 32 MiB
-#: (glibc's maximum).
+#: overrides it)``. M_TRIM_THRESHOLD (-1) 1 GiB, M_MMAP_THRESHOLD (-3) 32 MiB (glibc's maximum).
+#: (A top pad of 64 MiB as well kept that much more per thread's arena: peak RSS at chr21's gene
+#: density 575 → 710 MB, for no fewer faults.)
 MALLOC_SETTINGS = (
     (-1, 1 << 30, "MALLOC_TRIM_THRESHOLD_"),
-    (-2, 64 << 20, "MALLOC_TOP_PAD_"),
     (-3, 32 << 20, "MALLOC_MMAP_THRESHOLD_"),
 )
 
@@ -118,7 +118,7 @@ def retain_freed_memory(environ=None) -> bool:
     the kernels allocate and free buffers of several MB per chunk, and by default glibc maps the
     larger ones afresh and trims the heap after each free, so that every chunk's buffers are
     page-faulted and zeroed by the kernel again. ``ccev annotate`` on the benchmark's 1 M records:
-    150–190 k → 60 k minor page faults, 0.6–0.8 → 0.35–0.4 s system time (peak RSS +10 MB). A
+    150–190 k → 60 k minor page faults, 0.6–0.8 → 0.35–0.45 s system time (peak RSS +10 MB). A
     setting whose ``MALLOC_*_`` variable is in the environment is left to it. Returns whether
     ``mallopt`` was called."""
     import ctypes
