@@ -9,6 +9,39 @@ import numpy as np
 from ccevariants.kernels import decorator
 
 jit = decorator(__name__)
+helper = decorator(__name__, helper=True)  # per-variant functions that make no array
+
+
+#: transcripts per block of :func:`block_max_end` (a block whose transcripts all end before a
+#: variant is skipped whole)
+BLOCK = 32
+
+
+@jit
+def block_max_end(t_end):
+    """The largest end of each block of :data:`BLOCK` consecutive transcripts (in start order)."""
+    m = t_end.shape[0]
+    nb = (m + BLOCK - 1) // BLOCK
+    out = np.empty(nb, dtype=np.int64)
+    for q in range(nb):
+        top = t_end[q * BLOCK]
+        for j in range(q * BLOCK + 1, min(m, (q + 1) * BLOCK)):
+            top = max(top, t_end[j])
+        out[q] = top
+    return out
+
+
+@helper
+def _first_candidate(t_start, bmax, j, qs, qe, flank):
+    """From transcript ``j`` on, the first that may overlap ``[qs, qe)`` widened by ``flank``:
+    whole blocks of transcripts that all end before ``qs`` are skipped (``t_start`` sorted, so the
+    scan ends at the first transcript that starts at or after ``qe``; returns ``m`` then)."""
+    m = t_start.shape[0]
+    while j < m and j % BLOCK == 0 and bmax[j // BLOCK] + flank <= qs:
+        if t_start[j] - flank >= qe:
+            return m
+        j += BLOCK
+    return j
 
 
 @jit
@@ -17,11 +50,14 @@ def count_overlaps(v_start, v_end, t_start, t_end, max_len, flank):
 
     ``v_start``/``v_end``: 0-based half-open variant spans (an insertion has ``start == end`` and
     overlaps an interval ``[a, b)`` when ``a < start < b``). ``t_start`` must be
-    sorted ascending; ``max_len`` is the longest transcript span.
+    sorted ascending; ``max_len`` is the longest transcript span. The scan from the first
+    transcript that could reach a variant skips blocks of transcripts that all end before it
+    (one long transcript no longer makes every variant after it scan all of its neighbours).
     """
     n = v_start.shape[0]
     counts = np.zeros(n, dtype=np.int64)
     m = t_start.shape[0]
+    bmax = block_max_end(t_end)
     for i in range(n):
         vs = v_start[i]
         ve = v_end[i]
@@ -31,9 +67,12 @@ def count_overlaps(v_start, v_end, t_start, t_end, max_len, flank):
         else:
             qs = vs
             qe = ve
-        lo = np.searchsorted(t_start, qs - max_len - flank, side="left")
+        j = np.searchsorted(t_start, qs - max_len - flank, side="left")
         c = 0
-        for j in range(lo, m):
+        while j < m:
+            j = _first_candidate(t_start, bmax, j, qs, qe, flank)
+            if j >= m:
+                break
             a = t_start[j] - flank
             if a >= qe:
                 break
@@ -43,15 +82,18 @@ def count_overlaps(v_start, v_end, t_start, t_end, max_len, flank):
                     c += 1
             elif a < qe and qs < b:
                 c += 1
+            j += 1
         counts[i] = c
     return counts
 
 
 @jit
 def fill_overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t):
-    """Write the overlapping transcript rows of variant ``i`` to ``out_t[offsets[i]:offsets[i+1]]``."""
+    """Write the overlapping transcript rows of variant ``i`` to ``out_t[offsets[i]:offsets[i+1]]``
+    (the scan of :func:`count_overlaps`)."""
     n = v_start.shape[0]
     m = t_start.shape[0]
+    bmax = block_max_end(t_end)
     for i in range(n):
         vs = v_start[i]
         ve = v_end[i]
@@ -61,9 +103,12 @@ def fill_overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t
         else:
             qs = vs
             qe = ve
-        lo = np.searchsorted(t_start, qs - max_len - flank, side="left")
+        j = np.searchsorted(t_start, qs - max_len - flank, side="left")
         k = offsets[i]
-        for j in range(lo, m):
+        while j < m:
+            j = _first_candidate(t_start, bmax, j, qs, qe, flank)
+            if j >= m:
+                break
             a = t_start[j] - flank
             if a >= qe:
                 break
@@ -75,6 +120,7 @@ def fill_overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t
             elif a < qe and qs < b:
                 out_t[k] = j
                 k += 1
+            j += 1
 
 
 @jit
