@@ -556,6 +556,7 @@ def test_per_row_helpers_are_compiled_without_reference_counting():
     kf, kc = load("format"), load("consequence")
     for mod, names in (
         (kf, ("_put_int", "_put_position", "_tx_geometry", "_finish_row", "_copy_escaped", "_put_hgvsp_any")),
+        (kf, ("_exon_at_or_before", "_g2c_sorted", "_feature_bounds")),
         (kc, ("translate_codon", "_alt_codon", "_alt_base", "_g2c")),
     ):
         for name in names:
@@ -568,11 +569,19 @@ def test_per_row_helpers_are_compiled_without_reference_counting():
     t_off, t_n = np.array([0], dtype=np.int64), np.array([2], dtype=np.int64)
     cds_s, cds_e = np.array([12], dtype=np.int64), np.array([45], dtype=np.int64)
     ex_s, ex_e = np.array([10, 40], dtype=np.int64), np.array([20, 50], dtype=np.int64)
-    args = (0, t_off, t_n, cds_s, cds_e, ex_s, ex_e, 1)
+    ex_cum = twin.exon_cum(t_off, t_n, ex_s, ex_e)
+    assert ex_cum.tolist() == [0, 10]
+    args = (0, t_off, t_n, cds_s, cds_e, ex_s, ex_e, ex_cum, 1)
 
     def increfs(**options):
         g = dict(geo.__globals__)
-        g["_g2c_sorted"] = _numba.jit(twin._g2c_sorted, cache=False, **options)
+        g2c = twin._g2c_sorted
+        g2c_globals = {
+            **g2c.__globals__,
+            "_exon_at_or_before": _numba.jit(twin._exon_at_or_before, cache=False),
+        }
+        g2c = type(g2c)(g2c.__code__, g2c_globals, "g2c")
+        g["_g2c_sorted"] = _numba.jit(g2c, cache=False, **options)
         fn = _numba.jit(type(geo)(geo.__code__, g, "geo"), cache=False, **options)
         assert fn(*args) == geo(*args) == (0, 2, 20, True, 2, 15)
         return len(re.findall(r"call void @NRT_incref", fn.inspect_llvm(fn.signatures[0])))

@@ -1085,6 +1085,16 @@ class Annotator:
         cols["_flank_only"] = flank
         return row_var, cols
 
+    def _ex_cum(self) -> np.ndarray:
+        """Per exon row, the exonic bases of its transcript before it (formatting kernels; made once)."""
+        hit = self._pa_values.get("ex_cum")
+        if hit is None:
+            tx, ex = self.index.transcripts, self.index.exons
+            hit = self._pa_values["ex_cum"] = self.k_fmt.exon_cum(
+                tx.exon_offset.astype(np.int64), tx.n_exons.astype(np.int64), ex.start, ex.end
+            )
+        return hit
+
     def _csq_prefixes(self, ci_v) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The two parts of a row's CSQ prefix for a formatting kernel, as bytes and int64 offsets:
         ``Consequence|IMPACT|`` per consequence kind (``ci_v``, escaped) and each transcript's
@@ -1121,7 +1131,8 @@ class Annotator:
             tt, ff, b.starts[i], b.ends[i], ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt,
             palt_off, inv, np.ascontiguousarray(ints), wid[i], win_buf, win_off,
             w_start, w_len, self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
-            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off, tx_buf, tx_off,
+            self.index.exons.start, self.index.exons.end, self._ex_cum(), b.seq_buf, b.seq_off, pre_buf, pre_off,
+            tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
         return _kernel_fields(buf, used, len(rows), fields, csq), status, ppos
@@ -1220,7 +1231,8 @@ class Annotator:
         buf, used, csq = kf.snv_rows(
             tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, inv, np.ascontiguousarray(ints),
             self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
-            self.index.exons.start, self.index.exons.end, b.seq_buf, b.seq_off, pre_buf, pre_off, tx_buf, tx_off,
+            self.index.exons.start, self.index.exons.end, self._ex_cum(), b.seq_buf, b.seq_off, pre_buf, pre_off,
+            tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
         return _kernel_fields(buf, used, len(rows), fields, csq)

@@ -168,19 +168,29 @@ def _put_hgvsp(buf, p, codes, f, ps, ref_aa, alt_aa, before, ext_aa, ext_ter):
 
 
 @helper
-def _g2c_sorted(g, e0, ne, ex_start, ex_end, strand, total):
-    """cDNA index (0-based) of genomic 0-based ``g`` on sorted, non-overlapping exons; -1 if not exonic."""
-    acc = 0
-    for i in range(ne):
-        a = ex_start[e0 + i]
-        b = ex_end[e0 + i]
-        if g < a:
-            return -1
-        if g < b:
-            p = acc + g - a
-            return p if strand >= 0 else total - 1 - p
-        acc += b - a
-    return -1
+def _exon_at_or_before(g, e0, ne, ex_start):
+    """Index (0 .. ne-1) of the last exon of ``e0 .. e0 + ne - 1`` (sorted) starting at or before
+    ``g``; -1 if none (a binary search)."""
+    lo = 0
+    hi = ne
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ex_start[e0 + mid] <= g:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+@helper
+def _g2c_sorted(g, e0, ne, ex_start, ex_end, ex_cum, strand, total):
+    """cDNA index (0-based) of genomic 0-based ``g`` on sorted, non-overlapping exons; -1 if not
+    exonic. ``ex_cum[e]``: the exonic bases of the transcript's exons before exon row ``e``."""
+    i = _exon_at_or_before(g, e0, ne, ex_start)
+    if i < 0 or g >= ex_end[e0 + i]:
+        return -1
+    p = ex_cum[e0 + i] + g - ex_start[e0 + i]
+    return p if strand >= 0 else total - 1 - p
 
 
 @helper
@@ -198,16 +208,13 @@ def _put_c_position(buf, p, c, cds_c0, cds_c1, coding):
 
 
 @helper
-def _put_position(buf, p, g, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding):
+def _put_position(buf, p, g, e0, ne, ex_start, ex_end, ex_cum, strand, total, cds_c0, cds_c1, coding):
     """``TranscriptCoords.position`` (sorted exons): exonic ``c`` or intronic ``c+N`` / ``c-N``."""
-    c = _g2c_sorted(g, e0, ne, ex_start, ex_end, strand, total)
+    c = _g2c_sorted(g, e0, ne, ex_start, ex_end, ex_cum, strand, total)
     if c >= 0:
         return _put_c_position(buf, p, c, cds_c0, cds_c1, coding)
     # nearest exon edge; equidistant: the upstream exon's (transcript orientation)
-    i = -1
-    for j in range(ne):
-        if ex_start[e0 + j] <= g:
-            i = j
+    i = _exon_at_or_before(g, e0, ne, ex_start)
     if i < 0:
         edge = ex_start[e0]
     elif i >= ne - 1:
@@ -221,7 +228,7 @@ def _put_position(buf, p, g, e0, ne, ex_start, ex_end, strand, total, cds_c0, cd
             edge = left if dl < dr else right
         else:
             edge = left if strand >= 0 else right
-    ce = _g2c_sorted(edge, e0, ne, ex_start, ex_end, strand, total)
+    ce = _g2c_sorted(edge, e0, ne, ex_start, ex_end, ex_cum, strand, total)
     p = _put_c_position(buf, p, ce, cds_c0, cds_c1, coding)
     off = (g - edge) if strand >= 0 else (edge - g)
     if off > 0:
@@ -292,20 +299,19 @@ def _copy_escaped(buf, p, src, a, b):
 
 
 @helper
-def _tx_geometry(t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, strand):
-    """Transcript ``t``: first exon row, exon count, spliced length, coding?, and the CDS as 0-based
-    half-open cDNA indices (0, 0 when non-coding)."""
+def _tx_geometry(t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, ex_cum, strand):
+    """Transcript ``t`` (sorted exons, ``ex_cum`` as :func:`_g2c_sorted`): first exon row, exon
+    count, spliced length, coding?, and the CDS as 0-based half-open cDNA indices (0, 0 when
+    non-coding)."""
     e0 = t_exon_off[t]
     ne = t_n_exons[t]
-    total = 0
-    for i in range(ne):
-        total += ex_end[e0 + i] - ex_start[e0 + i]
+    total = ex_cum[e0 + ne - 1] + ex_end[e0 + ne - 1] - ex_start[e0 + ne - 1] if ne > 0 else 0
     coding = t_cds_start[t] >= 0
     cds_c0 = 0
     cds_c1 = 0
     if coding:
-        a = _g2c_sorted(t_cds_start[t], e0, ne, ex_start, ex_end, strand, total)
-        b = _g2c_sorted(t_cds_end[t] - 1, e0, ne, ex_start, ex_end, strand, total)
+        a = _g2c_sorted(t_cds_start[t], e0, ne, ex_start, ex_end, ex_cum, strand, total)
+        b = _g2c_sorted(t_cds_end[t] - 1, e0, ne, ex_start, ex_end, ex_cum, strand, total)
         cds_c0 = min(a, b)
         cds_c1 = max(a, b) + 1
     return e0, ne, total, coding, cds_c0, cds_c1
@@ -379,6 +385,7 @@ def snv_rows(
     t_frame,
     ex_start,
     ex_end,
+    ex_cum,
     seq_buf,
     seq_off,
     pre_buf,
@@ -421,14 +428,16 @@ def snv_rows(
         g = row_g[r]
         strand = t_strand[t]
         e0, ne, total, coding, cds_c0, cds_c1 = _tx_geometry(
-            t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, strand
+            t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, ex_cum, strand
         )
         p = _put_exon_intron(buf, p, fs, fe, ints[r, 0], ints[r, 1], ints[r, 2], ints[r, 3], ne)
         # 2 HGVSc
         fs[2] = p
         buf[p] = 99 if coding else 110  # c / n
         buf[p + 1] = 46
-        p = _put_position(buf, p + 2, g, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding)
+        p = _put_position(
+            buf, p + 2, g, e0, ne, ex_start, ex_end, ex_cum, strand, total, cds_c0, cds_c1, coding
+        )
         if strand >= 0:
             buf[p] = row_ref[r]
             buf[p + 2] = row_alt[r]
@@ -657,13 +666,15 @@ def _dup(buf, p):
 
 @helper
 def _feature_bounds(g, e0, ne, ex_start, ex_end):
-    """Genomic [start, end) of the exon or intron holding 0-based ``g`` (the whole line if neither)."""
-    for i in range(ne):
-        if ex_start[e0 + i] <= g < ex_end[e0 + i]:
-            return ex_start[e0 + i], ex_end[e0 + i]
-    for i in range(ne - 1):
-        if ex_end[e0 + i] <= g < ex_start[e0 + i + 1]:
-            return ex_end[e0 + i], ex_start[e0 + i + 1]
+    """Genomic [start, end) of the exon or intron holding 0-based ``g`` (the whole line if neither;
+    sorted, non-overlapping exons)."""
+    i = _exon_at_or_before(g, e0, ne, ex_start)
+    if i < 0:
+        return -(1 << 60), 1 << 60
+    if g < ex_end[e0 + i]:
+        return ex_start[e0 + i], ex_end[e0 + i]
+    if i < ne - 1:
+        return ex_end[e0 + i], ex_start[e0 + i + 1]
     return -(1 << 60), 1 << 60
 
 
@@ -676,7 +687,7 @@ def _aa_eq(x, y):
 def indel_rows(
     row_t, row_f, row_s, row_e, ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt, palt_off,
     row_pre, ints, row_w, win_buf, win_off, win_start, win_clen,
-    t_strand, t_cds_start, t_cds_end, t_exon_off, t_n_exons, t_frame, ex_start, ex_end, seq_buf, seq_off,
+    t_strand, t_cds_start, t_cds_end, t_exon_off, t_n_exons, t_frame, ex_start, ex_end, ex_cum, seq_buf, seq_off,
     pre_buf, pre_off, tx_buf, tx_off, base_code, aa_code, three, short, comp,
 ):  # fmt: skip
     """Text of rows inside a transcript whose allele is not a single-nucleotide substitution (sorted
@@ -721,7 +732,7 @@ def indel_rows(
         strand = t_strand[t]
         plus = strand >= 0
         e0, ne, total, coding, cds_c0, cds_c1 = _tx_geometry(
-            t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, strand
+            t, t_exon_off, t_n_exons, t_cds_start, t_cds_end, ex_start, ex_end, ex_cum, strand
         )
         r0 = ref_off[r]
         rlen = ref_off[r + 1] - r0
@@ -852,22 +863,36 @@ def indel_rows(
                 else:
                     ds = hs + hlen - 1
                     de = hs
-                p = _put_position(buf, p, ds, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding)
+                p = _put_position(
+                    buf, p, ds, e0, ne, ex_start, ex_end, ex_cum, strand, total, cds_c0, cds_c1, coding
+                )
                 if hlen != 1:
                     buf[p] = 95
                     p = _put_position(
-                        buf, p + 1, de, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding
+                        buf,
+                        p + 1,
+                        de,
+                        e0,
+                        ne,
+                        ex_start,
+                        ex_end,
+                        ex_cum,
+                        strand,
+                        total,
+                        cds_c0,
+                        cds_c1,
+                        coding,
                     )
                 p += _dup(buf, p)
             else:
                 left = hs - 1 if plus else hs
                 right = hs if plus else hs - 1
                 p = _put_position(
-                    buf, p, left, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding
+                    buf, p, left, e0, ne, ex_start, ex_end, ex_cum, strand, total, cds_c0, cds_c1, coding
                 )
                 buf[p] = 95
                 p = _put_position(
-                    buf, p + 1, right, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding
+                    buf, p + 1, right, e0, ne, ex_start, ex_end, ex_cum, strand, total, cds_c0, cds_c1, coding
                 )
                 buf[p] = 105
                 buf[p + 1] = 110
@@ -879,11 +904,13 @@ def indel_rows(
         else:
             first = hs if plus else he - 1
             last = he - 1 if plus else hs
-            p = _put_position(buf, p, first, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding)
+            p = _put_position(
+                buf, p, first, e0, ne, ex_start, ex_end, ex_cum, strand, total, cds_c0, cds_c1, coding
+            )
             if first != last:
                 buf[p] = 95
                 p = _put_position(
-                    buf, p + 1, last, e0, ne, ex_start, ex_end, strand, total, cds_c0, cds_c1, coding
+                    buf, p + 1, last, e0, ne, ex_start, ex_end, ex_cum, strand, total, cds_c0, cds_c1, coding
                 )
             if na_t == 0:
                 buf[p] = 100
@@ -1063,3 +1090,18 @@ def indel_rows(
         csq[r, 0] = fs[10]
         csq[r, 1] = fe[10]
     return buf, p, status, prot_pos, csq
+
+
+@jit
+def exon_cum(t_exon_off, t_n_exons, ex_start, ex_end):
+    """Per exon row, the exonic bases of its transcript's exons before it (in row order): the
+    ``ex_cum`` of :func:`_g2c_sorted`, made once per transcript index. Each exon row belongs to
+    one transcript's range ``t_exon_off[t] .. + t_n_exons[t]``."""
+    out = np.zeros(ex_start.shape[0], dtype=np.int64)
+    for t in range(t_exon_off.shape[0]):
+        acc = 0
+        for i in range(t_n_exons[t]):
+            e = t_exon_off[t] + i
+            out[e] = acc
+            acc += ex_end[e] - ex_start[e]
+    return out
