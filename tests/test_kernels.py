@@ -593,7 +593,8 @@ def test_per_row_helpers_are_compiled_without_reference_counting():
 def test_copy_bytes_copies_spans_and_refuses_spans_outside_the_arrays(compiled):
     """``_numba.copy_bytes`` (the kernels' memcpy) and its Python twin: the bytes of the span land at
     the offset, nothing else changes, and a span reaching outside either array (or negative) raises
-    IndexError instead of writing past the buffer."""
+    IndexError instead of writing past the buffer; ``copy_string`` copies one value of a string
+    column the same way."""
     from ccevariants.kernels import copier
 
     copy = copier("m" if compiled else "m_py")
@@ -606,3 +607,13 @@ def test_copy_bytes_copies_spans_and_refuses_spans_outside_the_arrays(compiled):
         with pytest.raises(IndexError, match="outside the array"):
             copy(dst, k, src, a, n)
     assert dst.tobytes() == b"\0\0TNac\0\0"
+    # copy_string: value v of a string column (offsets, bytes) to dst[k:], returning the new end
+    from ccevariants.kernels import string_copier
+
+    put = string_copier("m" if compiled else "m_py")
+    off = np.array([0, 3, 3, 10], dtype=np.int64)  # "ACG", "", "TNacgtn"
+    out = np.zeros(12, dtype=np.uint8)
+    assert put(out, 1, off, src, 2) == 8 and put(out, 8, off, src, 1) == 8 and put(out, 8, off, src, 0) == 11
+    assert out.tobytes() == b"\0TNacgtnACG\0"
+    with pytest.raises(IndexError, match="outside the array"):
+        put(out, 6, off, src, 2)  # 7 bytes from 6 run past the 12

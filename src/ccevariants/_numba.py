@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import types as types_module
 
 import numba
 from numba.core import cgutils, types
@@ -102,6 +103,24 @@ _span_ok_compiled = helper(_span_ok)
 #: 10–60-byte copies of the output kernels: ``_csq_lines`` 229 → 39 ns per row). Usable from
 #: :func:`helper` functions (it makes no array).
 copy_bytes = helper(_copy_bytes)
+
+
+def copy_string_py(dst, k, off, dat, v) -> int:
+    """String ``v`` of a string column (int64 offsets ``off``, bytes ``dat``) copied to ``dst[k:]``
+    by :func:`copy_bytes_py`; returns the new end ``k``: the Python twin of :func:`copy_string`."""
+    a = off[v]
+    n = off[v + 1] - a
+    copy_bytes_py(dst, k, dat, a, n)
+    return k + n
+
+
+#: :func:`copy_string_py` compiled, copying with :func:`copy_bytes` (the same source, its
+#: ``copy_bytes_py`` bound to the compiled copy).
+copy_string = helper(
+    types_module.FunctionType(
+        copy_string_py.__code__, {**globals(), "copy_bytes_py": copy_bytes}, "copy_string"
+    )
+)
 
 
 def requested_threads(threads: int | None) -> int:

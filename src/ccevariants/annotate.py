@@ -2337,15 +2337,8 @@ def _parse_records_python(chunk: list[str]) -> dict:
     }
 
 
-copy_bytes = None  # (the compiled memcpy: set by _build_csq_kernel)
-
-
-def _put_span(out, k, off, dat, v):  # pragma: no cover - compiled by Numba
-    """Copy string ``v`` of (``off``, ``dat``) to ``out[k:]``; returns the new ``k``."""
-    a = off[v]
-    n = off[v + 1] - a
-    copy_bytes(out, k, dat, a, n)
-    return k + n
+# (the compiled copies, ``_numba.copy_bytes`` / ``copy_string``: set by _build_csq_kernel)
+copy_bytes = copy_string = None
 
 
 def _csq_lines_loop(
@@ -2374,19 +2367,19 @@ def _csq_lines_loop(
     ``m_end`` into ``m_dat``)."""
     k = 0
     for r in range(bounds.shape[0] - 1):
-        k = _put_span(out, k, h_off, h_dat, r)
+        k = copy_string(out, k, h_off, h_dat, r)
         for j in range(bounds[r], bounds[r + 1]):
             if j > bounds[r]:
                 out[k] = 44
                 k += 1
-            k = _put_span(out, k, a_off, a_dat, rv[j])
+            k = copy_string(out, k, a_off, a_dat, rv[j])
             out[k] = 124
             v = m_idx[j]
             a = m_start[v]
             n = m_end[v] - a
             copy_bytes(out, k + 1, m_dat, a, n)
             k += 1 + n
-            k = _put_span(out, k, l_off, l_dat, l_idx[j])
+            k = copy_string(out, k, l_off, l_dat, l_idx[j])
             if bars[j]:
                 for i in range(10):
                     out[k + i] = 124
@@ -2396,7 +2389,7 @@ def _csq_lines_loop(
             if pick[j]:
                 out[k] = 49
                 k += 1
-        k = _put_span(out, k, t_off, t_dat, r)
+        k = copy_string(out, k, t_off, t_dat, r)
         line_end[r] = k
     return k
 
@@ -2405,11 +2398,10 @@ _CSQ_KERNEL: dict = {}
 
 
 def _build_csq_kernel() -> dict:
-    from ._numba import copy_bytes, helper, python_function
+    from ._numba import copy_bytes, copy_string, helper
 
     # (no array is made: compiled without reference counting; copies are memcpy calls)
-    _csq_lines_loop.__globals__["copy_bytes"] = copy_bytes
-    _csq_lines_loop.__globals__["_put_span"] = helper(python_function(_put_span))
+    _csq_lines_loop.__globals__.update(copy_bytes=copy_bytes, copy_string=copy_string)
     return {"lines": helper(_csq_lines_loop)}
 
 

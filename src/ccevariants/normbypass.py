@@ -470,9 +470,11 @@ def _classify_loop(
     return count
 
 
+copy_bytes = None  # (the compiled memcpy, ``_numba.copy_bytes``: set by _build_kernels)
+
+
 def _copy(dst, k, src, s, e):  # pragma: no cover - compiled by Numba
-    for i in range(e - s):  # (a byte loop: a slice would need Numba's reference counting)
-        dst[k + i] = src[s + i]
+    copy_bytes(dst, k, src, s, e - s)
     return k + e - s
 
 
@@ -684,9 +686,10 @@ def _kernels() -> dict:
 
 
 def _build_kernels() -> dict:
-    from ._numba import helper, jit, python_function
+    from ._numba import copy_bytes, helper, jit, python_function
 
     g = globals()
+    g["copy_bytes"] = copy_bytes
     PY.update({name: python_function(g[name]) for name in _COMPILED})
     # the helpers make no array: compiled without reference counting (``_numba.helper``), which
     # otherwise costs an atomic update per array argument per call, inlined or not (≈ 1 µs per

@@ -452,19 +452,17 @@ def _emit_loop(
                     j = r * 4 + f
                     a = lit_off[j] + (1 if first and dot else 0)
                     first = False
-                    for p in range(a, lit_off[j + 1]):
-                        out[k] = lit[p]
-                        k += 1
+                    copy_bytes(out, k, lit, a, lit_off[j + 1] - a)
+                    k += lit_off[j + 1] - a
                     if f < 3:
                         k = _put_int(out, k, ints[i, r * 3 + f])
                     else:
-                        for p in range(af_s[i, r], af_s[i, r] + af_l[i, r]):
-                            out[k] = af_buf[p]
-                            k += 1
+                        copy_bytes(out, k, af_buf, af_s[i, r], af_l[i, r])
+                        k += af_l[i, r]
         elif extra_l[i] > 0:
-            for p in range(extra_s[i] + (1 if dot else 0), extra_s[i] + extra_l[i]):
-                out[k] = extra[p]
-                k += 1
+            a = extra_s[i] + (1 if dot else 0)
+            copy_bytes(out, k, extra, a, extra_s[i] + extra_l[i] - a)
+            k += extra_s[i] + extra_l[i] - a
         n = nl[i] + 1 - ie[i]
         copy_bytes(out, k, arr, ie[i], n)
         k += n

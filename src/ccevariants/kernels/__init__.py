@@ -65,3 +65,11 @@ def copier(module_name: str):
     from .. import _numba
 
     return _numba.copy_bytes_py if module_name.endswith("_py") else _numba.copy_bytes
+
+
+def string_copier(module_name: str):
+    """:func:`ccevariants._numba.copy_string` (string ``v`` of a column copied to ``dst[k:]``) for
+    the compiled load of a kernel module, its Python version for the ``_py`` twin."""
+    from .. import _numba
+
+    return _numba.copy_string_py if module_name.endswith("_py") else _numba.copy_string

@@ -12,11 +12,12 @@ positions written out are **1-based** (HGVS ``c.``, ``cDNA_position``, ...). Str
 
 import numpy as np
 
-from ccevariants.kernels import copier, decorator
+from ccevariants.kernels import copier, decorator, string_copier
 
 jit = decorator(__name__)
 helper = decorator(__name__, helper=True)  # per-row functions that make no array: no refcounting
 copy_bytes = copier(__name__)  # dst[k:k + n] = src[a:a + n] as one memcpy
+copy_string = string_copier(__name__)  # string v of (off, dat) to dst[k:]; returns the new end
 
 #: CSQ order of the fields after the prefix (indices into the row's fields)
 FIELD_ORDER = (0, 1, 2, 3, 4, 7, 8, 9, 5, 6)
@@ -346,12 +347,8 @@ def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k, tx_
         buf[p] = SEP
         p += 1
     fs[10] = p
-    n = pre_off[k + 1] - pre_off[k]
-    copy_bytes(buf, p, pre_buf, pre_off[k], n)
-    p += n
-    n = tx_off[t + 1] - tx_off[t]
-    copy_bytes(buf, p, tx_buf, tx_off[t], n)
-    p += n
+    p = copy_string(buf, p, pre_off, pre_buf, k)
+    p = copy_string(buf, p, tx_off, tx_buf, t)
     for j in FIELD_ORDER:
         buf[p] = 124
         p += 1

@@ -32,16 +32,46 @@ def block_max_end(t_end):
 
 
 @helper
-def _first_candidate(t_start, bmax, j, qs, qe, flank):
-    """From transcript ``j`` on, the first that may overlap ``[qs, qe)`` widened by ``flank``:
-    whole blocks of transcripts that all end before ``qs`` are skipped (``t_start`` sorted, so the
-    scan ends at the first transcript that starts at or after ``qe``; returns ``m`` then)."""
+def _scan(vs, ve, t_start, t_end, bmax, j, flank, out_t, k, write):
+    """The transcripts from ``j`` on whose ``[start - flank, end + flank)`` overlaps the variant
+    ``[vs, ve)`` (an insertion when ``vs == ve``: it overlaps ``[a, b)`` when ``a < vs < b``), written
+    to ``out_t[k:]`` when ``write``; returns ``k`` plus their number. Blocks of transcripts that all
+    end before the variant are skipped whole; the scan ends at the first transcript starting at or
+    after its end (``t_start`` sorted)."""
+    ins = vs == ve
+    qs = vs - 1 if ins else vs  # an insertion: the 2-base footprint around it
+    qe = vs + 1 if ins else ve
     m = t_start.shape[0]
-    while j < m and j % BLOCK == 0 and bmax[j // BLOCK] + flank <= qs:
-        if t_start[j] - flank >= qe:
-            return m
-        j += BLOCK
-    return j
+    while j < m:
+        a = t_start[j] - flank
+        if a >= qe:
+            break
+        if j % BLOCK == 0 and bmax[j // BLOCK] + flank <= qs:
+            j += BLOCK
+            continue
+        b = t_end[j] + flank
+        if (a < vs and vs < b) if ins else (a < qe and qs < b):
+            if write:
+                out_t[k] = j
+            k += 1
+        j += 1
+    return k
+
+
+@jit
+def _overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t, write):
+    """Per variant, :func:`_scan` from the first transcript that could reach it (one starting
+    within ``max_len + flank`` before it); returns the counts."""
+    n = v_start.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    bmax = block_max_end(t_end)
+    for i in range(n):
+        vs = v_start[i]
+        ve = v_end[i]
+        j = np.searchsorted(t_start, vs - (1 if vs == ve else 0) - max_len - flank, side="left")
+        k = offsets[i] if write else 0
+        counts[i] = _scan(vs, ve, t_start, t_end, bmax, j, flank, out_t, k, write) - k
+    return counts
 
 
 @jit
@@ -54,73 +84,15 @@ def count_overlaps(v_start, v_end, t_start, t_end, max_len, flank):
     transcript that could reach a variant skips blocks of transcripts that all end before it
     (one long transcript no longer makes every variant after it scan all of its neighbours).
     """
-    n = v_start.shape[0]
-    counts = np.zeros(n, dtype=np.int64)
-    m = t_start.shape[0]
-    bmax = block_max_end(t_end)
-    for i in range(n):
-        vs = v_start[i]
-        ve = v_end[i]
-        if ve == vs:  # insertion between vs-1 and vs: treat as the 2-base footprint's interior
-            qs = vs - 1
-            qe = vs + 1
-        else:
-            qs = vs
-            qe = ve
-        j = np.searchsorted(t_start, qs - max_len - flank, side="left")
-        c = 0
-        while j < m:
-            j = _first_candidate(t_start, bmax, j, qs, qe, flank)
-            if j >= m:
-                break
-            a = t_start[j] - flank
-            if a >= qe:
-                break
-            b = t_end[j] + flank
-            if ve == vs:
-                if a < vs and vs < b:
-                    c += 1
-            elif a < qe and qs < b:
-                c += 1
-            j += 1
-        counts[i] = c
-    return counts
+    none = np.zeros(0, dtype=np.int64)
+    return _overlaps(v_start, v_end, t_start, t_end, max_len, flank, none, none, False)
 
 
 @jit
 def fill_overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t):
     """Write the overlapping transcript rows of variant ``i`` to ``out_t[offsets[i]:offsets[i+1]]``
     (the scan of :func:`count_overlaps`)."""
-    n = v_start.shape[0]
-    m = t_start.shape[0]
-    bmax = block_max_end(t_end)
-    for i in range(n):
-        vs = v_start[i]
-        ve = v_end[i]
-        if ve == vs:
-            qs = vs - 1
-            qe = vs + 1
-        else:
-            qs = vs
-            qe = ve
-        j = np.searchsorted(t_start, qs - max_len - flank, side="left")
-        k = offsets[i]
-        while j < m:
-            j = _first_candidate(t_start, bmax, j, qs, qe, flank)
-            if j >= m:
-                break
-            a = t_start[j] - flank
-            if a >= qe:
-                break
-            b = t_end[j] + flank
-            if ve == vs:
-                if a < vs and vs < b:
-                    out_t[k] = j
-                    k += 1
-            elif a < qe and qs < b:
-                out_t[k] = j
-                k += 1
-            j += 1
+    _overlaps(v_start, v_end, t_start, t_end, max_len, flank, offsets, out_t, True)
 
 
 @jit
