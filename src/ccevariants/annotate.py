@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict, deque
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -293,14 +294,11 @@ class _Strings:
         self.unique = unique
 
     @classmethod
-    def distinct(cls, values: list[str], index) -> _Strings:
-        """The column ``values[index]`` over the distinct values of the list ``values`` (a short
-        one: each value is looked up once in a dict)."""
-        code: dict[str, int] = {}
-        remap = np.fromiter(
-            (code.setdefault(v, len(code)) for v in values), dtype=np.int64, count=len(values)
-        )
-        return cls(list(code), remap[np.asarray(index)], unique=True)
+    def distinct(cls, values, index) -> _Strings:
+        """The column ``values[index]`` over the distinct values of ``values`` (a list of str or a
+        pyarrow string array; :func:`_factorize`)."""
+        uniq, code = _factorize(values)
+        return cls(uniq, code[np.asarray(index)], unique=True)
 
     def objects(self) -> np.ndarray:
         values = self.values
@@ -929,7 +927,8 @@ class Annotator:
         order = np.arange(len(b.p_var)) if in_order else np.argsort(b.p_var, kind="stable")
         p_var = b.p_var if in_order else b.p_var[order]
         # (the kernel's number rows: one per pair inside its transcript, found through irow)
-        ints, irow = b.ints, b.irow if in_order else b.irow[order]
+        ints = b.ints
+        irow = b.irow if in_order else b.irow[order]
         # the rows, their transcript columns, positions, flags and PICK: one compiled loop
         (row_var, pos_in_pairs, t, f, flank, strand, key_all, cds_pos, prot_pos, mane, canonical, pick) = (
             self.k_overlap.row_layout(
@@ -960,7 +959,7 @@ class Annotator:
         impact_v = ["MODIFIER", "MODIFIER"]
         if len(pr):
             uniq, inv = _factorize(key_all[pr])
-            names = [self._terms(int(u) >> 1, bool(u & 1)) for u in uniq.tolist()]
+            names = [self._terms(u >> 1, bool(u & 1)) for u in uniq.to_pylist()]
             cons_v += ["&".join(x[0]) for x in names]
             impact_v += [x[1] for x in names]
             kind[pr] = 2 + inv
@@ -995,23 +994,17 @@ class Annotator:
         n_det = 1  # values in each det_v list
         dr = np.flatnonzero(is_pair & ~flank)
         if len(dr):
+            # the kernel's numbers and the pair index of each of these rows, gathered once; the
+            # rows are then picked by their positions in dr
+            d_ints = ints[irow[pos_in_pairs[dr]]]
+            d_pair = order[pos_in_pairs[dr]]
+            prefixes = self._csq_prefixes(ci_v)
             # single-nucleotide rows: text from the formatting kernel; the others in Python
-            kr = self._kernel_rows(b, dr, row_var, t, f, ints[irow[pos_in_pairs[dr]]])
-            done = np.zeros(len(dr), dtype=bool)
+            kr = self._kernel_rows(b, dr, row_var, t, f, d_ints)
             if len(kr):
-                done[kr] = True
                 rows_k = dr[kr]
                 texts = self._format_snv_rows(
-                    b,
-                    rows_k,
-                    row_var,
-                    t,
-                    f,
-                    ints[irow[pos_in_pairs[rows_k]]],
-                    order[pos_in_pairs[rows_k]],
-                    ci_v,
-                    kind,
-                    fields,
+                    b, rows_k, row_var, t, f, d_ints[kr], d_pair[kr], kind, prefixes, fields
                 )
                 det_i[rows_k] = n_det + np.arange(len(rows_k))
                 n_det += len(rows_k)
@@ -1019,23 +1012,16 @@ class Annotator:
                 for c in detail:
                     det_v[c].add(texts[c])
                 mid_v.add(texts["csq_mid"])
-            rows_p = dr[~done]
-            if len(rows_p) and b.windows is not None:
+            rest = np.ones(len(dr), dtype=bool)
+            rest[kr] = False
+            rest = np.flatnonzero(rest)  # positions in dr not formatted yet
+            if len(rest) and b.windows is not None:
                 # other alleles on transcripts with sorted exons: the kernel for indels/MNVs
-                ok = self.t_sorted[t[rows_p]]
-                rows_o = rows_p[ok]
-                if len(rows_o):
+                sel = rest[self.t_sorted[t[dr[rest]]]]
+                if len(sel):
+                    rows_o = dr[sel]
                     texts, st, ppos = self._format_other_rows(
-                        b,
-                        rows_o,
-                        row_var,
-                        t,
-                        f,
-                        ints[irow[pos_in_pairs[rows_o]]],
-                        order[pos_in_pairs[rows_o]],
-                        ci_v,
-                        kind,
-                        fields,
+                        b, rows_o, row_var, t, f, d_ints[sel], d_pair[sel], kind, prefixes, fields
                     )
                     good = st == 0
                     rows_g = rows_o[good]
@@ -1047,13 +1033,10 @@ class Annotator:
                         det_v[c].add(texts[c].filter(keep))
                     mid_v.add(texts["csq_mid"].filter(good))
                     prot_pos[rows_g] = ppos[good]
-                    left = np.ones(len(rows_p), dtype=bool)
-                    left[np.flatnonzero(ok)[good]] = False
-                    rows_p = rows_p[left]
-            if len(rows_p):
-                rows = self._python_rows(
-                    b, rows_p, t, f, ints[irow[pos_in_pairs[rows_p]]], order[pos_in_pairs[rows_p]]
-                )
+                    rest = np.setdiff1d(rest, sel[good], assume_unique=True)
+            if len(rest):
+                rows_p = dr[rest]
+                rows = self._python_rows(b, rows_p, t, f, d_ints[rest], d_pair[rest])
                 det_i[rows_p] = n_det + np.arange(len(rows_p))
                 n_det += len(rows_p)
                 mid_i[rows_p] = len(mid_v) + np.arange(len(rows_p))
@@ -1085,39 +1068,35 @@ class Annotator:
         cols["_flank_only"] = flank
         return row_var, cols
 
+    @cached_property
     def _ex_cum(self) -> np.ndarray:
-        """Per exon row, the exonic bases of its transcript before it (formatting kernels; made once)."""
-        hit = self._pa_values.get("ex_cum")
-        if hit is None:
-            tx, ex = self.index.transcripts, self.index.exons
-            hit = self._pa_values["ex_cum"] = self.k_fmt.exon_cum(
-                tx.exon_offset.astype(np.int64), tx.n_exons.astype(np.int64), ex.start, ex.end
-            )
-        return hit
+        """Per exon row, the exonic bases of its transcript before it (the formatting kernels')."""
+        tx, ex = self.index.transcripts, self.index.exons
+        return self.k_fmt.exon_cum(
+            tx.exon_offset.astype(np.int64), tx.n_exons.astype(np.int64), ex.start, ex.end
+        )
+
+    @cached_property
+    def _tx_csq_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each transcript's escaped ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` as (offsets, bytes)."""
+        return _arrow.buffers(self.t_csq_l)
 
     def _csq_prefixes(self, ci_v) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The two parts of a row's CSQ prefix for a formatting kernel, as bytes and int64 offsets:
         ``Consequence|IMPACT|`` per consequence kind (``ci_v``, escaped) and each transcript's
-        ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` (``t_csq_l``, escaped; made once)."""
-        tx = self._pa_values.get("csq_prefix_bytes")
-        if tx is None:
-            off, blob = _arrow.utf8(self.t_csq_l)
-            tx = self._pa_values["csq_prefix_bytes"] = (
-                read_only(np.frombuffer(blob or b"\0", np.uint8)),
-                off,
-            )
-        off, blob = _arrow.utf8(ci_v)
-        return read_only(np.frombuffer(blob or b"\0", dtype=np.uint8)), off, *tx
+        ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` (:attr:`_tx_csq_bytes`)."""
+        off, buf = _arrow.buffers(ci_v)
+        tx_off, tx_buf = self._tx_csq_bytes
+        return buf, off, tx_buf, tx_off
 
-    def _format_other_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind, fields=None):
+    def _format_other_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, kind, prefixes, fields=None):
         """Row text of output rows ``rows`` inside a transcript whose allele is not a substitution of
         one base (formatting kernel ``indel_rows``). Returns ``(texts, status, protein_position)``;
         rows with a non-zero status are to be formatted in Python."""
         kf = self.k_fmt
         i = row_var[rows]
         tt, ff = t[rows], f[rows]
-        pre_buf, pre_off, tx_buf, tx_off = self._csq_prefixes(ci_v)
-        inv = kind[rows]
+        pre_buf, pre_off, tx_buf, tx_off = prefixes
         rt, at = b.t_refs.take(i), b.t_alts.take(i)
         ref_buf, ref_off, alt_buf, alt_off = rt.buf, rt.off, at.buf, at.off
         # the consequence kernel's peptides of each row, gathered contiguously
@@ -1129,9 +1108,9 @@ class Annotator:
         tx = self.index.transcripts
         buf, used, status, ppos, csq = kf.indel_rows(
             tt, ff, b.starts[i], b.ends[i], ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt,
-            palt_off, inv, np.ascontiguousarray(ints), wid[i], win_buf, win_off,
+            palt_off, kind[rows], np.ascontiguousarray(ints), wid[i], win_buf, win_off,
             w_start, w_len, self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
-            self.index.exons.start, self.index.exons.end, self._ex_cum(), b.seq_buf, b.seq_off, pre_buf, pre_off,
+            self.index.exons.start, self.index.exons.end, self._ex_cum, b.seq_buf, b.seq_off, pre_buf, pre_off,
             tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
@@ -1154,11 +1133,8 @@ class Annotator:
         key = ("distinct", attr)
         hit = self._pa_values.get(key)
         if hit is None:
-            import pyarrow.compute as pc
-
-            enc = pc.dictionary_encode(self._tx_values(attr, True))
-            code = _arrow.to_numpy(enc.indices).astype(np.int64)
-            hit = self._pa_values[key] = (enc.dictionary, enc.dictionary.to_pylist(), code)
+            uniq, code = _factorize(self._tx_values(attr, True))
+            hit = self._pa_values[key] = (uniq, uniq.to_pylist(), code)
         return (hit[0] if arrow else hit[1]), hit[2]
 
     def _python_rows(self, b: _Batch, rows, t, f, ints, pair) -> list[dict]:
@@ -1213,15 +1189,16 @@ class Annotator:
         )
         return np.flatnonzero(ok)
 
-    def _format_snv_rows(self, b: _Batch, rows, row_var, t, f, ints, pair, ci_v, kind, fields=None) -> dict:
+    def _format_snv_rows(
+        self, b: _Batch, rows, row_var, t, f, ints, pair, kind, prefixes, fields=None
+    ) -> dict:
         """Row text of single-nucleotide rows ``rows`` (output rows; ``pair``: their pair indices
-        into the consequence kernel's outputs) from the formatting kernel. ``ci_v[kind[r]]``: the
-        escaped ``Consequence|IMPACT|`` of row ``r``."""
+        into the consequence kernel's outputs) from the formatting kernel. ``kind[r]``: row ``r``'s
+        ``Consequence|IMPACT|`` in ``prefixes`` (:meth:`_csq_prefixes`)."""
         kf = self.k_fmt
         i = row_var[rows]
         tt, ff = t[rows], f[rows]
-        pre_buf, pre_off, tx_buf, tx_off = self._csq_prefixes(ci_v)
-        inv = kind[rows]
+        pre_buf, pre_off, tx_buf, tx_off = prefixes
         ref_b = b.t_refs.buf[b.t_refs.off[i]]  # one base each (single-nucleotide rows)
         alt_b = b.t_alts.buf[b.t_alts.off[i]]
         a0 = b.aa_off[pair]
@@ -1229,9 +1206,9 @@ class Annotator:
         aa_alt = np.where(ints[:, 11] == 1, b.aa_alt[np.minimum(a0, len(b.aa_alt) - 1)], 0).astype(np.uint8)
         tx = self.index.transcripts
         buf, used, csq = kf.snv_rows(
-            tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, inv, np.ascontiguousarray(ints),
+            tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, kind[rows], np.ascontiguousarray(ints),
             self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
-            self.index.exons.start, self.index.exons.end, self._ex_cum(), b.seq_buf, b.seq_off, pre_buf, pre_off,
+            self.index.exons.start, self.index.exons.end, self._ex_cum, b.seq_buf, b.seq_off, pre_buf, pre_off,
             tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
@@ -1406,14 +1383,15 @@ _KERNEL_FIELDS = (
 )  # fmt: skip
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(distinct values, index of each value among them)`` of an int64 array, by hashing (Arrow):
-    ``np.unique``'s sort took ~4 ms per chunk for the few distinct consequence keys of ~90 k rows.
-    The distinct values are in order of first appearance."""
+def _factorize(values) -> tuple:
+    """``(distinct values, int64 index of each value among them)`` of a pyarrow array or a NumPy
+    array, by hashing (Arrow's dictionary encoding; ``np.unique``'s sort took ~4 ms per chunk for the
+    few distinct consequence keys of ~90 k rows). The distinct values come as a pyarrow array, in
+    order of first appearance."""
     import pyarrow.compute as pc
 
-    enc = pc.dictionary_encode(_arrow.array(np.ascontiguousarray(values, dtype=np.int64)))
-    return _arrow.to_numpy(enc.dictionary), _arrow.to_numpy(enc.indices).astype(np.int64)
+    enc = pc.dictionary_encode(_arrow.array(values))
+    return enc.dictionary, _arrow.to_numpy(enc.indices).astype(np.int64)
 
 
 def _kernel_fields(buf, used: int, n: int, fields=None, csq=None) -> dict:
