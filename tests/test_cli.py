@@ -129,26 +129,33 @@ def test_the_ccev_entry_point_sets_blas_threads_and_gc_before_the_command():
 def test_freed_memory_is_reused_without_page_faults_after_retain_freed_memory():
     """After ``retain_freed_memory`` (called by ``entry``), a 16 MB buffer that is freed and made
     again comes back from the heap: writing it again costs no page faults, where by default glibc
-    maps it afresh and every page faults again. A ``MALLOC_*_`` variable the user set is left to
-    glibc."""
-    from ccevariants.cli import MALLOC_SETTINGS, retain_freed_memory
+    maps it afresh and every page faults again. ``MALLOC_*_`` variables the user set are left to
+    glibc: with both set (small thresholds), nothing is changed and the faults come back."""
+    from ccevariants.cli import MALLOC_SETTINGS
 
     code = (
-        "import resource, numpy as np; from ccevariants import cli; {call}"
+        "import resource, numpy as np; from ccevariants import cli; made = {call}; "
         "a = np.ones(16 << 20, np.uint8); del a; "
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt; "
         "b = np.ones(16 << 20, np.uint8); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, ','.join(made))"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    faults = {}
-    for name, call in (("default", ""), ("retained", "assert cli.retain_freed_memory(); ")):
+    user = {**clean, "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_MMAP_THRESHOLD_": "131072"}
+    got = {}
+    for name, call, env in (
+        ("default", "()", clean),
+        ("retained", "cli.retain_freed_memory()", clean),
+        ("user's", "cli.retain_freed_memory()", user),
+    ):
         done = subprocess.run(
-            [sys.executable, "-c", code.format(call=call)], capture_output=True, text=True, env=clean
+            [sys.executable, "-c", code.format(call=call)], capture_output=True, text=True, env=env
         )
         assert done.returncode == 0, done.stderr
-        faults[name] = int(done.stdout)
+        faults, made = done.stdout.split(" ")
+        got[name] = (int(faults), made.strip())
     # (NumPy asks for huge pages for large arrays: 16 MB is at least 8 faults when mapped afresh)
-    assert faults["default"] >= 8 and faults["retained"] <= faults["default"] // 10, faults
+    assert got["default"][0] >= 8 and got["retained"][0] <= got["default"][0] // 10, got
+    assert got["retained"][1] == ",".join(v for _, _, v in MALLOC_SETTINGS), got
+    assert got["user's"] == (got["user's"][0], "") and got["user's"][0] >= 8, got
     assert [v for _, v, _ in MALLOC_SETTINGS] == [1 << 30, 32 << 20]
-    assert retain_freed_memory({"MALLOC_TRIM_THRESHOLD_": "0"}) is True  # (the others still set)

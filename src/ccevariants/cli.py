@@ -113,14 +113,14 @@ MALLOC_SETTINGS = (
 )
 
 
-def retain_freed_memory(environ=None) -> bool:
+def retain_freed_memory(environ=None) -> tuple[str, ...]:
     """Keep freed memory in the heap for the next allocation (glibc ``mallopt``; elsewhere nothing):
     the kernels allocate and free buffers of several MB per chunk, and by default glibc maps the
     larger ones afresh and trims the heap after each free, so that every chunk's buffers are
     page-faulted and zeroed by the kernel again. ``ccev annotate`` on the benchmark's 1 M records:
     150–190 k → 60 k minor page faults, 0.6–0.8 → 0.35–0.45 s system time (peak RSS +10 MB). A
-    setting whose ``MALLOC_*_`` variable is in the environment is left to it. Returns whether
-    ``mallopt`` was called."""
+    setting whose ``MALLOC_*_`` variable is in the environment is left to it. Returns the
+    variables of the settings made (none when ``mallopt`` is not there)."""
     import ctypes
     import os
 
@@ -128,12 +128,10 @@ def retain_freed_memory(environ=None) -> bool:
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc
-        return False
+        return ()
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    for param, value, variable in MALLOC_SETTINGS:
-        if variable not in environ:
-            mallopt(param, value)
-    return True
+    made = tuple(v for p, value, v in MALLOC_SETTINGS if v not in environ and mallopt(p, value))
+    return made
 
 
 def entry() -> None:  # pragma: no cover - exercised by the tests that run the ``ccev`` script
