@@ -617,3 +617,9 @@ def test_copy_bytes_copies_spans_and_refuses_spans_outside_the_arrays(compiled):
     assert out.tobytes() == b"\0TNacgtnACG\0"
     with pytest.raises(IndexError, match="outside the array"):
         put(out, 6, off, src, 2)  # 7 bytes from 6 run past the 12
+    if compiled:  # memcpy counts bytes: anything but C-contiguous uint8 arrays does not compile
+        from numba.core.errors import TypingError
+
+        for a, b in ((np.zeros(4, np.int64), np.zeros(4, np.int64)), (dst[::2], src), (dst, src[::2])):
+            with pytest.raises(TypingError):
+                copy(a, 0, b, 0, 1)

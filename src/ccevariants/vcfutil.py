@@ -324,14 +324,8 @@ def _gather_loop(src, starts, lengths, sep, out):  # pragma: no cover - compiled
     """Kernel of :func:`gather_segments` (``sep`` < 0: no separator)."""
     k = 0
     for i in range(starts.shape[0]):
-        s = starts[i]
-        m = lengths[i]
-        if m <= 16:  # alleles, FILTER, short values: a byte loop (a slice copy costs more set-up)
-            for j in range(m):
-                out[k + j] = src[s + j]
-        else:
-            out[k : k + m] = src[s : s + m]
-        k += m
+        copy_bytes(out, k, src, starts[i], lengths[i])
+        k += lengths[i]
         if sep >= 0:
             out[k] = sep
             k += 1
@@ -339,6 +333,14 @@ def _gather_loop(src, starts, lengths, sep, out):  # pragma: no cover - compiled
 
 
 _GATHER: dict = {}
+copy_bytes = None  # (the compiled memcpy, ``_numba.copy_bytes``: set by _build_gather)
+
+
+def _build_gather() -> dict:
+    from ._numba import copy_bytes, helper
+
+    _gather_loop.__globals__["copy_bytes"] = copy_bytes
+    return {"gather": helper(_gather_loop)}  # (it makes no array: no reference counting)
 
 
 def gather_segments(arr, starts, lengths, sep: int | None = None):
@@ -348,10 +350,10 @@ def gather_segments(arr, starts, lengths, sep: int | None = None):
     """
     import numpy as np
 
-    from ._numba import build_once, jit
+    from ._numba import build_once
     from .kernels import read_only
 
-    gather = build_once(_GATHER, lambda: {"gather": jit(_gather_loop)})["gather"]
+    gather = build_once(_GATHER, _build_gather)["gather"]
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     if len(lengths) and (lengths.min() < 0 or starts.min() < 0 or (starts + lengths).max() > len(arr)):
