@@ -306,15 +306,19 @@ def test_kernel_fields_split_the_rows():
     assert max(len(v) for row in rows for v in row) > 16
     only = _kernel_fields(buf, len(text), 3, ("csq_mid", "hgvsc"))
     assert set(only) == {"csq_mid", "hgvsc"} and only["csq_mid"].to_pylist() == [r[-1] for r in rows]
-    # with the kernel's CSQ spans: csq_mid stays in the buffer, the other fields are split as before
+    # with the kernel's field spans: csq_mid stays in the buffer, the other fields are copied from
+    # their spans (no search for the separators: text between fields that is not a separator is
+    # not read)
     ends = np.cumsum([len(f) + 1 for row in rows for f in row]).reshape(3, -1) - 1
-    csq = np.stack([ends[:, -2] + 1, ends[:, -1]], axis=1)
-    spans = _kernel_fields(buf, len(text), 3, None, csq)
-    assert type(spans["csq_mid"]).__name__ == "_Spans"
-    assert {c: spans[c].to_pylist() for c in _KERNEL_FIELDS} == {
-        c: cols[c].to_pylist() for c in _KERNEL_FIELDS
-    }
-    alone = _kernel_fields(buf, len(text), 3, ("csq_mid",), csq)
+    starts = np.r_[0, ends.reshape(-1)[:-1] + 1].reshape(3, -1)
+    spans = np.stack([starts, ends], axis=2)
+    assert spans.shape == (3, kf.N_FIELDS, 2)
+    other = buf.copy()
+    other[ends.reshape(-1)] = ord("#")
+    got = _kernel_fields(other, len(text), 3, None, spans)
+    assert type(got["csq_mid"]).__name__ == "_Spans"
+    assert {c: got[c].to_pylist() for c in _KERNEL_FIELDS} == {c: cols[c].to_pylist() for c in _KERNEL_FIELDS}
+    alone = _kernel_fields(buf, len(text), 3, ("csq_mid",), spans)
     assert set(alone) == {"csq_mid"} and alone["csq_mid"].to_pylist() == [r[-1] for r in rows]
     empty = _kernel_fields(buf, 0, 0)
     assert set(empty) == set(_KERNEL_FIELDS) and all(len(v) == 0 for v in empty.values())

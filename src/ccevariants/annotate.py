@@ -1106,7 +1106,7 @@ class Annotator:
         pep_ref, pref_off, pep_alt, palt_off = pr_.buf, pr_.off, pa_.buf, pa_.off
         wid, win_buf, win_off, w_start, w_len = b.windows
         tx = self.index.transcripts
-        buf, used, status, ppos, csq = kf.indel_rows(
+        buf, used, status, ppos, spans = kf.indel_rows(
             tt, ff, b.starts[i], b.ends[i], ref_buf, ref_off, alt_buf, alt_off, pep_ref, pref_off, pep_alt,
             palt_off, kind[rows], np.ascontiguousarray(ints), wid[i], win_buf, win_off,
             w_start, w_len, self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
@@ -1114,7 +1114,7 @@ class Annotator:
             tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows), fields, csq), status, ppos
+        return _kernel_fields(buf, used, len(rows), fields, spans), status, ppos
 
     def _tx_values(self, attr: str, arrow: bool):
         """A per-transcript value list (``t_*_l``), as a cached pyarrow array when ``arrow``."""
@@ -1205,14 +1205,14 @@ class Annotator:
         aa_ref = np.where(ints[:, 10] == 1, b.aa_ref[np.minimum(a0, len(b.aa_ref) - 1)], 0).astype(np.uint8)
         aa_alt = np.where(ints[:, 11] == 1, b.aa_alt[np.minimum(a0, len(b.aa_alt) - 1)], 0).astype(np.uint8)
         tx = self.index.transcripts
-        buf, used, csq = kf.snv_rows(
+        buf, used, spans = kf.snv_rows(
             tt, ff, b.starts[i], ref_b, alt_b, aa_ref, aa_alt, kind[rows], np.ascontiguousarray(ints),
             self.t_strand, tx.cds_start, tx.cds_end, tx.exon_offset, tx.n_exons, self.t_frame,
             self.index.exons.start, self.index.exons.end, self._ex_cum, b.seq_buf, b.seq_off, pre_buf, pre_off,
             tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows), fields, csq)
+        return _kernel_fields(buf, used, len(rows), fields, spans)
 
     def _shift3(self, chrom, start, end, ref, alt, coords):
         """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
@@ -1394,21 +1394,26 @@ def _factorize(values) -> tuple:
     return enc.dictionary, _arrow.to_numpy(enc.indices).astype(np.int64)
 
 
-def _kernel_fields(buf, used: int, n: int, fields=None, csq=None) -> dict:
+def _kernel_fields(buf, used: int, n: int, fields=None, spans=None) -> dict:
     """Per field (all, or those in ``fields``), the ``n`` rows' texts from a formatting kernel's
-    buffer, as pyarrow string arrays (no Python string per row). With ``csq`` (the kernel's span of
-    each row's CSQ entry), ``csq_mid`` is left in the buffer as :class:`_Spans`."""
+    buffer, as pyarrow string arrays (no Python string per row). With ``spans`` (the kernel's
+    [n, fields, 2] spans of each row's fields: no search for the separators), ``csq_mid`` is left
+    in the buffer as :class:`_Spans`."""
     from .kernels import _format_impl as kf
     from .kernels import load
 
     want = np.array([fields is None or c in fields for c in _KERNEL_FIELDS], dtype=np.bool_)
     out = {}
-    if csq is not None and want[-1]:  # (csq_mid is the last field)
-        out["csq_mid"] = _Spans(read_only(buf[:used]), csq[:, 0], csq[:, 1])
+    if spans is not None and want[-1]:  # (csq_mid is the last field)
+        out["csq_mid"] = _Spans(read_only(buf[:used]), spans[:, -1, 0].copy(), spans[:, -1, 1].copy())
         want[-1] = False
         if not want.any():
             return out
-    offsets, data = load("records").split_fields(buf, used, n, kf.N_FIELDS, kf.SEP, want)
+    kr = load("records")
+    if spans is not None:
+        offsets, data = kr.split_spans(buf, spans, want)
+    else:
+        offsets, data = kr.split_fields(buf, used, n, kf.N_FIELDS, kf.SEP, want)
     out.update({c: _arrow.from_offsets(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]})
     return out
 
@@ -1556,6 +1561,11 @@ def _csq_entry(alt: str, row: dict) -> str:
 _CSQ_ESCAPE = str.maketrans({",": "%2C", ";": "%3B", "=": "%3D", " ": "_"})
 
 
+#: The bytes :func:`_csq_escape` replaces.
+_CSQ_SPECIAL = np.zeros(256, dtype=bool)
+_CSQ_SPECIAL[np.frombuffer(b"|,;= ", dtype=np.uint8)] = True
+
+
 def _csq_escape(value: str) -> str:
     """One CSQ field escaped as :func:`_csq_entry` escapes it (``|`` → ``%7C``, then ``,;=`` and space)."""
     return value.replace("|", "%7C").translate(_CSQ_ESCAPE)
@@ -1566,7 +1576,8 @@ def _csq_escape_column(arr):
     itself when nothing needs escaping — symbolic and ``*`` alleles included)."""
     import pyarrow.compute as pc
 
-    if not pc.any(pc.match_substring_regex(arr, "[|,;= ]")).as_py():
+    off, data = _arrow.buffers(arr)
+    if not _CSQ_SPECIAL[data[off[0] : off[-1]]].any():  # (a byte look-up, not a regex per value)
         return arr
     for char, code in (("|", "%7C"), (",", "%2C"), (";", "%3B"), ("=", "%3D"), (" ", "_")):
         arr = pc.replace_substring(arr, pattern=char, replacement=code)

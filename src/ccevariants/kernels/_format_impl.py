@@ -363,6 +363,14 @@ def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k, tx_
     return p + 1
 
 
+@helper
+def _put_spans(spans, r, fs, fe):
+    """Row ``r`` of a formatting kernel's field spans: (``fs[j]``, ``fe[j]``) for each field ``j``."""
+    for j in range(N_FIELDS):
+        spans[r, j, 0] = fs[j]
+        spans[r, j, 1] = fe[j]
+
+
 @jit
 def snv_rows(
     row_t,
@@ -404,10 +412,11 @@ def snv_rows(
     transcript's ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` (escaped), the rest of the CSQ prefix.
     ``seq_off[t]`` is the offset of transcript ``t``'s cDNA in ``seq_buf`` (-1 if not loaded).
 
-    Returns ``(buf, used, csq)``: ``buf[:used]`` holds, per row, :data:`N_FIELDS` fields each
+    Returns ``(buf, used, spans)``: ``buf[:used]`` holds, per row, :data:`N_FIELDS` fields each
     followed by :data:`SEP`: exon, intron, HGVSc, HGVSp, HGVSp_short, Amino_acids, Codons,
-    cDNA_position, CDS_position, Protein_position, then the CSQ entry without Allele and PICK, whose
-    span in ``buf`` is ``csq[r]`` (start, end).
+    cDNA_position, CDS_position, Protein_position, then the CSQ entry without Allele and PICK;
+    ``spans[r, j]`` is the (start, end) of field ``j`` of row ``r`` in ``buf`` (so that the fields
+    are split into columns without a search for the separators).
     """
     n = row_t.shape[0]
     cap = 0
@@ -415,7 +424,7 @@ def snv_rows(
         cap += ROW_CAP + pre_off[row_pre[r] + 1] - pre_off[row_pre[r]]
         cap += tx_off[row_t[r] + 1] - tx_off[row_t[r]]
     buf = np.empty(cap, dtype=np.uint8)
-    csq = np.empty((n, 2), dtype=np.int64)
+    spans = np.empty((n, N_FIELDS, 2), dtype=np.int64)
     fs = np.zeros(N_FIELDS, dtype=np.int64)  # start and end of each field of the current row
     fe = np.zeros(N_FIELDS, dtype=np.int64)
     p = 0
@@ -519,9 +528,8 @@ def snv_rows(
             tx_off,
             row_t[r],
         )
-        csq[r, 0] = fs[10]
-        csq[r, 1] = fe[10]
-    return buf, p, csq
+        _put_spans(spans, r, fs, fe)
+    return buf, p, spans
 
 
 # ---------------------------------------------------------------------------- other alleles
@@ -695,9 +703,9 @@ def indel_rows(
     ``ref_buf``/``alt_buf``, the consequence kernel's trimmed peptides in ``pep_ref``/``pep_alt``
     and the reference window ``row_w`` (``win_*`` as in ``_alleles_impl.prepare``).
 
-    Returns ``(buf, used, status, prot_pos, csq)`` — the :data:`N_FIELDS` fields of every row and
-    the span of its CSQ entry as in :func:`snv_rows` (empty for rows with ``status`` FALLBACK), and
-    the row's Protein position (-1: none).
+    Returns ``(buf, used, status, prot_pos, spans)`` — the :data:`N_FIELDS` fields of every row and
+    their spans as in :func:`snv_rows` (all empty for rows with ``status`` FALLBACK), and the row's
+    Protein position (-1: none).
     """
     n = row_t.shape[0]
     cap = 0
@@ -709,7 +717,7 @@ def indel_rows(
         cap += ROW_CAP + 60 * ln + pre_off[row_pre[r] + 1] - pre_off[row_pre[r]]
         cap += tx_off[row_t[r] + 1] - tx_off[row_t[r]]
     buf = np.empty(cap, dtype=np.uint8)
-    csq = np.empty((n, 2), dtype=np.int64)
+    spans = np.empty((n, N_FIELDS, 2), dtype=np.int64)
     status = np.zeros(n, dtype=np.int64)
     prot_pos = np.full(n, -1, dtype=np.int64)
     unit = np.empty(big, dtype=np.uint8)  # shifted indel bases (genomic)
@@ -824,9 +832,9 @@ def indel_rows(
             status[r] = FALLBACK
             for j in range(N_FIELDS):
                 buf[row_start + j] = SEP
+                spans[r, j, 0] = row_start + j  # (every field empty)
+                spans[r, j, 1] = row_start + j
             p = row_start + N_FIELDS
-            csq[r, 0] = p - 1
-            csq[r, 1] = p - 1
             continue
         # transcript-orientation REF / ALT of the (shifted) allele
         if ins:
@@ -1084,9 +1092,8 @@ def indel_rows(
             tx_off,
             row_t[r],
         )
-        csq[r, 0] = fs[10]
-        csq[r, 1] = fe[10]
-    return buf, p, status, prot_pos, csq
+        _put_spans(spans, r, fs, fe)
+    return buf, p, status, prot_pos, spans
 
 
 @jit

@@ -179,21 +179,36 @@ def split_fields(buf, used, n, n_fields, sep, want):
     is False are not copied (their strings read as empty).
 
     The separators are found by NumPy (a vectorised compare: about 3× a compiled byte loop over
-    the ~140 bytes of each row), the fields copied by :func:`_copy_fields`."""
+    the ~140 bytes of each row), the fields copied by :func:`_copy_fields`. (The formatting kernels
+    give the spans of their fields: :func:`split_spans`, no search.)"""
     seps = np.flatnonzero(buf[:used] == sep)
     if seps.shape[0] != n * n_fields:
         raise ValueError("a formatting kernel's buffer holds an unexpected number of fields")
-    starts = np.empty(seps.shape[0] + 1, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = seps + 1
-    return _copy_fields(read_only(buf), starts, n, n_fields, want)  # (one compiled specialisation)
+    starts = np.empty(seps.shape[0], dtype=np.int64)
+    starts[:1] = 0
+    starts[1:] = seps[:-1] + 1
+    return _copy_fields(read_only(buf), starts, seps.astype(np.int64), n, n_fields, want)
+
+
+def split_spans(buf, spans, want):
+    """:func:`split_fields` for fields whose spans are known: field ``f`` of row ``i`` is
+    ``buf[spans[i, f, 0]:spans[i, f, 1]]`` (``spans`` [n, n_fields, 2], as the formatting kernels
+    return them)."""
+    n, n_fields = spans.shape[0], spans.shape[1]
+    starts = np.ascontiguousarray(spans[:, :, 0]).reshape(-1)
+    ends = np.ascontiguousarray(spans[:, :, 1]).reshape(-1)
+    return _copy_fields(read_only(buf), starts, ends, n, n_fields, want)
 
 
 @jit
-def _copy_fields(buf, starts, n, n_fields, want):
-    """:func:`split_fields`' copy: field ``f`` of row ``i`` is ``buf[starts[j]:starts[j + 1] - 1]``
-    (``j = i * n_fields + f``), copied with one memcpy each."""
-    used = starts[starts.shape[0] - 1]
+def _copy_fields(buf, starts, ends, n, n_fields, want):
+    """The copy of :func:`split_fields` and :func:`split_spans`: field ``f`` of row ``i`` is
+    ``buf[starts[j]:ends[j]]`` (``j = i * n_fields + f``), copied with one memcpy each."""
+    used = 0
+    for f in range(n_fields):
+        if want[f]:
+            for i in range(n):
+                used += ends[i * n_fields + f] - starts[i * n_fields + f]
     offsets = np.empty((n_fields, n + 1), dtype=np.int64)
     data = np.empty(max(used, 1), dtype=np.uint8)
     q = 0
@@ -205,7 +220,7 @@ def _copy_fields(buf, starts, n, n_fields, want):
         for i in range(n):
             j = i * n_fields + f
             a = starts[j]
-            m = starts[j + 1] - 1 - a  # without the separator
+            m = ends[j] - a
             copy_bytes(data, q, buf, a, m)
             q += m
             offsets[f, i + 1] = q
