@@ -125,6 +125,28 @@ def test_dictionary_is_the_take_with_each_value_once(values, data):
     assert sorted(arr.dictionary.to_pylist()) == sorted({values[i] for i in index})
 
 
+def test_dictionary_of_distinct_values_is_the_range_taken_or_only_the_values_used():
+    """Distinct values (``unique``): the dictionary is the range of values between the least and
+    the greatest index when that range is narrow (no copy), else the values used, each once; the
+    column reads the same either way."""
+    values = _arrow.strings([f"ENST{i:011d}" for i in range(20000)])
+    narrow = np.array([105, 101, 101, 130, 105], dtype=np.int64)
+    arr = _arrow.dictionary(values, narrow, unique=True)
+    assert arr.cast(pa.string()).to_pylist() == [f"ENST{i:011d}" for i in narrow]
+    assert arr.dictionary.to_pylist() == [f"ENST{i:011d}" for i in range(101, 131)]
+    wide = np.array([3, 19990, 3, 7], dtype=np.int64)  # (a chunk across two contigs)
+    arr = _arrow.dictionary(values, wide, unique=True)
+    assert arr.cast(pa.string()).to_pylist() == [f"ENST{i:011d}" for i in wide]
+    assert sorted(arr.dictionary.to_pylist()) == [f"ENST{i:011d}" for i in (3, 7, 19990)]
+    # a range of more than NARROW values, but fewer than an eighth of the rows: as it is
+    many = np.tile(np.arange(0, 2 * _arrow.NARROW, 2, dtype=np.int64), 20)
+    arr = _arrow.dictionary(values, many, unique=True)
+    assert len(arr.dictionary) == 2 * _arrow.NARROW - 1 and arr.cast(pa.string()).to_pylist() == [
+        f"ENST{i:011d}" for i in many
+    ]
+    assert len(_arrow.dictionary(values, np.zeros(0, dtype=np.int64), unique=True)) == 0
+
+
 def test_buffers_are_read_only_bytes():
     """``buffers`` feeds the CSQ line kernel, compiled for read-only bytes: the data array is read-only
     whether the Arrow buffer is mutable (built over a NumPy array), immutable or empty."""

@@ -100,16 +100,30 @@ def buffers(values) -> tuple[np.ndarray, np.ndarray]:
     return offsets.astype(np.int64), read_only(dat)  # (writable over a mutable Arrow buffer)
 
 
+#: :func:`dictionary` of distinct values: index ranges narrower than this (or than 1/8 of the
+#: rows) are the dictionary as they are.
+NARROW = 4096
+
+
 def dictionary(values, index: np.ndarray, unique: bool = False):
     """``values.take(index)`` as a dictionary array whose dictionary holds each value taken once:
     no unused entries, no repeats (a Parquet writer given a dictionary array writes it as the column
     chunk's dictionary page and the indices as they are, where a string column would be hashed row
     by row; it requires the dictionary to be unique). ``values``: a string array without nulls;
-    ``unique``: the caller knows its values are distinct (they are not hashed again)."""
+    ``unique``: the caller knows its values are distinct (they are not hashed again; when the
+    indices span a narrow range of them — per-transcript values of a chunk of position-sorted
+    records — the dictionary is that range as it is, a few values no row uses included: no
+    gather, no copy)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     index = np.asarray(index)
+    if unique and len(index):
+        lo, hi = int(index.min()), int(index.max())
+        if hi - lo < NARROW or (hi - lo) * 8 < len(index):
+            return pa.DictionaryArray.from_arrays(
+                array((index - lo).astype(np.int32)), values.slice(lo, hi + 1 - lo), safe=False
+            )
     used = np.zeros(len(values), dtype=bool)
     used[index] = True
     keep = np.flatnonzero(used)
