@@ -64,6 +64,17 @@ def test_columns_alleles_runs_and_csq_text_equal_a_split(kr):
     refs = _Texts.spans(buf, start[:, 3], end[:, 3])  # the REF column, as the annotation cuts it
     assert refs.tolist() == ["A", "AT", "G", "G", "G"]
     assert refs.arrow().to_pylist() == refs.tolist()
+    # the table's variant_id per ALT allele: CHROM:POS:REF:ALT, POS written from its number
+    pos_a = np.array([10**17 + 3, 9, 10, 99, 100, 0, 1], dtype=np.int64)
+    off, data = kr.labels(buf, owner, start[:, 0].copy(), end[:, 0].copy(), pos_a, start[:, 3].copy(),
+                          end[:, 3].copy(), a_start, a_end)  # fmt: skip
+    got = [data[off[a] : off[a + 1]].tobytes().decode() for a in range(len(owner))]
+    alts = [_text(buf, a, b) for a, b in zip(a_start, a_end, strict=True)]
+    want = [
+        f"{LINES[r].split()[0]}:{p}:{refs.tolist()[r]}:{alt}"
+        for r, p, alt in zip(owner, pos_a, alts, strict=True)
+    ]
+    assert got == want and off[-1] == len("".join(want))
 
 
 @pytest.mark.parametrize(

@@ -2186,8 +2186,8 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     loops (kernel module ``records``).
 
     Per record: ``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
-    ``contigs_rec`` (the contigs as :class:`_Contigs`), ``filter_spans`` (where ``filter_rec`` is
-    made from when the table asks, removed then),
+    ``contigs_rec`` (the contigs as :class:`_Contigs`), ``filter_spans`` and ``label_spans``
+    (where ``filter_rec`` and ``labels`` are made from when the table asks, removed then),
     ``support`` (float64 [n, 8]: T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF; -1 / NaN when
     missing, as :func:`_support`), ``heads``/``tails`` (Arrow: the line around its CSQ value, as
     :func:`_csq_slot`). Per ALT allele: ``owner`` (record index), ``chroms``, ``pos`` (1-based),
@@ -2234,6 +2234,16 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
         "ref_rec": ref_rec,
         "filter_rec": None,
         "filter_spans": (buf, start[:, 6].copy(), end[:, 6].copy()),  # (for _table_only)
+        # (for _table_only's labels: CHROM and REF of each record, ALT of each allele)
+        "label_spans": (
+            buf,
+            start[:, 0].copy(),
+            end[:, 0].copy(),
+            start[:, 3].copy(),
+            end[:, 3].copy(),
+            a_start,
+            a_end,
+        ),  # fmt: skip
         "support": None,
         "heads": _arrow.from_offsets(h_off, h_dat),
         "tails": _arrow.from_offsets(t_off, t_dat),
@@ -2246,7 +2256,6 @@ def _table_only(rec: dict) -> dict:
     """Fill in the record columns only the table needs, if :func:`_parse_records` left them (``lazy``):
     ``labels`` (``chrom:pos:ref:alt`` per ALT allele), ``filter_rec`` (FILTER, ``.`` as ``PASS``)
     and ``support`` (read support from INFO)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if rec["filter_rec"] is None:
@@ -2256,12 +2265,13 @@ def _table_only(rec: dict) -> dict:
         )
 
     if rec["labels"] is None:
-        a_idx = _arrow.array(rec["owner"], type=pa.int64())
-        contigs = rec["contigs_rec"]
-        rec["labels"] = pc.binary_join_element_wise(
-            _arrow.strings(contigs.names).take(_arrow.array(contigs.code[rec["owner"]])), pc.cast(_arrow.array(rec["pos"]), pa.string()),
-            rec["ref_rec"].take(a_idx), rec["alts_arrow"], _arrow.strings([":"])[0],
-        )  # fmt: skip
+        from .kernels import load
+
+        buf, c_s, c_e, r_s, r_e, a_s, a_e = rec.pop("label_spans")
+        pos = np.asarray(rec["pos"], dtype=np.int64)
+        rec["labels"] = _arrow.from_offsets(
+            *load("records").labels(buf, rec["owner"], c_s, c_e, pos, r_s, r_e, a_s, a_e)
+        )
     if rec["support"] is None:
         # INFO values (the last of a repeated key, as a dict built item by item would keep):
         # compiled loops over the Arrow buffer; values that are not plain numbers go through the

@@ -228,6 +228,49 @@ def _copy_fields(buf, starts, ends, n, n_fields, want):
 
 
 @jit
+def labels(buf, owner, c_start, c_end, pos, r_start, r_end, a_start, a_end):
+    """``CHROM:POS:REF:ALT`` of each ALT allele as a string column ``(off, data)``: allele ``a`` of
+    record ``owner[a]``, whose CHROM and REF are ``buf[c_start:c_end]`` and ``buf[r_start:r_end]``
+    (per record), its ALT ``buf[a_start[a]:a_end[a]]`` and ``pos[a]`` its POS, written in decimal."""
+    n = owner.shape[0]
+    off = np.zeros(n + 1, dtype=np.int64)
+    for a in range(n):
+        r = owner[a]
+        digits = 1
+        x = pos[a]
+        while x >= 10:
+            x //= 10
+            digits += 1
+        width = c_end[r] - c_start[r] + digits + r_end[r] - r_start[r] + a_end[a] - a_start[a] + 3
+        off[a + 1] = off[a] + width
+    data = np.empty(max(off[n], 1), dtype=np.uint8)
+    for a in range(n):
+        r = owner[a]
+        k = off[a]
+        w = c_end[r] - c_start[r]
+        copy_bytes(data, k, buf, c_start[r], w)
+        k += w
+        data[k] = 58  # :
+        # POS, right to left from the separator after it
+        q = off[a + 1] - (r_end[r] - r_start[r]) - (a_end[a] - a_start[a]) - 2
+        data[q] = 58
+        x = pos[a]
+        while True:
+            q -= 1
+            data[q] = 48 + x % 10
+            x //= 10
+            if x == 0:
+                break
+        k = off[a + 1] - (r_end[r] - r_start[r]) - (a_end[a] - a_start[a]) - 1
+        w = r_end[r] - r_start[r]
+        copy_bytes(data, k, buf, r_start[r], w)
+        k += w
+        data[k] = 58
+        copy_bytes(data, k + 1, buf, a_start[a], a_end[a] - a_start[a])
+    return off, data
+
+
+@jit
 def rotate_spans(buf, off, rows, by, left):
     """Rotate string ``rows[j]`` of (``buf``, ``off``) in place by ``by[j]`` places, to the left
     (``a[r:] + a[:r]``) when ``left``, else to the right (``a[-r:] + a[:-r]``)."""
