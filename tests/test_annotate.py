@@ -726,6 +726,22 @@ def test_columnar_record_parsing_equals_the_line_by_line_parser(samples):
     assert fast["filter_rec"].to_pylist()[:3] == ["PASS", "PASS", "LowQual;Other"]
 
 
+def test_read_support_keys_are_whole_items_and_the_last_one_counts():
+    """All six keys found in one pass over INFO: a key is a whole ``KEY=`` item (not the start or
+    the end of a longer key), and a repeated key keeps its last value — as the line-by-line parser."""
+    from ccevariants.annotate import _parse_records, _parse_records_python
+
+    chunk = [
+        "chr1\t5\t.\tA\tC\t.\tPASS\tT_DPX=5;XN_AD=1,2;N_AD=3,4;T_AF=0.5;T_DP=9;N_DP=1;N_DP=2",
+        "chr1\t6\t.\tA\tC\t.\tPASS\tT_AD=1,2;T_AD=5,6;N_AF=0.1;XT_AF=0.9;T_A=1;N_D=2",
+        "chr1\t7\t.\tA\tC\t.\tPASS\tSOMATIC;T_DP=",
+    ]
+    fast, slow = _parse_records(chunk)["support"], _parse_records_python(chunk)["support"]
+    assert np.array_equal(fast, slow, equal_nan=True)
+    assert fast[0, :6].tolist() == [9, -1, -1, 2, 3, 4] and fast[0, 6] == 0.5
+    assert fast[1, 1:3].tolist() == [5, 6] and fast[1, 7] == 0.1 and np.isnan(fast[1, 6])
+
+
 def test_record_parsing_falls_back_for_an_existing_csq_and_ragged_lines():
     from ccevariants.annotate import _parse_records, _parse_records_python
 

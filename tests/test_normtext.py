@@ -340,7 +340,7 @@ def test_kernels_built_once_when_threads_ask_at_once(monkeypatch):
         t.join()
     assert errors == [] and len(got) == 4 and all(g == got[0] for g in got)
     text, bypass, csq = got[0]
-    assert {"info_last", "emit", "plain_decimal"} <= set(text) and set(bypass) == {
+    assert {"info_keys", "emit", "plain_decimal"} <= set(text) and set(bypass) == {
         "classify",
         "split",
         "merge",

@@ -210,22 +210,35 @@ def _float_loop(arr, s, e, out, slow):  # pragma: no cover - compiled by Numba
     return bad
 
 
-def _info_last_loop(arr, s, e, key, out_s, out_e):  # pragma: no cover - compiled by Numba
-    """Value span of the *last* ``KEY=value`` item of INFO ``arr[s[i]:e[i]]`` (a dict built item by
-    item keeps the last; items without ``=`` are skipped); -1 when absent."""
-    klen = key.shape[0]
+def _info_keys_loop(arr, s, e, keys, key_off, out_s, out_e):  # pragma: no cover - compiled by Numba
+    """Value spans of the *last* ``KEY=value`` item of each key (a dict built item by item keeps
+    the last; items without ``=`` are skipped), all keys in one pass over each INFO: ``out_s[j, i]``
+    / ``out_e[j, i]`` for key ``j`` (``keys[key_off[j]:key_off[j + 1]]``) in INFO
+    ``arr[s[i]:e[i]]``; -1 when absent."""
+    nk = key_off.shape[0] - 1
     for i in range(s.shape[0]):
-        out_s[i] = -1
-        out_e[i] = -1
+        for j in range(nk):
+            out_s[j, i] = -1
+            out_e[j, i] = -1
         p = s[i]
         b = e[i]
         while p < b:
             q = p
             while q < b and arr[q] != 59:
                 q += 1
-            if q - p > klen and arr[p + klen] == 61 and _has_prefix(arr, p, key):
-                out_s[i] = p + klen + 1
-                out_e[i] = q
+            for j in range(nk):
+                k0 = key_off[j]
+                klen = key_off[j + 1] - k0
+                if q - p > klen and arr[p + klen] == 61:
+                    same = True
+                    for m in range(klen):
+                        if arr[p + m] != keys[k0 + m]:
+                            same = False
+                            break
+                    if same:
+                        out_s[j, i] = p + klen + 1
+                        out_e[j, i] = q
+                        break
             p = q + 1
 
 
@@ -496,7 +509,7 @@ def _build_kernels() -> dict:
     k["same"] = jit(_same_as_prev_loop)
     k["equals"] = jit(_equals_loop)
     k["same_keys"] = jit(_same_keys_loop)
-    k["info_last"] = jit(_info_last_loop)
+    k["info_keys"] = jit(_info_keys_loop)
     k["split2"] = jit(_split2_loop)
     k["plain_int"] = jit(_plain_int_loop)
     k["plain_decimal"] = jit(_plain_decimal_loop)
@@ -634,11 +647,11 @@ def read_support(info, int_fix, float_fix) -> np.ndarray:
     arr = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
     s, e = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
     out = np.empty((n, 8), dtype=np.float64)
-    spans = {}
-    for key in ("T_DP", "T_AD", "N_DP", "N_AD", "T_AF", "N_AF"):
-        vs, ve = np.empty(n, np.int64), np.empty(n, np.int64)
-        k["info_last"](arr, s, e, np.frombuffer(key.encode(), np.uint8), vs, ve)
-        spans[key] = (vs, ve)
+    names = ("T_DP", "T_AD", "N_DP", "N_AD", "T_AF", "N_AF")
+    key_off = np.cumsum([0] + [len(x) for x in names]).astype(np.int64)
+    vs_all, ve_all = np.empty((len(names), n), np.int64), np.empty((len(names), n), np.int64)
+    k["info_keys"](arr, s, e, np.frombuffer("".join(names).encode(), np.uint8), key_off, vs_all, ve_all)
+    spans = {key: (vs_all[j], ve_all[j]) for j, key in enumerate(names)}  # (one pass over INFO)
 
     def text(a, b) -> str:
         return arr[a:b].tobytes().decode()
