@@ -2166,12 +2166,15 @@ def _index_facts(chunk: _Chunk, rec: dict, line_end: np.ndarray) -> tuple:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from .normtext import info_items
+
     n = len(chunk)
     first = np.searchsorted(rec["owner"], np.arange(n))
     beg = np.asarray(rec["pos"], dtype=np.int64)[first] - 1
     end = beg + _arrow.to_numpy(pc.utf8_length(rec["ref_rec"])).astype(np.int64)
-    info = rec["info"]  # INFO per record, Arrow (from _parse_records)
-    if pc.any(pc.match_substring(info, "END=")).as_py():
+    info = _Spans.of(rec["info"])  # INFO per record: spans of the chunk's bytes (from _parse_records)
+    if (info_items(info.buf, info.start, info.end, ("END",))[0] >= 0).any():  # (an END item: rare)
+        info = _arrow.array(info.to_pylist(), type=pa.string())
         got = pc.extract_regex(info, r"^(?:[^;]*;)*END=(?P<end>[0-9]{1,18})(?:;|$)")
         info_end = _arrow.to_numpy(pc.cast(pc.struct_field(got, [0]), pa.int64()))
         info_end = np.where(np.isnan(info_end.astype(np.float64)), -1, info_end).astype(np.int64)
@@ -2185,7 +2188,8 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
     newlines), read from the chunk's bytes by compiled
     loops (kernel module ``records``).
 
-    Per record: ``ref_rec``/``filter_rec``/``info`` (Arrow; FILTER ``.`` as ``PASS``),
+    Per record: ``ref_rec``/``filter_rec`` (Arrow; FILTER ``.`` as ``PASS``), ``info``
+    (:class:`_Spans` of the chunk's bytes; Arrow from the line-by-line parser),
     ``contigs_rec`` (the contigs as :class:`_Contigs`), ``filter_spans`` and ``label_spans``
     (where ``filter_rec`` and ``labels`` are made from when the table asks, removed then),
     ``support`` (float64 [n, 8]: T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF; -1 / NaN when
@@ -2219,7 +2223,7 @@ def _parse_records(chunk, lazy: bool = False) -> dict:
         for a, b in zip(start[firsts, 0].tolist(), end[firsts, 0].tolist(), strict=True)
     ]
     ref_rec = column(start[:, 3], end[:, 3])
-    info = column(start[:, 7], end[:, 7])
+    info = _Spans(read_only(buf), start[:, 7].copy(), end[:, 7].copy())  # (no copy of the text)
     alts_a = column(a_start, a_end)
     h_off, h_dat, t_off, t_dat = kr.heads_tails(buf, start, end)
     rec = {
@@ -2278,7 +2282,8 @@ def _table_only(rec: dict) -> dict:
         # per-value functions of the line-by-line parser
         from .normtext import read_support
 
-        rec["support"] = read_support(rec["info"], _int_or_missing, _float_or_nan)
+        info = _Spans.of(rec["info"])
+        rec["support"] = read_support(info.buf, info.start, info.end, _int_or_missing, _float_or_nan)
     return rec
 
 

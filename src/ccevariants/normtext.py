@@ -635,22 +635,27 @@ class LazyText:
         return np.asarray(self).tolist()
 
 
-def read_support(info, int_fix, float_fix) -> np.ndarray:
-    """Read support from an Arrow string array of INFO columns: float64 ``[n, 8]`` = T_DP, T_AD
-    ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF (-1 / NaN when missing; the last of a repeated key).
-    Plain integers and decimals are converted here; any other value text goes through
-    ``int_fix(text)`` / ``float_fix(text)`` (annotate's per-value functions)."""
-    n = len(info)
+def info_items(arr, s, e, names) -> tuple[np.ndarray, np.ndarray]:
+    """Value spans ``(starts, ends)`` [len(names), n] of the last ``NAME=value`` item of each name
+    in the INFO texts ``arr[s[i]:e[i]]`` (-1 when absent), all names in one pass."""
+    n = len(s)
+    key_off = np.cumsum([0] + [len(x) for x in names]).astype(np.int64)
+    vs, ve = np.empty((len(names), n), np.int64), np.empty((len(names), n), np.int64)
+    keys = np.frombuffer("".join(names).encode(), np.uint8)
+    _kernels()["info_keys"](arr, np.asarray(s, np.int64), np.asarray(e, np.int64), keys, key_off, vs, ve)
+    return vs, ve
+
+
+def read_support(arr, s, e, int_fix, float_fix) -> np.ndarray:
+    """Read support from the INFO texts ``arr[s[i]:e[i]]`` (uint8 bytes, int64 spans): float64
+    ``[n, 8]`` = T_DP, T_AD ref/alt, N_DP, N_AD ref/alt, T_AF, N_AF (-1 / NaN when missing; the
+    last of a repeated key). Plain integers and decimals are converted here; any other value text
+    goes through ``int_fix(text)`` / ``float_fix(text)`` (annotate's per-value functions)."""
+    n = len(s)
     k = _kernels()
-    offsets = np.frombuffer(info.buffers()[1], dtype=np.int32)[info.offset : info.offset + n + 1]
-    data = info.buffers()[2]
-    arr = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
-    s, e = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
     out = np.empty((n, 8), dtype=np.float64)
     names = ("T_DP", "T_AD", "N_DP", "N_AD", "T_AF", "N_AF")
-    key_off = np.cumsum([0] + [len(x) for x in names]).astype(np.int64)
-    vs_all, ve_all = np.empty((len(names), n), np.int64), np.empty((len(names), n), np.int64)
-    k["info_keys"](arr, s, e, np.frombuffer("".join(names).encode(), np.uint8), key_off, vs_all, ve_all)
+    vs_all, ve_all = info_items(arr, s, e, names)
     spans = {key: (vs_all[j], ve_all[j]) for j, key in enumerate(names)}  # (one pass over INFO)
 
     def text(a, b) -> str:
