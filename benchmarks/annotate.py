@@ -24,6 +24,14 @@ shows their median times: this host's speed drifts by 15-30 % between runs.
 Children run without ``PYTHONDONTWRITEBYTECODE`` (as after an install: the first run writes the
 modules' bytecode, later ones read it). Not part of the test run.
 
+The generated VCF is sites-only (INFO ``.``, no samples): the least a record can hold, and the least
+work for bcftools, which parses and re-writes every INFO and FORMAT field. In the pipeline,
+``ccev annotate`` reads what ``ccev normalize`` writes: the same sites are therefore also written as
+a Mutect2 tumour/normal call set (INFO DP/ECNT/TLOD, FORMAT GT:AD:AF:DP for NORMAL and TUMOR),
+passed through ``ccev normalize`` (read support T_DP … N_AF added, records as htslib prints them),
+and the headline, VCF-only and ``--distance 0`` jobs and bcftools run again on that
+(``--no-normalised``: skip).
+
     python benchmarks/annotate.py --outdir /tmp/bench [--records 1000000] [--genome-mb 50] [--repeat 3]
         [--real-gff ../shared/data/ensembl-chr21-annotation/test.gff.gz]
 """
@@ -154,6 +162,54 @@ def write_vcf(path: Path, seqs: dict, n_records: int, rng) -> Path:
     return Path(str(path) + ".gz")
 
 
+M2_HEADER = """##source=Mutect2
+##tumor_sample=TUMOR
+##normal_sample=NORMAL
+##INFO=<ID=DP,Number=1,Type=Integer,Description="Approximate read depth">
+##INFO=<ID=ECNT,Number=1,Type=Integer,Description="Events in the haplotype">
+##INFO=<ID=TLOD,Number=A,Type=Float,Description="Log odds of the tumour variant">
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allelic depths">
+##FORMAT=<ID=AF,Number=A,Type=Float,Description="Allele fraction">
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">
+"""
+
+
+def normalised_inputs(sites: Path, reference: Path, outdir: Path, stem: str, seed: int, env: dict) -> Path:
+    """The records of the sites-only VCF ``sites`` as the pipeline's annotate step receives them:
+    written as a Mutect2 tumour/normal call set (INFO DP/ECNT/TLOD; FORMAT GT:AD:AF:DP for NORMAL
+    and TUMOR, random depths), then through ``ccev normalize`` (which adds T_DP, T_AD, T_AF, N_DP,
+    N_AD, N_AF and writes every record as htslib prints it). Returns the normalised VCF."""
+    rng = np.random.default_rng(seed + 1)
+    raw = outdir / f"{stem}.m2.vcf"
+    with open(sites) as src, open(raw, "w") as dst:
+        body = []
+        for line in src:
+            if line.startswith("#CHROM"):
+                dst.write(M2_HEADER + line.rstrip("\n") + "\tFORMAT\tNORMAL\tTUMOR\n")
+            elif line.startswith("#"):
+                dst.write(line)
+            else:
+                body.append(line.rstrip("\n").split("\t"))
+        n = len(body)
+        t_dp = rng.integers(30, 400, n).tolist()
+        t_alt = np.maximum(3, (np.array(t_dp) * rng.uniform(0.05, 0.6, n)).astype(int)).tolist()
+        n_dp = rng.integers(20, 200, n).tolist()
+        tlod = rng.uniform(5, 300, n).tolist()
+        out = []
+        for cols, td, ta, nd, lod in zip(body, t_dp, t_alt, n_dp, tlod, strict=True):
+            cols[7] = f"DP={td + nd};ECNT=1;TLOD={lod:.1f}"
+            out.append(
+                "\t".join(cols) + f"\tGT:AD:AF:DP\t0/0:{nd},0:0:{nd}\t0/1:{td - ta},{ta}:{ta / td:.3f}:{td}\n"
+            )
+        dst.writelines(out)
+    norm = outdir / f"{stem}.norm.vcf.gz"
+    cmd = [sys.executable, "-m", "ccevariants.cli", "normalize", "--input", str(raw)]
+    subprocess.run([*cmd, "--reference", str(reference), "--output", str(norm)], env=env, check=True,
+                   stderr=subprocess.DEVNULL)  # fmt: skip
+    return norm
+
+
 def real_inputs(outdir: Path, gff: Path, n_records: int, seed: int):
     """Inputs at a real genome's gene density: the transcripts of a real GFF3 (e.g. Ensembl's chr21,
     ``../shared/data/ensembl-chr21-annotation/test.gff.gz``) over a random sequence as long as each
@@ -256,6 +312,12 @@ def main() -> int:
         default=None,
         help="also run at a real genome's gene density: this GFF3's transcripts over a random sequence",
     )
+    ap.add_argument(
+        "--no-normalised",
+        dest="normalised",
+        action="store_false",
+        help="skip the runs on the same sites as a normalised tumour/normal VCF (ccev normalize output)",
+    )
     args = ap.parse_args()
     out = args.outdir
     out.mkdir(parents=True, exist_ok=True)
@@ -307,7 +369,15 @@ def main() -> int:
     steady = steady_jobs(ccev, [str(fasta), str(gff), str(vcf), str(out / "bcftools.vcf.gz")], env)
     results += medians(steady, args.repeat, n_rec)
     print(f"medians of {args.repeat} runs (steady state); start-up and index-parse rows: one run")
+    print("\nsites-only VCF (INFO '.', no samples)")
     report(results)
+    if args.normalised:
+        norm = normalised_inputs(out / "calls.vcf", fasta, out, "calls", args.seed, env)
+        nccev = [*ccev[:5], str(norm), *ccev[6:]]
+        jobs = steady_jobs(nccev, [str(fasta), str(gff), str(norm), str(out / "bcftools.norm.vcf.gz")], env)
+        n_norm = sum(1 for line in _text_lines(norm) if not line.startswith("#"))
+        print(f"\nnormalised tumour/normal VCF (ccev normalize output of the same sites), {n_norm} records")
+        report(medians(_core(jobs), args.repeat, n_norm))
     if args.real_gff is not None:
         rfasta, rvcf = real_inputs(out, args.real_gff, args.records, args.seed)
         n_real = sum(1 for line in open(out / "real.vcf") if not line.startswith("#"))
@@ -320,7 +390,36 @@ def main() -> int:
         rows = medians(real, args.repeat, n_real)
         print(f"\nreal gene density: {args.real_gff.name} over random sequence, {n_real} records")
         report(rows)
+        if args.normalised:
+            rnorm = normalised_inputs(out / "real.vcf", rfasta, out, "real", args.seed, env)
+            rnccev = [*rccev[:5], str(rnorm), *rccev[6:]]
+            jobs = steady_jobs(
+                rnccev, [str(rfasta), str(args.real_gff), str(rnorm), str(out / "real.bcf.norm.vcf.gz")], env
+            )
+            n_rnorm = sum(1 for line in _text_lines(rnorm) if not line.startswith("#"))
+            print(f"\nreal gene density, normalised tumour/normal VCF, {n_rnorm} records")
+            report(medians(_core(jobs), args.repeat, n_rnorm))
     return 0
+
+
+def _text_lines(path: Path):
+    import gzip
+
+    with gzip.open(path, "rt") as fh:
+        yield from fh
+
+
+def _core(jobs: list) -> list:
+    """The headline, VCF-only and ``--distance 0`` jobs and both bcftools runs of ``jobs`` (bcftools
+    alone last: the ratios' base)."""
+    keep = {
+        "ccev annotate (index cached, warm Numba)",
+        "ccev annotate, VCF only (no --table)",
+        "ccev annotate, VCF only, --distance 0",
+        "bcftools csq -l --threads 1 (+1 compression thread)",
+        "bcftools csq -l",
+    }
+    return [j for j in jobs if j[0] in keep]
 
 
 def steady_jobs(ccev: list[str], bcf_files: list[str], env: dict) -> list:
