@@ -438,6 +438,38 @@ def test_unsorted_contigs_and_non_utf8_text_are_errors_naming_the_line(tmp_path,
     assert f":{header_lines + 2}:" in err and not out.exists()
 
 
+def test_records_are_written_as_htslib_prints_them(tmp_path):
+    """Records with floats htslib prints without their trailing zeros (``50.00``, ``0.250``: GATK
+    writes them), and one htslib re-prints otherwise (``1e-05``), come out as cyvcf2 (htslib)
+    prints them, with CSQ added; the others as written."""
+    import gzip
+
+    import cyvcf2
+
+    body, _, _ = _build(tmp_path)
+    alt = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    rest = [
+        "50.00\tPASS\tT_AF=0.250;T_DP=12",
+        ".\tPASS\tT_AF=0.25;T_AD=3,4",
+        "7.5\tLowQual\tT_AF=6.00;N_AF=0.0",
+        ".\tPASS\tT_AF=1e-05",
+    ]
+    lines = [
+        f"chr1\t{p}\t.\t{body[p - 1]}\t{alt[body[p - 1]]}\t{r}"
+        for p, r in zip(range(38, 42), rest, strict=True)
+    ]
+    vcf = _vcf(tmp_path, lines)
+    rc, out, _ = _run(tmp_path, vcf)
+    assert rc == 0
+    reader = cyvcf2.VCF(str(vcf))
+    printed = [str(v).rstrip("\n") for v in reader]
+    with gzip.open(out, "rt") as fh:
+        got = [line.rstrip("\n") for line in fh if not line.startswith("#")]
+    assert [g.split(";CSQ=")[0] for g in got] == printed
+    assert printed[0].endswith("\t50\tPASS\tT_AF=0.25;T_DP=12") and "T_AF=1e-05" in printed[3]
+    assert "\t7.5\tLowQual\tT_AF=6;N_AF=0" in printed[2] and printed[1] == lines[1]
+
+
 def test_truncated_or_corrupt_compressed_input_is_an_error_naming_the_line(tmp_path, capsys, monkeypatch):
     """A BGZF input cut short (a copy interrupted) or with a damaged member: an error naming the file
     and the last line read whole, exit 2, no output; the records before it are not written either."""

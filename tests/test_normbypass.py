@@ -196,6 +196,30 @@ def test_records_that_skip_norm_print_back_unchanged_in_htslib(tmp_path):
     assert len(changed) > 500  # the generator does produce text htslib rewrites
 
 
+def test_annotate_writes_records_with_trailing_zeros_as_htslib_prints_them(tmp_path):
+    """``ccev annotate``'s record check (alleles not looked at): random records in the forms callers
+    write; every record it takes as written (code 1) is what htslib prints, and ``canonical_block``
+    writes every code-2 record (trailing zeros of floats: ``6.00``, ``0.250``) exactly as htslib
+    prints it and every other line as it is — so such records need no htslib round trip."""
+    rnd = random.Random(20261129)
+    lines = [_record(rnd, 100 + 3 * i) for i in range(3000)]
+    body = "".join(lines).encode()
+    header = _header()
+    blk = Block(body, header.n_columns)
+    tables = _tables(header)
+    codes = nb.printed_codes(body, blk.tabs, blk.ends, tables)
+    assert np.count_nonzero(codes == 2) > 150 and np.count_nonzero(codes == 1) > 300
+    out = nb.canonical_block(body, blk.starts, blk.tabs, blk.ends, codes, tables).decode().splitlines(True)
+    assert len(out) == len(lines)
+    printed = _htslib_prints(lines, tmp_path)
+    wrong = [
+        (lines[i], out[i], printed[i]) for i in np.flatnonzero(codes > 0).tolist() if out[i] != printed[i]
+    ]
+    assert not wrong, wrong[:3]
+    assert all(out[i] == lines[i] for i in np.flatnonzero(codes != 2).tolist())
+    assert sum(out[i] != lines[i] for i in np.flatnonzero(codes == 2).tolist()) > 150
+
+
 @pytest.mark.parametrize(
     ("field", "value", "code"),
     [

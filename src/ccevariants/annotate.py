@@ -1860,7 +1860,7 @@ def _record_lines(input_vcf, reader):
     """
     import cyvcf2
 
-    from .normbypass import key_tables, printed_unchanged
+    from .normbypass import canonical_block, key_tables, printed_codes
     from .vcfutil import checked_body_blocks, iter_text_lines, read_header, scan_records
 
     header = read_header(iter_text_lines(input_vcf), input_vcf)
@@ -1872,6 +1872,15 @@ def _record_lines(input_vcf, reader):
     # (a truncated or corrupt stream: an InputError after the records before it went on)
     for block in checked_body_blocks(input_vcf, header.header_line_no, READ_BYTES):
         scan = scan_records(block, header.n_columns, min_columns=8)
+        codes = None
+        if scan is not None:
+            starts, tabs = scan[0], scan[1]
+            ends = np.r_[starts[1:], len(block)].astype(np.int64) - 1
+            codes = printed_codes(block, tabs, ends, tables)
+            if (codes == 2).any():  # floats with trailing zeros (6.00): written as htslib prints them
+                block = canonical_block(block, starts, tabs, ends, codes, tables)
+                scan = scan_records(block, header.n_columns, min_columns=8)
+                codes = np.where(codes == 2, 1, codes)
         try:
             text = block.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -1887,8 +1896,7 @@ def _record_lines(input_vcf, reader):
             redo = range(len(lines))
         else:
             starts, tabs, pos = scan[0], scan[1], scan[2]
-            ends = np.r_[starts[1:], len(block)].astype(np.int64) - 1
-            redo = np.flatnonzero(~printed_unchanged(block, tabs, ends, tables)).tolist()
+            redo = np.flatnonzero(codes != 1).tolist()
             lines = text.split("\n")[:-1] if redo else None
         for i in redo:
             if writer is None:

@@ -532,6 +532,26 @@ def _split_loop(
     return kn, kb
 
 
+def _canonical_loop(arr, starts, tabs, ends, codes, ik, io, il, it, fk, fo, fl, ft, out):  # pragma: no cover
+    """Every line of a block into ``out``, each ending with a newline: a line the classifier took
+    with code 2 as htslib prints it (:func:`_rewrite`: trailing zeros of its floats dropped), any
+    other as it is. Returns the length written."""
+    hs = np.empty(64, np.int64)
+    ss = np.empty(64, np.int64)
+    es = np.empty(64, np.int64)
+    types = np.empty(64, np.int64)
+    k = 0
+    for i in range(starts.shape[0]):
+        if codes[i] == 2:  # (the rewrite ends the line)
+            k = _copy(out, k, arr, starts[i], tabs[i, 4] + 1)
+            k = _rewrite(arr, tabs[i], ends[i], ik, io, il, it, fk, fo, fl, ft, hs, ss, es, types, out, k)
+        else:
+            k = _copy(out, k, arr, starts[i], ends[i])
+            out[k] = 10
+            k += 1
+    return k
+
+
 def _uint(arr, p, stop):  # pragma: no cover - compiled by Numba
     """Digits at ``arr[p:]`` up to the byte ``stop``: (value, position of ``stop``), or (-1, p)."""
     v = 0
@@ -673,6 +693,7 @@ _COMPILED = (
     "_uint",
     "_upto",
     "_merge_loop",
+    "_canonical_loop",
 )
 
 #: The pure-Python twins (the tests call these).
@@ -697,9 +718,14 @@ def _build_kernels() -> dict:
     # normtext may already have replaced its _put_int by a compiled one: take the function
     g["_put_int"] = helper(python_function(_put_int))
     for name in _COMPILED:
-        entry = name in ("_classify_loop", "_split_loop", "_merge_loop")
+        entry = name in ("_classify_loop", "_split_loop", "_merge_loop", "_canonical_loop")
         g[name] = jit(PY[name]) if entry else helper(PY[name])
-    return {"classify": g["_classify_loop"], "split": g["_split_loop"], "merge": g["_merge_loop"]}
+    return {
+        "classify": g["_classify_loop"],
+        "split": g["_split_loop"],
+        "merge": g["_merge_loop"],
+        "canonical": g["_canonical_loop"],
+    }
 
 
 # ------------------------------------------------------------------------------------------------
@@ -786,12 +812,32 @@ def key_tables(header) -> tuple[KeyTable, KeyTable]:
     )
 
 
-def printed_unchanged(block: bytes, tabs, ends, tables: tuple[KeyTable, KeyTable]) -> np.ndarray:
-    """Boolean per line of ``block`` (complete lines; ``tabs``/``ends`` from the caller's scan;
-    ``tables`` from :func:`key_tables`): htslib would print the record exactly as written (the
-    text part of the rule above)."""
+def printed_codes(block: bytes, tabs, ends, tables: tuple[KeyTable, KeyTable]) -> np.ndarray:
+    """Per line of ``block`` (complete lines; ``tabs``/``ends`` from the caller's scan; ``tables``
+    from :func:`key_tables`): 1 = htslib would print the record exactly as written, 2 = as written
+    but for trailing zeros of its floats (:func:`canonical_block` writes it so), 0 = otherwise (the
+    text part of the rule above, whatever the alleles)."""
     arr = np.frombuffer(block, dtype=np.uint8)
-    return classify(arr, tabs, ends, np.zeros(len(tabs), np.uint8), *tables, any_alleles=True) == 1
+    return classify(arr, tabs, ends, np.zeros(len(tabs), np.uint8), *tables, any_alleles=True)
+
+
+def printed_unchanged(block: bytes, tabs, ends, tables: tuple[KeyTable, KeyTable]) -> np.ndarray:
+    """Boolean per line of ``block``: htslib would print the record exactly as written
+    (:func:`printed_codes` 1)."""
+    return printed_codes(block, tabs, ends, tables) == 1
+
+
+def canonical_block(block: bytes, starts, tabs, ends, codes, tables: tuple[KeyTable, KeyTable]) -> bytes:
+    """``block`` with its code-2 lines (:func:`printed_codes`) written as htslib prints them:
+    the trailing zeros of their floats dropped (``6.00`` → ``6``, ``0.250`` → ``0.25``); every
+    other line as it is. Same lines, in order; never longer."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    out = np.empty(len(block) + 1, dtype=np.uint8)
+    info, fmt = tables
+    k = _kernels()["canonical"](
+        arr, np.asarray(starts, np.int64), tabs, ends, codes, *info.arrays(), *fmt.arrays(), out
+    )
+    return out[:k].tobytes()
 
 
 class Splitter:
