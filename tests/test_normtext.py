@@ -344,5 +344,6 @@ def test_kernels_built_once_when_threads_ask_at_once(monkeypatch):
         "classify",
         "split",
         "merge",
+        "canonical",
     }
     assert set(csq) == {"lines"}
