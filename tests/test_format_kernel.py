@@ -286,9 +286,9 @@ def test_indel_rows_equal_the_python_formatter_on_random_loci(tmp_path_factory, 
 
 
 def test_kernel_fields_split_the_rows():
-    """A formatting kernel's buffer (rows of ``_KERNEL_FIELDS``, each field followed by ``SEP``) split
-    into one column per field — fields longer than the gather's 16-byte loop included — or only the
-    fields asked for; a buffer with another number of fields is an error."""
+    """A formatting kernel's buffer (rows of ``_KERNEL_FIELDS``) and the spans of its fields, split
+    into one column per field — only the spans are read, not the bytes between them — or only the
+    fields asked for; ``csq_mid`` stays in the buffer."""
     from ccevariants.annotate import _KERNEL_FIELDS, _kernel_fields
     from ccevariants.kernels import _format_impl as kf
 
@@ -296,31 +296,20 @@ def test_kernel_fields_split_the_rows():
     rows = [
         [f"{c}{i}" * (i * 7 + 1) if j % 3 else "" for j, c in enumerate(_KERNEL_FIELDS)] for i in range(3)
     ]
-    sep = chr(kf.SEP)
-    text = "".join(f + sep for row in rows for f in row).encode()
-    buf = np.frombuffer(text + b"\0" * 9, dtype=np.uint8)  # (bytes past ``used``: not read)
-    cols = _kernel_fields(buf, len(text), 3)
-    assert {c: cols[c].to_pylist() for c in _KERNEL_FIELDS} == {
-        c: [row[j] for row in rows] for j, c in enumerate(_KERNEL_FIELDS)
-    }
-    assert max(len(v) for row in rows for v in row) > 16
-    only = _kernel_fields(buf, len(text), 3, ("csq_mid", "hgvsc"))
-    assert set(only) == {"csq_mid", "hgvsc"} and only["csq_mid"].to_pylist() == [r[-1] for r in rows]
-    # with the kernel's field spans: csq_mid stays in the buffer, the other fields are copied from
-    # their spans (no search for the separators: text between fields that is not a separator is
-    # not read)
+    text = "".join(f + "#" for row in rows for f in row).encode()  # (a byte no span covers)
     ends = np.cumsum([len(f) + 1 for row in rows for f in row]).reshape(3, -1) - 1
     starts = np.r_[0, ends.reshape(-1)[:-1] + 1].reshape(3, -1)
     spans = np.stack([starts, ends], axis=2)
     assert spans.shape == (3, kf.N_FIELDS, 2)
-    other = buf.copy()
-    other[ends.reshape(-1)] = ord("#")
-    got = _kernel_fields(other, len(text), 3, None, spans)
-    assert type(got["csq_mid"]).__name__ == "_Spans"
-    assert {c: got[c].to_pylist() for c in _KERNEL_FIELDS} == {c: cols[c].to_pylist() for c in _KERNEL_FIELDS}
-    alone = _kernel_fields(buf, len(text), 3, ("csq_mid",), spans)
+    buf = np.frombuffer(text + b"\0" * 9, dtype=np.uint8)  # (bytes past ``used``: not read)
+    cols = _kernel_fields(buf, len(text), spans)
+    assert type(cols["csq_mid"]).__name__ == "_Spans"
+    assert {c: cols[c].to_pylist() for c in _KERNEL_FIELDS} == {
+        c: [row[j] for row in rows] for j, c in enumerate(_KERNEL_FIELDS)
+    }
+    only = _kernel_fields(buf, len(text), spans, ("csq_mid", "hgvsc"))
+    assert set(only) == {"csq_mid", "hgvsc"} and only["hgvsc"].to_pylist() == [r[2] for r in rows]
+    alone = _kernel_fields(buf, len(text), spans, ("csq_mid",))
     assert set(alone) == {"csq_mid"} and alone["csq_mid"].to_pylist() == [r[-1] for r in rows]
-    empty = _kernel_fields(buf, 0, 0)
+    empty = _kernel_fields(buf, 0, np.zeros((0, kf.N_FIELDS, 2), dtype=np.int64))
     assert set(empty) == set(_KERNEL_FIELDS) and all(len(v) == 0 for v in empty.values())
-    with pytest.raises(ValueError, match="unexpected number of fields"):
-        _kernel_fields(buf, len(text), 4)

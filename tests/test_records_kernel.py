@@ -132,27 +132,23 @@ def test_random_lines_read_as_a_split_does(rows):
         assert t_dat[t_off[i] : t_off[i + 1]].tobytes().decode() == tail
 
 
-def test_split_fields_and_rotate_spans(kr):
+def test_split_spans_and_rotate_spans(kr):
     rows = [["a", "", "ccc"], ["dd", "e", ""]]
-    buf = np.frombuffer("".join(f + "\x1f" for r in rows for f in r).encode(), dtype=np.uint8)
-    offsets, data = kr.split_fields(buf, len(buf), 2, 3, 31, np.ones(3, dtype=np.bool_))
-    got = [[data[offsets[f, i] : offsets[f, i + 1]].tobytes().decode() for f in range(3)] for i in range(2)]
-    assert got == rows
-    # fields not wanted are not copied: empty strings
-    offsets, data = kr.split_fields(buf, len(buf), 2, 3, 31, np.array([False, True, True]))
-    got = [[data[offsets[f, i] : offsets[f, i + 1]].tobytes().decode() for f in range(3)] for i in range(2)]
-    assert got == [["", "", "ccc"], ["", "e", ""]]
-    with pytest.raises(ValueError, match="unexpected number of fields"):
-        kr.split_fields(buf, len(buf), 2, 4, 31, np.ones(4, dtype=np.bool_))
-    # the same from known spans, in any order and with other bytes between them
+    # fields from their spans, in any order and with other bytes between them
     other = np.frombuffer(b"xccc-a-e-dd", dtype=np.uint8)
     spans = np.array([[[5, 6], [0, 0], [1, 4]], [[9, 11], [7, 8], [4, 4]]], dtype=np.int64)
     offsets, data = kr.split_spans(other, spans, np.ones(3, dtype=np.bool_))
     got = [[data[offsets[f, i] : offsets[f, i + 1]].tobytes().decode() for f in range(3)] for i in range(2)]
     assert got == rows
+    # fields not wanted are not copied: empty strings
     offsets, data = kr.split_spans(other, spans, np.array([True, False, True]))
     got = [[data[offsets[f, i] : offsets[f, i + 1]].tobytes().decode() for f in range(3)] for i in range(2)]
     assert got == [["a", "", "ccc"], ["dd", "", ""]] and len(data) == 6
+    # a span past the buffer is an error, not a read of other memory
+    bad = spans.copy()
+    bad[1, 0, 1] = 12
+    with pytest.raises(IndexError):
+        kr.split_spans(other, bad, np.ones(3, dtype=np.bool_))
     texts = np.frombuffer(b"ABCDEFGH", dtype=np.uint8).copy()
     off = np.array([0, 3, 3, 8], dtype=np.int64)  # "ABC", "", "DEFGH"
     kr.rotate_spans(texts, off, np.array([0, 1, 2]), np.array([1, 2, 7]), True)

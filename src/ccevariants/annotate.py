@@ -1114,7 +1114,7 @@ class Annotator:
             tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows), fields, spans), status, ppos
+        return _kernel_fields(buf, used, spans, fields), status, ppos
 
     def _tx_values(self, attr: str, arrow: bool):
         """A per-transcript value list (``t_*_l``), as a cached pyarrow array when ``arrow``."""
@@ -1212,7 +1212,7 @@ class Annotator:
             tx_buf, tx_off,
             self.k_csq.BASE_CODE, self.k_csq.AA_CODE, kf.THREE_CODE, kf.ONE_CODE, kf.COMPLEMENT,
         )  # fmt: skip
-        return _kernel_fields(buf, used, len(rows), fields, spans)
+        return _kernel_fields(buf, used, spans, fields)
 
     def _shift3(self, chrom, start, end, ref, alt, coords):
         """Move a pure insertion/deletion to its 3'-most equivalent position in transcript orientation,
@@ -1394,27 +1394,22 @@ def _factorize(values) -> tuple:
     return enc.dictionary, _arrow.to_numpy(enc.indices).astype(np.int64)
 
 
-def _kernel_fields(buf, used: int, n: int, fields=None, spans=None) -> dict:
-    """Per field (all, or those in ``fields``), the ``n`` rows' texts from a formatting kernel's
-    buffer, as pyarrow string arrays (no Python string per row). With ``spans`` (the kernel's
-    [n, fields, 2] spans of each row's fields: no search for the separators), ``csq_mid`` is left
-    in the buffer as :class:`_Spans`."""
-    from .kernels import _format_impl as kf
-    from .kernels import load
-
+def _kernel_fields(buf, used: int, spans, fields=None) -> dict:
+    """Per field (all, or those in ``fields``), the rows' texts from a formatting kernel's buffer
+    ``buf[:used]`` and its [rows, fields, 2] ``spans``, as pyarrow string arrays (no Python string
+    per row); ``csq_mid`` (the last field) is left in the buffer as :class:`_Spans`."""
     want = np.array([fields is None or c in fields for c in _KERNEL_FIELDS], dtype=np.bool_)
     out = {}
-    if spans is not None and want[-1]:  # (csq_mid is the last field)
+    if want[-1]:
         out["csq_mid"] = _Spans(read_only(buf[:used]), spans[:, -1, 0].copy(), spans[:, -1, 1].copy())
         want[-1] = False
-        if not want.any():
-            return out
-    kr = load("records")
-    if spans is not None:
-        offsets, data = kr.split_spans(buf, spans, want)
-    else:
-        offsets, data = kr.split_fields(buf, used, n, kf.N_FIELDS, kf.SEP, want)
-    out.update({c: _arrow.from_offsets(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]})
+    if want.any():
+        from .kernels import load
+
+        offsets, data = load("records").split_spans(buf, spans, want)
+        out.update(
+            {c: _arrow.from_offsets(offsets[j], data) for j, c in enumerate(_KERNEL_FIELDS) if want[j]}
+        )
     return out
 
 
@@ -1852,11 +1847,12 @@ def _record_lines(input_vcf, reader):
     input block; checks that they are sorted (contigs contiguous, POS not falling).
 
     The file is read as raw text blocks. A record already written the way htslib prints it
-    (:func:`ccevariants.normbypass.printed_unchanged` — every ``ccev normalize`` output record
-    is) is used as it is; any other is parsed and printed by htslib (cyvcf2
-    ``variant_from_string``), as is every line of a block the columnar scan does not take (fewer
-    than 9 columns, blank lines, …). Same text as iterating the file with cyvcf2, about 3 µs less
-    per record.
+    (:func:`ccevariants.normbypass.printed_codes` 1 — every ``ccev normalize`` output record is)
+    is used as it is; one that differs only by trailing zeros of its floats (code 2) is rewritten
+    by :func:`ccevariants.normbypass.canonical_block`; any other is parsed and printed by htslib
+    (cyvcf2 ``variant_from_string``), as is every line of a block the columnar scan does not take
+    (fewer than 9 columns, blank lines, …). Same text as iterating the file with cyvcf2, about
+    3 µs less per record.
     """
     import cyvcf2
 

@@ -821,12 +821,6 @@ def printed_codes(block: bytes, tabs, ends, tables: tuple[KeyTable, KeyTable]) -
     return classify(arr, tabs, ends, np.zeros(len(tabs), np.uint8), *tables, any_alleles=True)
 
 
-def printed_unchanged(block: bytes, tabs, ends, tables: tuple[KeyTable, KeyTable]) -> np.ndarray:
-    """Boolean per line of ``block``: htslib would print the record exactly as written
-    (:func:`printed_codes` 1)."""
-    return printed_codes(block, tabs, ends, tables) == 1
-
-
 def canonical_block(block: bytes, starts, tabs, ends, codes, tables: tuple[KeyTable, KeyTable]) -> bytes:
     """``block`` with its code-2 lines (:func:`printed_codes`) written as htslib prints them:
     the trailing zeros of their floats dropped (``6.00`` → ``6``, ``0.250`` → ``0.25``); every

@@ -21,7 +21,6 @@ copy_string = string_copier(__name__)  # string v of (off, dat) to dst[k:]; retu
 
 #: CSQ order of the fields after the prefix (indices into the row's fields)
 FIELD_ORDER = (0, 1, 2, 3, 4, 7, 8, 9, 5, 6)
-SEP = 31  # ASCII unit separator: ends every field in the output buffer
 N_FIELDS = 11  # exon, intron, hgvsc, hgvsp, hgvsp_short, amino_acids, codons, cdna, cds, protein, csq
 #: per-row bytes needed besides the CSQ prefix (fields are bounded: 20-digit numbers, one codon)
 ROW_CAP = 1800
@@ -324,13 +323,10 @@ def _put_exon_intron(buf, p, fs, fe, ex0, ex1, in0, in1, ne):
     fs[0] = p
     p = _put_number_of(buf, p, ex0, ex1, ne)
     fe[0] = p
-    buf[p] = SEP
-    p += 1
     fs[1] = p
     p = _put_number_of(buf, p, in0, in1, ne - 1)
     fe[1] = p
-    buf[p] = SEP
-    return p + 1
+    return p
 
 
 @helper
@@ -344,8 +340,6 @@ def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k, tx_
         fs[j] = p
         p = _put_span(buf, p, a, b)
         fe[j] = p
-        buf[p] = SEP
-        p += 1
     fs[10] = p
     p = copy_string(buf, p, pre_off, pre_buf, k)
     p = copy_string(buf, p, tx_off, tx_buf, t)
@@ -354,13 +348,11 @@ def _finish_row(buf, p, fs, fe, c0, c1, d0, d1, e0, e1, pre_buf, pre_off, k, tx_
         p += 1
         if _ESCAPE_FIELD[j]:
             p = _copy_escaped(buf, p, buf, fs[j], fe[j])
-        else:
-            for i in range(fs[j], fe[j]):
-                buf[p] = buf[i]
-                p += 1
+        else:  # (the field lies before p: no overlap)
+            copy_bytes(buf, p, buf, fs[j], fe[j] - fs[j])
+            p += fe[j] - fs[j]
     fe[10] = p
-    buf[p] = SEP
-    return p + 1
+    return p
 
 
 @helper
@@ -412,11 +404,10 @@ def snv_rows(
     transcript's ``SYMBOL|Gene|Feature|BIOTYPE|STRAND`` (escaped), the rest of the CSQ prefix.
     ``seq_off[t]`` is the offset of transcript ``t``'s cDNA in ``seq_buf`` (-1 if not loaded).
 
-    Returns ``(buf, used, spans)``: ``buf[:used]`` holds, per row, :data:`N_FIELDS` fields each
-    followed by :data:`SEP`: exon, intron, HGVSc, HGVSp, HGVSp_short, Amino_acids, Codons,
-    cDNA_position, CDS_position, Protein_position, then the CSQ entry without Allele and PICK;
-    ``spans[r, j]`` is the (start, end) of field ``j`` of row ``r`` in ``buf`` (so that the fields
-    are split into columns without a search for the separators).
+    Returns ``(buf, used, spans)``: ``buf[:used]`` holds, per row, :data:`N_FIELDS` fields one after
+    the other: exon, intron, HGVSc, HGVSp, HGVSp_short, Amino_acids, Codons, cDNA_position,
+    CDS_position, Protein_position, then the CSQ entry without Allele and PICK; ``spans[r, j]`` is
+    the (start, end) of field ``j`` of row ``r`` in ``buf``.
     """
     n = row_t.shape[0]
     cap = 0
@@ -453,8 +444,6 @@ def snv_rows(
         buf[p + 1] = 62  # '>'
         p += 3
         fe[2] = p
-        buf[p] = SEP
-        p += 1
         # 3 HGVSp (three-letter), 4 HGVSp_short (one-letter)
         ps = ints[r, 8]
         ref_aa = row_aa_ref[r]
@@ -467,14 +456,10 @@ def snv_rows(
         if protein:
             p = _put_hgvsp(buf, p, three, f, ps, ref_aa, alt_aa, before, ints[r, 18], ints[r, 13])
         fe[3] = p
-        buf[p] = SEP
-        p += 1
         fs[4] = p
         if protein:
             p = _put_hgvsp(buf, p, short, f, ps, ref_aa, alt_aa, before, ints[r, 18], ints[r, 13])
         fe[4] = p
-        buf[p] = SEP
-        p += 1
         # 5 amino acids
         fs[5] = p
         if protein:
@@ -487,8 +472,6 @@ def snv_rows(
                 buf[p] = before
                 p += 1
         fe[5] = p
-        buf[p] = SEP
-        p += 1
         # 6 codons: the reference codon window, the changed base upper case, the others lower case
         # (the caller guarantees w0 <= c0, c0 + 1 == c1 <= w1)
         fs[6] = p
@@ -508,8 +491,6 @@ def snv_rows(
                 buf[p] = _upper(alt_t) if i == c0 else _lower(seq_buf[s0 + i])
                 p += 1
         fe[6] = p
-        buf[p] = SEP
-        p += 1
         p = _finish_row(
             buf,
             p,
@@ -830,11 +811,10 @@ def indel_rows(
                 ok = False
         if not ok:
             status[r] = FALLBACK
-            for j in range(N_FIELDS):
-                buf[row_start + j] = SEP
-                spans[r, j, 0] = row_start + j  # (every field empty)
-                spans[r, j, 1] = row_start + j
-            p = row_start + N_FIELDS
+            for j in range(N_FIELDS):  # every field empty; what the row wrote is dropped
+                spans[r, j, 0] = row_start
+                spans[r, j, 1] = row_start
+            p = row_start
             continue
         # transcript-orientation REF / ALT of the (shifted) allele
         if ins:
@@ -935,8 +915,6 @@ def indel_rows(
                     buf[p] = at[i]
                     p += 1
         fe[2] = p
-        buf[p] = SEP
-        p += 1
         # protein: the consequence kernel's peptides, with the HGVS 3' shift on the protein
         ps = ints[r, 8]
         nr = pref_off[r + 1] - pref_off[r]
@@ -1006,8 +984,6 @@ def indel_rows(
                     ints[r, 12], ints[r, 13],
                 )  # fmt: skip
             fe[j] = p
-            buf[p] = SEP
-            p += 1
         # 5 amino acids
         fs[5] = p
         if protein:
@@ -1038,8 +1014,6 @@ def indel_rows(
                 buf[p] = before
                 p += 1
         fe[5] = p
-        buf[p] = SEP
-        p += 1
         # 6 codons (the allele as given, not shifted): reference window with changed bases upper case
         fs[6] = p
         if protein and w0 >= 0:
@@ -1072,8 +1046,6 @@ def indel_rows(
                 buf[p] = 45
                 p += 1
         fe[6] = p
-        buf[p] = SEP
-        p += 1
         p = _finish_row(
             buf,
             p,

@@ -171,29 +171,13 @@ def heads_tails(buf, start, end):
     return h_off, h_dat, t_off, t_dat
 
 
-def split_fields(buf, used, n, n_fields, sep, want):
-    """Split ``buf[:used]`` — ``n`` rows of ``n_fields`` fields, each field followed by ``sep`` — into
-    one string column per field: returns ``(offsets, data)`` with the fields' bytes in ``data``
-    field by field (field 0 of every row, then field 1, …) and ``offsets[f, i]`` /
-    ``offsets[f, i + 1]`` the span of field ``f`` of row ``i`` in ``data``. Fields whose ``want``
-    is False are not copied (their strings read as empty).
-
-    The separators are found by NumPy (a vectorised compare: about 3× a compiled byte loop over
-    the ~140 bytes of each row), the fields copied by :func:`_copy_fields`. (The formatting kernels
-    give the spans of their fields: :func:`split_spans`, no search.)"""
-    seps = np.flatnonzero(buf[:used] == sep)
-    if seps.shape[0] != n * n_fields:
-        raise ValueError("a formatting kernel's buffer holds an unexpected number of fields")
-    starts = np.empty(seps.shape[0], dtype=np.int64)
-    starts[:1] = 0
-    starts[1:] = seps[:-1] + 1
-    return _copy_fields(read_only(buf), starts, seps.astype(np.int64), n, n_fields, want)
-
-
 def split_spans(buf, spans, want):
-    """:func:`split_fields` for fields whose spans are known: field ``f`` of row ``i`` is
-    ``buf[spans[i, f, 0]:spans[i, f, 1]]`` (``spans`` [n, n_fields, 2], as the formatting kernels
-    return them)."""
+    """Rows of fields (a formatting kernel's output) as one string column per field: field ``f``
+    of row ``i`` is ``buf[spans[i, f, 0]:spans[i, f, 1]]`` (``spans`` [n, n_fields, 2], as the
+    kernels return them). Returns ``(offsets, data)`` with the fields' bytes in ``data`` field by
+    field (field 0 of every row, then field 1, …) and ``offsets[f, i]`` / ``offsets[f, i + 1]`` the
+    span of field ``f`` of row ``i`` in ``data``. Fields whose ``want`` is False are not copied
+    (their strings read as empty)."""
     n, n_fields = spans.shape[0], spans.shape[1]
     starts = np.ascontiguousarray(spans[:, :, 0]).reshape(-1)
     ends = np.ascontiguousarray(spans[:, :, 1]).reshape(-1)
@@ -202,7 +186,7 @@ def split_spans(buf, spans, want):
 
 @jit
 def _copy_fields(buf, starts, ends, n, n_fields, want):
-    """The copy of :func:`split_fields` and :func:`split_spans`: field ``f`` of row ``i`` is
+    """The copy of :func:`split_spans`: field ``f`` of row ``i`` is
     ``buf[starts[j]:ends[j]]`` (``j = i * n_fields + f``), copied with one memcpy each."""
     used = 0
     for f in range(n_fields):
